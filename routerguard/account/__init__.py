@@ -1,0 +1,1 @@
+"""Account: usage per device and per period."""

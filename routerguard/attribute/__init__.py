@@ -1,0 +1,1 @@
+"""Attribute: which device a flow or an address belongs to."""

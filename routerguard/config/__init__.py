@@ -1,0 +1,1 @@
+"""Configuration: the UCI file, parsed into a typed, validated model."""

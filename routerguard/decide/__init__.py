@@ -1,0 +1,1 @@
+"""Decide: what each device may do, from its caps and usage (pure functions)."""

@@ -1,0 +1,1 @@
+"""Enforce: the kernel state (nftables, tc) that makes decisions hold."""

@@ -1,0 +1,1 @@
+"""Lab: a virtual router in network namespaces, for tests and for newcomers."""

@@ -1,0 +1,1 @@
+"""Read: raw facts from the kernel and the network (conntrack, neighbours, leases, SNMP)."""

@@ -1,0 +1,1 @@
+"""Serve: the LAN page and the HTTP API."""

@@ -1,0 +1,1 @@
+"""Store: usage and secrets on disk (SQLite in data_dir)."""

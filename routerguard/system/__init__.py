@@ -1,0 +1,1 @@
+"""System: what the host offers (kernel features, tools) and how to fix what is missing."""

@@ -1,0 +1,94 @@
+"""Sizes, rates and durations: parsed and shown in one place.
+
+Users type sizes the way carriers sell them (`20GB`, powers of 1000) or the
+way operating systems show them (`512MiB`, powers of 1024); both must mean
+exactly what they say, because a cap that is off by 7% is a broken promise.
+"""
+
+from __future__ import annotations
+
+import re
+
+SIZE_UNITS: dict[str, int] = {
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+    "TIB": 1024**4,
+}
+
+RATE_UNITS: dict[str, int] = {
+    "KBIT": 1,
+    "MBIT": 1000,
+    "GBIT": 1000**2,
+}
+
+DURATION_UNITS: dict[str, int] = {"S": 1, "M": 60, "H": 3600, "D": 86400, "W": 7 * 86400}
+
+_NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def _parse(text: str, units: dict[str, int], default_unit: str, what: str) -> int:
+    match = _NUMBER_UNIT.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a {what}; write a number and a unit, e.g. {_examples(units)}")
+    number, unit = match.groups()
+    factor = units.get((unit or default_unit).upper())
+    if factor is None:
+        raise ValueError(f"{text!r}: unknown unit {unit!r}; valid units: {', '.join(_spelled(units))}")
+    value = float(number) * factor if "." in number else int(number) * factor
+    return int(round(value))
+
+
+def _spelled(units: dict[str, int]) -> list[str]:
+    spell = {"KIB": "KiB", "MIB": "MiB", "GIB": "GiB", "TIB": "TiB", "KBIT": "kbit", "MBIT": "mbit", "GBIT": "gbit"}
+    return [spell.get(u, u.lower() if len(u) == 1 else u) for u in units]
+
+
+def _examples(units: dict[str, int]) -> str:
+    spelled = _spelled(units)
+    return " or ".join(f"5{u}" for u in spelled[2:4] or spelled[:1])
+
+
+def parse_size(text: str) -> int:
+    """Bytes in `text` (`5GB`, `512MiB`, `1000`); a bare number is bytes."""
+    return _parse(text, SIZE_UNITS, "B", "size")
+
+
+def parse_rate_kbit(text: str) -> int:
+    """Kilobits per second in `text` (`256kbit`, `2mbit`); a bare number is kbit."""
+    value = _parse(text, RATE_UNITS, "KBIT", "rate")
+    if value <= 0:
+        raise ValueError(f"{text!r}: a rate must be above zero")
+    return value
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in `text` (`90s`, `15m`, `1h`, `2d`); a bare number is seconds."""
+    return _parse(text, DURATION_UNITS, "S", "duration")
+
+
+def format_size(n: int | None) -> str:
+    """A size as a person reads it (`1.5 GB`), in the carrier's powers of 1000."""
+    if n is None:
+        return "-"
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{sign}{n:.0f} {unit}" if unit == "B" else f"{sign}{n:.1f} {unit}"
+        n /= 1000
+    return f"{sign}{n:.2f} TB"
+
+
+def format_rate(bits_per_second: float) -> str:
+    """A rate as a person reads it (`3.2 Mbit/s`)."""
+    for unit in ("bit/s", "kbit/s", "Mbit/s"):
+        if bits_per_second < 1000:
+            return f"{bits_per_second:.0f} {unit}" if unit == "bit/s" else f"{bits_per_second:.1f} {unit}"
+        bits_per_second /= 1000
+    return f"{bits_per_second:.1f} Gbit/s"
