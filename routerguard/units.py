@@ -15,19 +15,19 @@ SIZE_UNITS: dict[str, int] = {
     "MB": 1000**2,
     "GB": 1000**3,
     "TB": 1000**4,
-    "KIB": 1024,
-    "MIB": 1024**2,
-    "GIB": 1024**3,
-    "TIB": 1024**4,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
 }
 
 RATE_UNITS: dict[str, int] = {
-    "KBIT": 1,
-    "MBIT": 1000,
-    "GBIT": 1000**2,
+    "kbit": 1,
+    "mbit": 1000,
+    "gbit": 1000**2,
 }
 
-DURATION_UNITS: dict[str, int] = {"S": 1, "M": 60, "H": 3600, "D": 86400, "W": 7 * 86400}
+DURATION_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 _NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
@@ -37,21 +37,17 @@ def _parse(text: str, units: dict[str, int], default_unit: str, what: str) -> in
     if not match:
         raise ValueError(f"{text!r} is not a {what}; write a number and a unit, e.g. {_examples(units)}")
     number, unit = match.groups()
-    factor = units.get((unit or default_unit).upper())
+    by_upper = {name.upper(): factor for name, factor in units.items()}
+    factor = by_upper.get((unit or default_unit).upper())
     if factor is None:
-        raise ValueError(f"{text!r}: unknown unit {unit!r}; valid units: {', '.join(_spelled(units))}")
+        raise ValueError(f"{text!r}: unknown unit {unit!r}; valid units: {', '.join(units)}")
     value = float(number) * factor if "." in number else int(number) * factor
     return int(round(value))
 
 
-def _spelled(units: dict[str, int]) -> list[str]:
-    spell = {"KIB": "KiB", "MIB": "MiB", "GIB": "GiB", "TIB": "TiB", "KBIT": "kbit", "MBIT": "mbit", "GBIT": "gbit"}
-    return [spell.get(u, u.lower() if len(u) == 1 else u) for u in units]
-
-
 def _examples(units: dict[str, int]) -> str:
-    spelled = _spelled(units)
-    return " or ".join(f"5{u}" for u in spelled[2:4] or spelled[:1])
+    names = list(units)
+    return " or ".join(f"5{u}" for u in names[2:4] or names[:1])
 
 
 def parse_size(text: str) -> int:
@@ -61,7 +57,7 @@ def parse_size(text: str) -> int:
 
 def parse_rate_kbit(text: str) -> int:
     """Kilobits per second in `text` (`256kbit`, `2mbit`); a bare number is kbit."""
-    value = _parse(text, RATE_UNITS, "KBIT", "rate")
+    value = _parse(text, RATE_UNITS, "kbit", "rate")
     if value <= 0:
         raise ValueError(f"{text!r}: a rate must be above zero")
     return value

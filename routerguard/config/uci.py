@@ -312,8 +312,7 @@ def dumps(package: Package) -> str:
             header = f"config {section.type}" + (f" {quote(section.name)}" if section.name else "")
         lines.append(header)
         lines.extend(_item_text(item) for item in section.body)
-    text = "\n".join(lines)
-    return text if text.endswith("\n") else text + "\n"
+    return "".join(line + "\n" for line in lines)
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -1,0 +1,488 @@
+"""The typed, validated settings that a UCI file describes.
+
+Every problem names the file, the line, the section and the option, and says
+what would be valid: the person fixing it is on a router's shell with `vi`.
+All problems are collected before anything is reported, so one run lists them
+all, and a config with any problem is never half applied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+from routerguard import units
+from routerguard.config import uci
+
+PERIODS = ("daily", "weekly", "monthly", "days", "none")
+ACTIONS = ("block", "throttle", "notify")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+DEFAULT_PORT = 8080
+DEFAULT_THRESHOLDS = (80, 95)
+FILE_LEVEL = "-"  # a Problem's section when the file as a whole is wrong
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the config, and where."""
+
+    path: str
+    line: int
+    section: str
+    option: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        if self.section != FILE_LEVEL:
+            where += f": section '{self.section}'"
+        if self.option:
+            where += f", option '{self.option}'"
+        return f"{where}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """The config cannot be used; `problems` lists each reason with its place."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Period:
+    """When an allowance starts afresh.
+
+    `reset_day` is the day of the month (monthly, clamped to the month's
+    length) or of the week (weekly, 1 = Monday); `start` and `days` describe
+    an eSIM-style plan valid N days from its activation.
+    """
+
+    kind: str = "none"
+    reset_day: int = 1
+    reset_hour: int = 0
+    start: datetime | None = None
+    days: int | None = None
+
+
+@dataclass(frozen=True)
+class Cap:
+    bytes: int
+    period: Period
+    action: str = "block"
+    throttle_kbit: int | None = None
+
+
+@dataclass(frozen=True)
+class Main:
+    lan_if: str
+    wan_if: tuple[str, ...]
+    listen: tuple[tuple[str, int], ...]
+    data_dir: str
+    poll_interval: float = 2.0
+    commit_interval: int = 60
+    timezone: str | None = None
+    dnsmasq_conf_dir: str | None = None
+    dnsmasq_restart: str | None = None
+
+
+@dataclass(frozen=True)
+class SnmpSource:
+    host: str
+    port: int
+    community: str
+    if_name: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    quota: int
+    period: Period
+    action: str = "block"
+    throttle_kbit: int | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    cap: Cap | None
+    block: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Device:
+    mac: str
+    name: str | None = None
+    group: str | None = None
+    cap: Cap | None = None
+    exempt: bool = False
+    block: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Uplink:
+    ifname: str
+    metered: bool = True
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    domains: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notify:
+    webhook: str | None = None
+    ntfy: str | None = None
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+
+
+@dataclass(frozen=True)
+class Agent:
+    enabled: bool = False
+    listen: tuple[str, int] = ("127.0.0.1", 1161)
+    community: str | None = "public"
+    v3_user: str | None = None
+    v3_auth_key: str | None = None
+    v3_priv_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    main: Main
+    snmp: SnmpSource | None = None
+    plan: Plan | None = None
+    default_cap: Cap | None = None
+    groups: dict[str, Group] = field(default_factory=dict)
+    devices: dict[str, Device] = field(default_factory=dict)
+    uplinks: tuple[Uplink, ...] = ()
+    categories: tuple[Category, ...] = ()
+    saver_block: tuple[str, ...] = ()
+    notify: Notify = Notify()
+    agent: Agent = Agent()
+
+
+# --- reading options -----------------------------------------------------------
+
+
+class _Reader:
+    """Reads one section's options, recording problems instead of stopping at the first."""
+
+    def __init__(self, path: str, package: uci.Package, section: uci.Section, allowed: Iterable[str], problems: list[Problem]) -> None:
+        self.path, self.section, self.problems = path, section, problems
+        self.label = package.label(section)
+        allowed = set(allowed)
+        for name in section.names():
+            if name not in allowed:
+                self.fail(name, f"unknown option; valid options here: {', '.join(sorted(allowed))}")
+
+    def fail(self, option: str | None, message: str) -> None:
+        line = self.section.line_of(option) if option else self.section.line
+        self.problems.append(Problem(self.path, line, self.label, option, message))
+
+    def text(self, name: str, default: str | None = None, required: bool = False) -> str | None:
+        value = self.section.get(name)
+        if value is None and self.section.get_list(name):
+            self.fail(name, f"write `option {name}`, not `list {name}`")
+            return default
+        if value is None:
+            if required:
+                self.fail(name, "missing; this option is required")
+            return default
+        return value
+
+    def values(self, name: str) -> tuple[str, ...]:
+        return tuple(self.section.get_list(name))
+
+    def convert(self, name: str, parse: Callable[[str], object], default: object = None, required: bool = False) -> object:
+        value = self.text(name, required=required)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError as e:
+            self.fail(name, str(e))
+            return default
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value not in choices:
+            self.fail(name, f"{value!r} is not one of: {', '.join(choices)}")
+            return default
+        return value
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number; expected {low}..{high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"{value} is out of range; expected {low}..{high}")
+        return value
+
+    return parse
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= value <= 3600:
+        raise ValueError(f"{value} is out of range; expected 0.1..3600 seconds")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "yes", "on", "true", "enabled"):
+        return True
+    if lowered in ("0", "no", "off", "false", "disabled"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean; write '1' or '0'")
+
+
+def parse_mac(text: str) -> str:
+    """A MAC in the contract's form: lowercase with colons (dashes accepted)."""
+    mac = text.strip().lower().replace("-", ":")
+    if not MAC_RE.match(mac):
+        raise ValueError(f"{text!r} is not a MAC address; write it like 02:00:00:00:00:0a")
+    return mac
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[V6]:PORT` or a bare host (port 8080)."""
+    host, port = text, str(DEFAULT_PORT)
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else port
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{text!r}: the host must be an IP address, e.g. '192.168.8.1:8080'") from None
+    return host, _int_in(1, 65535)(port)
+
+
+def parse_start(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date and time; write it like 2026-11-20T09:00") from None
+
+
+def _period(r: _Reader, default_kind: str) -> Period:
+    kind = r.choice("period", PERIODS, default_kind) or default_kind
+    reset_day = r.convert("reset_day", _int_in(1, 7 if kind == "weekly" else 31), 1)
+    reset_hour = r.convert("reset_hour", _int_in(0, 23), 0)
+    start = r.convert("start", parse_start, None, required=kind == "days")
+    days = r.convert("days", _int_in(1, 3660), None, required=kind == "days")
+    return Period(kind, reset_day, reset_hour, start, days)  # type: ignore[arg-type]
+
+
+def _cap(r: _Reader, size_option: str, required: bool, default_period: str = "none") -> Cap | None:
+    """The cap a section sets with `size_option`, its period and its action."""
+    size = r.convert(size_option, units.parse_size, None, required=required)
+    period = _period(r, default_period)
+    action = r.choice("action", ACTIONS, "block") or "block"
+    throttle = r.convert("throttle", units.parse_rate_kbit, None)
+    if action == "throttle" and throttle is None and r.text("throttle") is None:
+        r.fail("action", "action 'throttle' needs option throttle, e.g. '256kbit'")
+    if size is None:
+        return None
+    return Cap(size, period, action, throttle)  # type: ignore[arg-type]
+
+
+_CAP_OPTIONS = ("cap", "period", "reset_day", "reset_hour", "start", "days", "action", "throttle")
+
+
+def _main(r: _Reader) -> Main:
+    listen = []
+    for text in r.values("listen"):
+        try:
+            listen.append(parse_listen(text))
+        except ValueError as e:
+            r.fail("listen", str(e))
+    if not r.section.get_list("listen"):
+        r.fail("listen", "missing; give the address the page is served on, e.g. '192.168.8.1:8080'")
+    wan = r.values("wan_if")
+    if not wan:
+        r.fail("wan_if", "missing; name the metered uplink interface(s), e.g. 'wwan0'")
+    return Main(
+        lan_if=r.text("lan_if", "br-lan") or "br-lan",
+        wan_if=wan,
+        listen=tuple(listen),
+        data_dir=r.text("data_dir", "/etc/routerguard") or "/etc/routerguard",
+        poll_interval=r.convert("poll_interval", _positive_seconds, 2.0),  # type: ignore[arg-type]
+        commit_interval=r.convert("commit_interval", _int_in(1, 86400), 60),  # type: ignore[arg-type]
+        timezone=r.text("timezone"),
+        dnsmasq_conf_dir=r.text("dnsmasq_conf_dir"),
+        dnsmasq_restart=r.text("dnsmasq_restart"),
+    )
+
+
+def _snmp(r: _Reader) -> SnmpSource:
+    return SnmpSource(
+        host=r.text("host", "127.0.0.1") or "127.0.0.1",
+        port=r.convert("port", _int_in(1, 65535), 161),  # type: ignore[arg-type]
+        community=r.text("community", "public") or "public",
+        if_name=r.text("if_name", required=True) or "",
+    )
+
+
+def _plan(r: _Reader) -> Plan | None:
+    cap = _cap(r, "quota", required=True, default_period="monthly")
+    return Plan(cap.bytes, cap.period, cap.action, cap.throttle_kbit) if cap else None
+
+
+def _group(r: _Reader) -> Group | None:
+    gid = r.text("id", required=True)
+    if gid is not None and not ID_RE.match(gid):
+        r.fail("id", f"{gid!r}: use 1-32 letters, digits, '_' or '-'")
+    cap = _cap(r, "cap", required=False)
+    return Group(gid or "", r.text("name", gid) or "", cap, r.values("block")) if gid else None
+
+
+def _device(r: _Reader) -> Device | None:
+    mac = r.convert("mac", parse_mac, None, required=True)
+    return Device(
+        mac=mac,  # type: ignore[arg-type]
+        name=r.text("name"),
+        group=r.text("group"),
+        cap=_cap(r, "cap", required=False),
+        exempt=r.convert("exempt", _boolean, False),  # type: ignore[arg-type]
+        block=r.values("block"),
+    ) if mac else None
+
+
+def _uplink(r: _Reader) -> Uplink:
+    return Uplink(r.text("ifname", required=True) or "", r.convert("metered", _boolean, True))  # type: ignore[arg-type]
+
+
+def _category(r: _Reader) -> Category:
+    cid = r.text("id", required=True) or ""
+    return Category(cid, r.text("name", cid) or cid, tuple(d.lower().strip(".") for d in r.values("domain")))
+
+
+def _notify(r: _Reader) -> Notify:
+    thresholds = []
+    for text in r.values("threshold") or tuple(str(t) for t in DEFAULT_THRESHOLDS):
+        try:
+            thresholds.append(_int_in(1, 100)(text))
+        except ValueError as e:
+            r.fail("threshold", str(e))
+    return Notify(r.text("webhook"), r.text("ntfy"), tuple(sorted(set(thresholds))))
+
+
+def _agent(r: _Reader) -> Agent:
+    return Agent(
+        enabled=r.convert("enabled", _boolean, False),  # type: ignore[arg-type]
+        listen=r.convert("listen", parse_listen, ("127.0.0.1", 1161)),  # type: ignore[arg-type]
+        community=r.text("community", "public"),
+        v3_user=r.text("v3_user"),
+        v3_auth_key=r.text("v3_auth_key"),
+        v3_priv_key=r.text("v3_priv_key"),
+    )
+
+
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart"),
+    "snmp": ("host", "port", "community", "if_name"),
+    "plan": ("quota",) + _CAP_OPTIONS[1:],
+    "defaults": _CAP_OPTIONS,
+    "group": ("id", "name", "block") + _CAP_OPTIONS,
+    "device": ("mac", "name", "group", "exempt", "block") + _CAP_OPTIONS,
+    "uplink": ("ifname", "metered"),
+    "category": ("id", "name", "domain"),
+    "saver": ("block",),
+    "notify": ("webhook", "ntfy", "threshold"),
+    "agent": ("enabled", "listen", "community", "v3_user", "v3_auth_key", "v3_priv_key"),
+}
+
+
+def build(package: uci.Package, path: str) -> Config:
+    """Turn a parsed UCI package into a Config, or raise ConfigError listing every problem."""
+    problems: list[Problem] = []
+
+    def readers(type_: str) -> list[_Reader]:
+        return [_Reader(path, package, s, _SECTIONS[type_], problems) for s in package.find(type_)]
+
+    for section in package.sections:
+        if section.type not in _SECTIONS:
+            problems.append(Problem(path, section.line, package.label(section), None,
+                                    f"unknown section type {section.type!r}; valid types: {', '.join(_SECTIONS)}"))
+
+    mains = readers("routerguard")
+    if not mains:
+        problems.append(Problem(path, 1, "main", None, "missing `config routerguard 'main'` with lan_if, wan_if, listen, data_dir"))
+        raise ConfigError(problems)
+    main = _main(mains[0])
+    snmp = next((_snmp(r) for r in readers("snmp")), None)
+    plan = next((_plan(r) for r in readers("plan")), None)
+    default_cap = next((_cap(r, "cap", required=True) for r in readers("defaults")), None)
+
+    groups: dict[str, Group] = {}
+    for r in readers("group"):
+        group = _group(r)
+        if group and group.id in groups:
+            r.fail("id", f"group {group.id!r} is defined twice; give each group its own id")
+        elif group:
+            groups[group.id] = group
+
+    devices: dict[str, Device] = {}
+    for r in readers("device"):
+        device = _device(r)
+        if device is None:
+            continue
+        if device.mac in devices:
+            r.fail("mac", f"device {device.mac} is defined twice; merge the two sections")
+        elif device.group is not None and device.group not in groups:
+            r.fail("group", f"no group with id {device.group!r}; defined groups: {', '.join(groups) or 'none'}")
+        else:
+            devices[device.mac] = device
+
+    categories = tuple(_category(r) for r in readers("category"))
+    saver_block = tuple(b for r in readers("saver") for b in r.values("block"))
+    notify = next((_notify(r) for r in readers("notify")), Notify())
+    agent = next((_agent(r) for r in readers("agent")), Agent())
+    uplinks = tuple(_uplink(r) for r in readers("uplink"))
+
+    if problems:
+        raise ConfigError(problems)
+    return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent)
+
+
+def load_config(path: str) -> Config:
+    """Read and validate the config at `path`."""
+    return build(read_package(path), path)
+
+
+def read_package(path: str) -> uci.Package:
+    """The parsed UCI file, with syntax and I/O errors turned into ConfigError."""
+    try:
+        return uci.read(path)
+    except uci.UciSyntaxError as e:
+        raise ConfigError([Problem(path, e.line, FILE_LEVEL, None, e.message)]) from None
+    except OSError as e:
+        raise ConfigError([Problem(path, 0, FILE_LEVEL, None, f"cannot read the file: {e.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(path, 0, FILE_LEVEL, None, "the file is not UTF-8 text")]) from None
+
+
+def data_path(config: Config, *parts: str) -> str:
+    """A path inside data_dir."""
+    return os.path.join(config.main.data_dir, *parts)

@@ -1,0 +1,106 @@
+"""The admin password and API tokens, hashed, in `data_dir/secrets.json`.
+
+A small JSON file rather than the usage database: the CLI changes it while
+the daemon runs, it is tiny, and an atomic replace keeps it whole. Only
+hashes are stored; a token is shown once, when it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets as _random
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from routerguard.config.uci import write_atomic
+
+FILENAME = "secrets.json"
+TOKEN_PREFIX = "rg_"
+MIN_PASSWORD_LENGTH = 8
+
+
+def _token_hash(token: str) -> str:
+    """Tokens are long and random, so a fast hash is enough (unlike passwords)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Secrets:
+    def __init__(self, data_dir: str) -> None:
+        self.path = os.path.join(data_dir, FILENAME)
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {"password": None, "tokens": [], "session_key": None}
+
+    def _save(self, data: dict[str, Any]) -> None:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        write_atomic(self.path, json.dumps(data, indent=1))
+        os.chmod(self.path, 0o600)
+
+    def has_password(self) -> bool:
+        return bool(self._load().get("password"))
+
+    def set_password(self, password: str) -> None:
+        from werkzeug.security import generate_password_hash
+
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+        with self._lock:
+            data = self._load()
+            data["password"] = generate_password_hash(password)
+            self._save(data)
+
+    def check_password(self, password: str) -> bool:
+        from werkzeug.security import check_password_hash
+
+        stored = self._load().get("password")
+        return bool(stored) and check_password_hash(stored, password)
+
+    def new_token(self, label: str = "") -> str:
+        """Make a token, store its hash and return it (the only time it is visible)."""
+        token = TOKEN_PREFIX + _random.token_urlsafe(32)
+        with self._lock:
+            data = self._load()
+            data.setdefault("tokens", []).append({
+                "id": _random.token_hex(4),
+                "hash": _token_hash(token),
+                "label": label,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            })
+            self._save(data)
+        return token
+
+    def tokens(self) -> list[dict[str, str]]:
+        """Tokens without their hashes, for listing on the page."""
+        return [{k: v for k, v in t.items() if k != "hash"} for t in self._load().get("tokens", [])]
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self._lock:
+            data = self._load()
+            kept = [t for t in data.get("tokens", []) if t["id"] != token_id]
+            if len(kept) == len(data.get("tokens", [])):
+                return False
+            data["tokens"] = kept
+            self._save(data)
+            return True
+
+    def check_token(self, token: str) -> bool:
+        digest = _token_hash(token)
+        return any(hmac.compare_digest(digest, t["hash"]) for t in self._load().get("tokens", []))
+
+    def session_key(self) -> str:
+        """The key that signs session cookies, made once so sessions survive a restart."""
+        with self._lock:
+            data = self._load()
+            if not data.get("session_key"):
+                data["session_key"] = _random.token_hex(32)
+                self._save(data)
+            return data["session_key"]

@@ -1,0 +1,104 @@
+"""What the host must offer before the daemon can keep its promises.
+
+Each finding says what is missing and the command that fixes it. Findings
+that the daemon fixes by itself on start (it runs as root) are notes, not
+problems, so `check` exits 0 exactly when `run` can work.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+
+from routerguard.config.model import Config
+
+NETLINK_NETFILTER = 12
+SYSCTL_DIR = "/proc/sys/net/netfilter"
+EVENTS_ON = ("1", "2")  # 2: on whenever a listener (routerguard) has joined, the default since Linux 6.1
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    what: str
+    fix: str | None = None
+    blocking: bool = True
+
+    def __str__(self) -> str:
+        mark = "ok" if self.ok else ("problem" if self.blocking else "note")
+        text = f"{mark}: {self.what}"
+        return text + (f"\n    fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+def _sysctl(name: str, good: tuple[str, ...] = ("1",)) -> Finding:
+    path = os.path.join(SYSCTL_DIR, name)
+    key = f"net.netfilter.{name}"
+    if not os.path.exists(path):
+        return Finding(False, f"{key} does not exist: the conntrack module is not loaded",
+                       "modprobe nf_conntrack (OpenWrt: opkg install kmod-nf-conntrack-netlink)")
+    with open(path) as f:
+        value = f.read().strip()
+    if value in good:
+        return Finding(True, f"{key} = {value}")
+    writable = os.access(path, os.W_OK)
+    return Finding(False, f"{key} = {value}" + (" (run turns it on)" if writable else ""),
+                   f"sysctl -w {key}=1 and add it to /etc/sysctl.d/", blocking=not writable)
+
+
+def _tool(name: str, package: str) -> Finding:
+    found = shutil.which(name)
+    if found:
+        return Finding(True, f"{name} found at {found}")
+    return Finding(False, f"{name} is not installed", f"install the package: apt-get install {package} / opkg install {package}")
+
+
+def _netlink() -> Finding:
+    """Dumping conntrack needs CAP_NET_ADMIN; opening the socket is not enough, so try a bind."""
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as s:
+            s.bind((0, 1 << 2))  # the DESTROY event group: refused without CAP_NET_ADMIN
+    except OSError as e:
+        return Finding(False, f"no netlink access to conntrack ({e.strerror})", "run routerguard as root (or with CAP_NET_ADMIN)")
+    return Finding(True, "netlink access to conntrack")
+
+
+def _interface(role: str, name: str) -> Finding:
+    if os.path.exists(f"/sys/class/net/{name}"):
+        return Finding(True, f"{role} interface {name} exists")
+    return Finding(False, f"{role} interface {name} does not exist",
+                   f"fix option {role} in the config (interfaces here: {', '.join(sorted(os.listdir('/sys/class/net')))})")
+
+
+def _nft_works() -> Finding:
+    if not shutil.which("nft"):
+        return _tool("nft", "nftables")
+    proc = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return Finding(False, f"nft cannot list tables: {proc.stderr.strip()}", "run as root; load nf_tables (modprobe nf_tables)")
+    return Finding(True, "nftables works")
+
+
+def _data_dir(path: str) -> Finding:
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or "/"
+    if os.access(probe, os.W_OK):
+        return Finding(True, f"data_dir {path} is writable")
+    return Finding(False, f"data_dir {path} is not writable", f"mkdir -p {path} && chown root {path}, or change option data_dir")
+
+
+def check_system(config: Config) -> list[Finding]:
+    findings = [
+        _sysctl("nf_conntrack_acct"),
+        _sysctl("nf_conntrack_events", good=EVENTS_ON),
+        _netlink(),
+        _nft_works(),
+        _tool("tc", "iproute2 (OpenWrt: tc-tiny)"),
+        _interface("lan_if", config.main.lan_if),
+        _data_dir(config.main.data_dir),
+    ]
+    findings += [_interface("wan_if", name) for name in config.main.wan_if]
+    return findings
