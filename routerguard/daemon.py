@@ -23,6 +23,7 @@ class Daemon:
         self.stopping = threading.Event()
         self._reload = threading.Event()
         self.readings = 0
+        self.config_error: str | None = None  # why the last reload was refused, shown until a good one
         self.started = time.time()
 
     @property
@@ -39,8 +40,10 @@ class Daemon:
         self._reload.clear()
         try:
             self.config_file.reload()
+            self.config_error = None
             log.info("config reloaded from %s", self.config_file.path)
         except ConfigError as e:
+            self.config_error = str(e)
             log.error("config reload refused, keeping the running settings:\n%s", e)
 
     def tick(self) -> None:

@@ -10,7 +10,7 @@ def create_app(daemon) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        return jsonify(ok=True, readings=daemon.readings)
+        return jsonify(ok=True, readings=daemon.readings, config_error=daemon.config_error)
 
     @app.get("/")
     def index():
