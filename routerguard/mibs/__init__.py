@@ -1,0 +1,1 @@
+"""MIB modules that ship with routerguard, found through the package (importlib.resources)."""
