@@ -11,24 +11,20 @@ import signal
 import threading
 import time
 
-from routerguard.config.file import ConfigFile
 from routerguard.config.model import ConfigError
+from routerguard.core import CLOCK_KEY, Core
+from routerguard.service import Service
+from routerguard.store.db import set_meta
 
 log = logging.getLogger("routerguard")
 
 
 class Daemon:
     def __init__(self, config_path: str) -> None:
-        self.config_file = ConfigFile(config_path)
+        self.core = Core(config_path)
+        self.service = Service(self.core)
         self.stopping = threading.Event()
         self._reload = threading.Event()
-        self.readings = 0
-        self.config_error: str | None = None  # why the last reload was refused, shown until a good one
-        self.started = time.time()
-
-    @property
-    def config(self):
-        return self.config_file.config
 
     def _on_signal(self, signum: int, _frame) -> None:
         if signum == signal.SIGHUP:
@@ -39,33 +35,44 @@ class Daemon:
     def _reload_config(self) -> None:
         self._reload.clear()
         try:
-            self.config_file.reload()
-            self.config_error = None
-            log.info("config reloaded from %s", self.config_file.path)
+            self.core.config_file.reload()
+            self.core.config_error = None
+            log.info("config reloaded from %s", self.core.config_file.path)
         except ConfigError as e:
-            self.config_error = str(e)
+            self.core.config_error = str(e)
             log.error("config reload refused, keeping the running settings:\n%s", e)
 
-    def tick(self) -> None:
-        """One meter reading; later steps (attribute, account, decide, enforce) hang off it."""
-        self.readings += 1
+    def commit(self) -> bool:
+        """Write pending usage and the clock's high-water mark in one transaction."""
+        clock = self.core.clock.state()
+        return self.core.ledger.commit(lambda tx: set_meta(tx, CLOCK_KEY, repr(clock)) if clock else None)
 
     def run(self) -> int:
         logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        from routerguard.account.meter import Meter
         from routerguard.serve.server import Server
 
-        server = Server(self)
+        core = self.core
+        meter = Meter(core)
+        server = Server(self.service, core.config.main.listen)
         server.start()
-        log.info("serving on %s", ", ".join(f"{h}:{p}" for h, p in self.config.main.listen))
+        log.info("serving on %s", ", ".join(f"{h}:{p}" for h, p in core.config.main.listen))
+        last_commit = time.monotonic()
         try:
             while not self.stopping.is_set():
                 if self._reload.is_set():
                     self._reload_config()
-                self.tick()
-                self.stopping.wait(self.config.main.poll_interval)
+                meter.read()
+                core.readings += 1
+                if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
+                    last_commit = time.monotonic()
+                self.stopping.wait(core.config.main.poll_interval)
         finally:
             server.stop()
-            log.info("stopped after %d readings", self.readings)
+            self.commit()
+            meter.close()
+            core.db.close()
+            log.info("stopped after %d readings", core.readings)
         return 0

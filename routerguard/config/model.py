@@ -24,6 +24,7 @@ MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 DEFAULT_PORT = 8080
 DEFAULT_THRESHOLDS = (80, 95)
+DEFAULT_LEASES = "/tmp/dhcp.leases"  # OpenWrt's dnsmasq lease file
 FILE_LEVEL = "-"  # a Problem's section when the file as a whole is wrong
 
 
@@ -89,6 +90,7 @@ class Main:
     timezone: str | None = None
     dnsmasq_conf_dir: str | None = None
     dnsmasq_restart: str | None = None
+    leases: str = DEFAULT_LEASES
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,7 @@ def _main(r: _Reader) -> Main:
         timezone=r.text("timezone"),
         dnsmasq_conf_dir=r.text("dnsmasq_conf_dir"),
         dnsmasq_restart=r.text("dnsmasq_restart"),
+        leases=r.text("leases", DEFAULT_LEASES) or DEFAULT_LEASES,
     )
 
 
@@ -400,7 +403,8 @@ def _agent(r: _Reader) -> Agent:
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart"),
+    "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
+                    "leases"),
     "snmp": ("host", "port", "community", "if_name"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS,

@@ -1,19 +1,69 @@
-"""The Flask application factory."""
+"""The Flask application factory: the API, the admin pages and the self-service pages.
+
+`create_app(service)` is all a caller needs: the daemon's server and the tests
+build the same app over a Service, with templates and static files found
+through the package (`routerguard.web`), never the working directory.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from importlib.resources import files
+
+from flask import Flask, Response, jsonify
+
+from routerguard import units
+from routerguard.config.file import format_size_option
+from routerguard.read.neighbours import local_addresses
+from routerguard.serve import admin, api, errors, fleet, i18n, security, selfservice
+from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, auth
+from routerguard.serve.context import SERVICE
+from routerguard.serve.openapi import document
+from routerguard.service import Service
+
+STATIC_MAX_AGE = 3600
+TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
-def create_app(daemon) -> Flask:
-    app = Flask("routerguard", template_folder=None, static_folder=None)
+def create_app(service: Service) -> Flask:
+    web = files("routerguard.web")
+    app = Flask("routerguard", template_folder=str(web / "templates"), static_folder=str(web / "static"))
+    app.config.update(
+        SECRET_KEY=service.secrets.session_key(),
+        SESSION_COOKIE_NAME="routerguard_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE,
+    )
+    app.extensions[SERVICE] = service
+    app.extensions[AUTH] = Auth(service.secrets)
+    security.install(app, security.HostCheck(service.own_names, local_addresses))
+    errors.install(app)
+    i18n.install(app)
+    for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp):
+        app.register_blueprint(blueprint)
+    _install_filters(app, service)
 
     @app.get("/healthz")
-    def healthz():
-        return jsonify(ok=True, readings=daemon.readings, config_error=daemon.config_error)
+    def healthz() -> Response:
+        return jsonify(service.health())
 
-    @app.get("/")
-    def index():
-        return "<!doctype html><title>routerguard</title><p>routerguard</p>"
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(document())
 
     return app
+
+
+def _install_filters(app: Flask, service: Service) -> None:
+    def when(text: str | None) -> str:
+        return service.local_time(text).strftime(TIME_FORMAT) if text else "-"
+
+    app.add_template_filter(when, "when")
+    app.add_template_filter(units.format_size, "size")
+    app.add_template_filter(units.format_rate, "rate")
+    app.add_template_filter(format_size_option, "size_option")
+
+    @app.context_processor
+    def credentials() -> dict:
+        return {"admin": auth().who() == "session", "csrf_token": auth().csrf_token}

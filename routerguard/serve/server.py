@@ -1,24 +1,62 @@
-"""waitress on every `listen` address, in a thread beside the meter loop."""
+"""waitress on every `listen` address, in a thread beside the meter loop.
+
+The loop is ours rather than waitress's `run()`, so that `stop()` ends it
+cleanly from another thread (closing sockets under a running select would
+fail with EBADF): it sets a flag, wakes the loop through waitress's own
+trigger pipe and waits for the thread to close everything itself.
+"""
 
 from __future__ import annotations
 
 import threading
 
+from routerguard.service import Service
+
 WAITRESS_THREADS = 4
+# waitress buffers a whole body before the app sees it (in /tmp, RAM on
+# OpenWrt); the app refuses anything over 64 KiB, waitress anything over this.
+MAX_BUFFERED_BODY = 1024 * 1024
+LOOP_TIMEOUT = 1.0  # seconds; stop() wakes the loop at once anyway
+STOP_TIMEOUT = 10.0
 
 
 class Server:
-    def __init__(self, daemon) -> None:
+    def __init__(self, service: Service, listen_on: tuple[tuple[str, int], ...]) -> None:
         from waitress import create_server
 
         from routerguard.serve.app import create_app
 
-        listen = " ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in daemon.config.main.listen)
-        self._server = create_server(create_app(daemon), listen=listen, threads=WAITRESS_THREADS, ident="routerguard")
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        listen = " ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in listen_on)
+        self._server = create_server(create_app(service), listen=listen, threads=WAITRESS_THREADS, ident="routerguard",
+                                     max_request_body_size=MAX_BUFFERED_BODY)
+        # One address gives a TcpWSGIServer (its channels in `_map`), several a MultiSocketServer (`map`).
+        self._map = self._server.map if hasattr(self._server, "map") else self._server._map
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The port of the first address (the one picked when asked for port 0)."""
+        multi = getattr(self._server, "effective_listen", None)
+        return multi[0][1] if multi else self._server.effective_port
 
     def start(self) -> None:
         self._thread.start()
 
+    def _run(self) -> None:
+        from waitress import wasyncore
+
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=LOOP_TIMEOUT, map=self._map, use_poll=self._server.adj.asyncore_use_poll, count=1)
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._map)
+
     def stop(self) -> None:
-        self._server.close()
+        from waitress.trigger import trigger
+
+        self._stopping.set()
+        wakers = [channel for channel in list(self._map.values()) if isinstance(channel, trigger)]
+        if wakers:
+            wakers[0].pull_trigger()
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT)

@@ -1,0 +1,113 @@
+"""Usage per device: what the database holds plus what is pending in memory.
+
+The meter loop adds deltas every reading; the database sees them once per
+commit interval. Everything the rest of the daemon asks (usage since a
+period's start, lifetime totals, history) answers from both, so a figure
+never jumps at a commit. Pending usage is dropped only after the database
+accepted it: a full or read-only disk keeps it in memory, never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from typing import Callable
+
+from routerguard.store.db import Database
+
+log = logging.getLogger("routerguard.ledger")
+
+ROUTER = "router"  # the line for the router's own traffic (DNS forwarding, NTP, updates)
+Pair = list  # [up, down], mutable for cheap in-place addition
+
+
+class Ledger:
+    def __init__(self, db: Database, bucket: Callable[[float], int]) -> None:
+        self.db = db
+        self.bucket = bucket
+        self._lock = threading.RLock()  # the meter loop adds while the page reads
+        self._pending: dict[tuple[str, int], Pair] = {}
+        self._windows: dict[str, dict[float, Pair]] = {}
+        self._lifetime: dict[str, Pair] = {mac: [up, down] for mac, up, down in db.query("SELECT mac, up, down FROM lifetime")}
+
+    def add(self, mac: str, up: int, down: int, now: float) -> None:
+        with self._lock:
+            hour = self.bucket(now)
+            _bump(self._pending.setdefault((mac, hour), [0, 0]), up, down)
+            _bump(self._lifetime.setdefault(mac, [0, 0]), up, down)
+            for start, sums in self._windows.get(mac, {}).items():
+                if hour >= start:
+                    _bump(sums, up, down)
+
+    def usage(self, mac: str, start: float | None) -> tuple[int, int]:
+        """(up, down) since `start` (a bucket boundary), or over the device's lifetime when None."""
+        with self._lock:
+            if start is None:
+                up, down = self._lifetime.get(mac, (0, 0))
+                return up, down
+            windows = self._windows.setdefault(mac, {})
+            if start not in windows:
+                (up, down), = self.db.query(
+                    "SELECT COALESCE(SUM(up), 0), COALESCE(SUM(down), 0) FROM usage WHERE mac = ? AND hour >= ?", (mac, start))
+                for (pmac, hour), (pup, pdown) in self._pending.items():
+                    if pmac == mac and hour >= start:
+                        up, down = up + pup, down + pdown
+                windows[start] = [up, down]
+            up, down = windows[start]
+            return up, down
+
+    def keep_windows(self, active: set[tuple[str, float]]) -> None:
+        """Forget cached sums no longer asked for (periods that ended, devices gone)."""
+        with self._lock:
+            for mac in list(self._windows):
+                windows = self._windows[mac]
+                for start in [s for s in windows if (mac, s) not in active]:
+                    del windows[start]
+                if not windows:
+                    del self._windows[mac]
+
+    def macs(self) -> list[str]:
+        with self._lock:
+            return sorted(self._lifetime)
+
+    def commit(self, extra: Callable[[sqlite3.Connection], None] | None = None) -> bool:
+        """Write pending usage (and `extra` writes) in one transaction; False, keeping everything, on failure."""
+        with self._lock:
+            rows = [(mac, hour, up, down) for (mac, hour), (up, down) in self._pending.items()]
+            lifetime = [(mac, up, down) for mac, (up, down) in self._lifetime.items()]
+            try:
+                with self.db.batch() as tx:
+                    tx.executemany(
+                        "INSERT INTO usage (mac, hour, up, down) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (mac, hour) DO UPDATE SET up = up + excluded.up, down = down + excluded.down", rows)
+                    tx.executemany(
+                        "INSERT INTO lifetime (mac, up, down) VALUES (?, ?, ?) "
+                        "ON CONFLICT (mac) DO UPDATE SET up = excluded.up, down = excluded.down", lifetime)
+                    if extra:
+                        extra(tx)
+            except sqlite3.Error as e:
+                log.error("could not write usage to %s (%s); keeping %d pending rows in memory and retrying", self.db.path, e, len(rows))
+                return False
+            self._pending.clear()
+            return True
+
+    def series(self, mac: str | None, since: float, until: float, key: Callable[[int], int]) -> list[tuple[int, str, int, int]]:
+        """(time, mac, up, down) per step, oldest first; `key` maps an hour bucket to its step's start."""
+        with self._lock:
+            where, params = "hour >= ? AND hour < ?", [since, until]
+            if mac is not None:
+                where += " AND mac = ?"
+                params.append(mac)
+            sums: dict[tuple[int, str], Pair] = {}
+            for hour, row_mac, up, down in self.db.query(f"SELECT hour, mac, up, down FROM usage WHERE {where}", params):
+                _bump(sums.setdefault((key(hour), row_mac), [0, 0]), up, down)
+            for (row_mac, hour), (up, down) in self._pending.items():
+                if since <= hour < until and (mac is None or row_mac == mac):
+                    _bump(sums.setdefault((key(hour), row_mac), [0, 0]), up, down)
+            return sorted((t, m, up, down) for (t, m), (up, down) in sums.items())
+
+
+def _bump(pair: Pair, up: int, down: int) -> None:
+    pair[0] += up
+    pair[1] += down

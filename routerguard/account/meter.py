@@ -1,0 +1,146 @@
+"""One meter reading: read conntrack → attribute each flow → account per device.
+
+A flow counts when it leaves the router towards the internet: from a LAN
+device (found by the ct mark the enforcement table sets, else by its source
+address in the neighbour table and the DHCP leases) or from the router
+itself (its own line, "router"). Traffic between the LAN and the router
+(DNS to dnsmasq, this page) and inside the LAN crosses no uplink and is not
+charged to anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Callable
+
+from routerguard.account.flows import FlowTracker
+from routerguard.account.ledger import ROUTER
+from routerguard.core import Core
+from routerguard.read import conntrack, neighbours
+from routerguard.read.leases import LeaseFile
+
+log = logging.getLogger("routerguard.meter")
+
+SYSCTLS = {"nf_conntrack_acct": "1", "nf_conntrack_events": "1"}
+UNKNOWN_PATIENCE = 10  # readings to wait for a source address to show up in the neighbour table
+Key = tuple  # (packed source, packed destination, ct mark)
+UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
+
+
+def flow_key(flow: conntrack.Flow) -> Key:
+    return flow.src, flow.dst, flow.mark
+
+
+def enable_accounting() -> None:
+    """Turn on conntrack byte counters and events in this network namespace, where allowed."""
+    for name, value in SYSCTLS.items():
+        path = f"/proc/sys/net/netfilter/{name}"
+        try:
+            with open(path) as f:
+                current = f.read().strip()
+            if current != value and not (name == "nf_conntrack_events" and current == "2"):
+                with open(path, "w") as f:
+                    f.write(value)
+                log.info("turned on net.netfilter.%s", name)
+        except OSError as e:
+            log.warning("cannot set net.netfilter.%s=%s (%s): usage may be incomplete; see `routerguard check`", name, value, e)
+
+
+class Meter:
+    def __init__(self, core: Core, mac_of_mark: Callable[[int], str | None] = lambda mark: None) -> None:
+        self.core = core
+        self.mac_of_mark = mac_of_mark
+        enable_accounting()
+        self.events = conntrack.DestroyEvents()
+        self.tracker = FlowTracker(key=flow_key)
+        self.leases = LeaseFile(core.config.main.leases)
+        self.events_lost = 0
+        self.unattributed_bytes = 0  # given up on: no device ever claimed the source address
+        self._unknown: dict[bytes, list[int]] = {}  # source -> [up, down, readings waited]
+        self._local: set[bytes] = set()
+        self._refresh_directory()
+        # Bytes of flows alive now were charged before a restart (or predate us): count from here.
+        self.tracker.dump(conntrack.dump_flows(), account=False)
+
+    def _refresh_directory(self) -> None:
+        main = self.core.config.main
+        try:
+            lan_index = socket.if_nametoindex(main.lan_if)
+        except OSError:
+            lan_index = None
+        self.core.directory.refresh(neighbours.neighbours(), self.leases.leases(), lan_index, self.core.now())
+        self._local = {socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip.split("%")[0])
+                       for ip in neighbours.local_addresses()}
+
+    def read(self) -> dict[str, tuple[int, int]]:
+        """One reading; returns the bytes charged per device (the router as "router")."""
+        self._read_events()
+        self.tracker.dump(conntrack.dump_flows())
+        self._read_events()
+        self._refresh_directory()
+        now = self.core.now()
+        charged: dict[str, list[int]] = {}
+        for key, up, down in self.tracker.take():
+            mac = self.attribute(key)
+            if mac is None:
+                continue
+            if mac is UNKNOWN:
+                waiting = self._unknown.setdefault(key[0], [0, 0, 0])
+                waiting[0] += up
+                waiting[1] += down
+                continue
+            total = charged.setdefault(mac, [0, 0])
+            total[0] += up
+            total[1] += down
+        self._settle_unknown(charged)
+        for mac, (up, down) in charged.items():
+            self.core.ledger.add(mac, up, down, now)
+            if mac != ROUTER:
+                self.core.directory.seen(mac, now)
+        result = {mac: (up, down) for mac, (up, down) in charged.items()}
+        self.core.rates.record(now, result)
+        return result
+
+    def _settle_unknown(self, charged: dict[str, list[int]]) -> None:
+        """Charge bytes held back for an unknown source once its device is known; give up after a while."""
+        for src in list(self._unknown):
+            up, down, waited = self._unknown[src]
+            mac = self.core.directory.mac_of(conntrack.address_text(src))
+            if mac is not None:
+                total = charged.setdefault(mac, [0, 0])
+                total[0] += up
+                total[1] += down
+            elif waited < UNKNOWN_PATIENCE:
+                self._unknown[src][2] += 1
+                continue
+            else:
+                self.unattributed_bytes += up + down
+                log.warning("no device has address %s: %d bytes not charged to anyone", conntrack.address_text(src), up + down)
+            del self._unknown[src]
+
+    def _read_events(self) -> None:
+        try:
+            self.tracker.ended(self.events.read())
+        except conntrack.EventsLost as lost:
+            self.events_lost += 1
+            log.warning("%s; resynchronising", lost)
+            self.tracker.ended(lost.flows)
+            self.tracker.dump(conntrack.dump_flows())
+
+    def attribute(self, key: Key) -> str | None:
+        src, dst, mark = key
+        if dst in self._local:
+            return None  # to the router itself: crosses no uplink
+        by_mark = self.mac_of_mark(mark)
+        if by_mark is not None:
+            return by_mark
+        directory = self.core.directory
+        if directory.mac_of(conntrack.address_text(dst)) is not None:
+            return None  # inside the LAN
+        if src in self._local:
+            return ROUTER
+        return directory.mac_of(conntrack.address_text(src)) or UNKNOWN
+
+    def close(self) -> None:
+        self.events.close()

@@ -1,0 +1,51 @@
+"""The daemon's state, one owner for each piece, without the loop around it.
+
+Tests and the web app build a Core from a config file and a data_dir and
+get the same behaviour the daemon has, minus the kernel readers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from routerguard.account.adjustments import Adjustments
+from routerguard.account.clock import Clock
+from routerguard.account.ledger import Ledger
+from routerguard.account.rates import Rates
+from routerguard.attribute.directory import Directory
+from routerguard.config.file import ConfigFile
+from routerguard.decide.periods import Zone, bucket_start
+from routerguard.store.db import Database
+from routerguard.store.secrets import Secrets
+
+CLOCK_KEY = "clock_high_water"
+
+
+class Core:
+    def __init__(self, config_path: str) -> None:
+        self.config_file = ConfigFile(config_path)
+        data_dir = self.config.main.data_dir
+        self.db = Database(data_dir)
+        self.secrets = Secrets(data_dir)
+        self.zone = Zone(self.config.main.timezone)
+        self.clock = Clock()
+        self._clock_lock = threading.Lock()  # the meter loop and the page's threads both ask the time
+        self.clock.restore(float(self.db.get_meta(CLOCK_KEY) or 0) or None)
+        self.ledger = Ledger(self.db, lambda t: bucket_start(t, self.zone))
+        self.adjustments = Adjustments(self.db)
+        self.directory = Directory()
+        self.rates = Rates()
+        self.readings = 0
+        self.wan_total: int | None = None  # uplink octets over SNMP since the plan period began, when configured
+        self.config_error: str | None = None  # why the last reload was refused, shown until a good one
+        self.started = time.time()
+
+    @property
+    def config(self):
+        return self.config_file.config
+
+    def now(self) -> float:
+        """The time usage is charged to (see Clock: an untrusted wall clock never resets a period)."""
+        with self._clock_lock:
+            return self.clock.effective_now()

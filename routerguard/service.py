@@ -1,0 +1,558 @@
+"""The narrow interface the page, the API and the CLI use: views and commands.
+
+Views are plain dicts in the API's shapes (../shared/interface.md: DEVICE,
+plan, groups). Commands validate everything before changing anything, so a
+bad request changes nothing: `Invalid` (HTTP 422) names the field and what
+would be valid, `NotFound` (404) the missing thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from typing import Any, Callable
+
+from routerguard.account.ledger import ROUTER
+from routerguard.config.file import device_section, group_section, write_cap
+from routerguard.config.model import ACTIONS, ID_RE, PERIODS, Cap, Config, Period, parse_mac, parse_start
+from routerguard.config import uci
+from routerguard.core import Core
+from routerguard.decide import periods
+from routerguard.decide.policy import Decision, Limit, decide
+
+MAX_NAME = 64
+MAX_TOPUP = 10**15  # a petabyte: anything larger is a typo
+HISTORY_SPAN = {"hour": 2 * periods.DAY, "day": 30 * periods.DAY}  # what a chart shows when asked for no range
+MAX_HISTORY_POINTS = 4000  # keeps one request from walking years of hours
+ALERTS_SHOWN = 200
+EXPORT_COLUMNS = ("time", "mac", "up_bytes", "down_bytes")
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+class Invalid(ValueError):
+    """A request value out of range (HTTP 422)."""
+
+
+class NotFound(LookupError):
+    """No such device or group (HTTP 404)."""
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(text: Any, field: str) -> float:
+    if not isinstance(text, str):
+        raise Invalid(f"{field} must be an RFC 3339 time string, e.g. 2026-11-25T15:00:00Z")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{field}: {text!r} is not an RFC 3339 time, e.g. 2026-11-25T15:00:00Z") from None
+    if moment.tzinfo is None:
+        raise Invalid(f"{field}: {text!r} needs a timezone, e.g. a trailing Z")
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class DeviceLimits:
+    own: Limit | None  # the device's own cap, or the default cap standing in for it
+    limits: list[Limit]
+    decision: Decision
+
+
+class Snapshot:
+    """Usage and limits of every scope at one moment, each computed once."""
+
+    def __init__(self, core: Core, now: float) -> None:
+        self.core, self.now, self.config = core, now, core.config
+        self._scopes: dict[str, Limit] = {}
+        self.blocks = core.adjustments.blocks(now)
+
+    def usage(self, mac: str, start: float | None) -> tuple[int, int]:
+        return self.core.ledger.usage(mac, start)
+
+    def _limit(self, scope: str, key: str, cap: Cap, macs: list[str]) -> Limit:
+        start, end = periods.period_bounds(cap.period, self.now, self.core.zone)
+        used_up = used_down = 0
+        for mac in macs:
+            up, down = self.usage(mac, start)
+            used_up, used_down = used_up + up, used_down + down
+        off_up, off_down = self.core.adjustments.reset_offset(key, start)
+        used = max(0, used_up - off_up) + max(0, used_down - off_down)
+        allowance = cap.bytes + self.core.adjustments.topups(key, start)
+        if cap.period.kind == "days" and end is not None and self.now >= end:
+            used = max(used, allowance)  # an expired eSIM plan has nothing left
+        return Limit(scope, allowance, used, cap.action, cap.throttle_kbit, start, end)
+
+    def plan(self) -> Limit | None:
+        plan = self.config.plan
+        if plan is None:
+            return None
+        if "plan" not in self._scopes:
+            cap = Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit)
+            self._scopes["plan"] = self._limit("plan", "plan", cap, self.core.ledger.macs())
+        return self._scopes["plan"]
+
+    def group(self, gid: str) -> Limit | None:
+        group = self.config.groups.get(gid)
+        if group is None or group.cap is None:
+            return None
+        key = f"group:{gid}"
+        if key not in self._scopes:
+            self._scopes[key] = self._limit("group", key, group.cap, members(self.config, gid))
+        return self._scopes[key]
+
+    def device(self, mac: str) -> DeviceLimits:
+        config = self.config
+        device = config.devices.get(mac)
+        group_limit = self.group(device.group) if device and device.group else None
+        own = None
+        if device and device.cap:
+            own = self._limit("device", f"device:{mac}", device.cap, [mac])
+        elif group_limit is None and config.default_cap and mac != ROUTER:
+            own = self._limit("default", f"device:{mac}", config.default_cap, [mac])
+        limits = [limit for limit in (own, group_limit, self.plan()) if limit is not None]
+        warn = min(config.notify.thresholds) if config.notify.thresholds else 80
+        decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks, warn_percent=warn)
+        return DeviceLimits(own, limits, decision)
+
+
+def members(config: Config, gid: str) -> list[str]:
+    return sorted(mac for mac, device in config.devices.items() if device.group == gid)
+
+
+def cap_view(cap: Cap | None, limit: Limit | None) -> dict | None:
+    if cap is None:
+        return None
+    view = {
+        "bytes": cap.bytes,
+        "period": cap.period.kind,
+        "action": cap.action,
+        "throttle_kbit": cap.throttle_kbit,
+        "period_start": rfc3339(limit.start if limit else None),
+        "period_end": rfc3339(limit.end if limit else None),
+    }
+    if cap.period.kind in ("monthly", "weekly"):
+        view["reset_day"] = cap.period.reset_day
+    if cap.period.kind == "days":
+        view["start"] = cap.period.start.isoformat(timespec="minutes") if cap.period.start else None
+        view["days"] = cap.period.days
+    return view
+
+
+def parse_cap(value: Any, field: str = "cap") -> Cap | None:
+    """A cap from the API's JSON shape; Invalid names the field that is wrong."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid(f"{field} must be an object like {{\"bytes\": 1000000000, \"period\": \"daily\", \"action\": \"block\"}} or null")
+    unknown = set(value) - {"bytes", "period", "action", "throttle_kbit", "reset_day", "reset_hour", "start", "days"}
+    if unknown:
+        raise Invalid(f"{field}: unknown field(s) {', '.join(sorted(unknown))}")
+    nbytes = value.get("bytes")
+    if not _is_int(nbytes) or nbytes < 0 or nbytes > MAX_TOPUP:
+        raise Invalid(f"{field}.bytes must be a whole number of bytes from 0 to {MAX_TOPUP}")
+    kind = value.get("period", "none")
+    if kind not in PERIODS:
+        raise Invalid(f"{field}.period must be one of {', '.join(PERIODS)}")
+    action = value.get("action", "block")
+    if action not in ACTIONS:
+        raise Invalid(f"{field}.action must be one of {', '.join(ACTIONS)}")
+    throttle = value.get("throttle_kbit")
+    if throttle is not None and (not _is_int(throttle) or not 1 <= throttle <= 10**7):
+        raise Invalid(f"{field}.throttle_kbit must be a whole number of kbit/s from 1 to 10000000")
+    if action == "throttle" and throttle is None:
+        raise Invalid(f"{field}.throttle_kbit is needed with action 'throttle'")
+    reset_day = value.get("reset_day", 1)
+    if not _is_int(reset_day) or not 1 <= reset_day <= (7 if kind == "weekly" else 31):
+        raise Invalid(f"{field}.reset_day must be 1..{7 if kind == 'weekly' else 31}")
+    reset_hour = value.get("reset_hour", 0)
+    if not _is_int(reset_hour) or not 0 <= reset_hour <= 23:
+        raise Invalid(f"{field}.reset_hour must be 0..23")
+    start = days = None
+    if kind == "days":
+        try:
+            start = parse_start(str(value.get("start", "")))
+        except ValueError as e:
+            raise Invalid(f"{field}.start: {e}") from None
+        days = value.get("days")
+        if not _is_int(days) or not 1 <= days <= 3660:
+            raise Invalid(f"{field}.days must be a whole number of days from 1 to 3660")
+    return Cap(nbytes, Period(kind, reset_day, reset_hour, start, days), action, throttle)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Service:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.secrets = core.secrets  # the page's logins and the API's tokens
+
+    # --- views ---------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.core, self.core.now())
+
+    def known_macs(self) -> list[str]:
+        core = self.core
+        macs = set(core.config.devices) | set(core.directory.macs()) | set(core.ledger.macs())
+        macs.discard(ROUTER)
+        return sorted(macs)
+
+    def devices(self) -> list[dict]:
+        snap = self.snapshot()
+        return [self._device_view(mac, snap) for mac in self.known_macs()]
+
+    def device(self, mac: str) -> dict:
+        mac = self._known(mac)
+        return self._device_view(mac, self.snapshot())
+
+    def _known(self, mac: str) -> str:
+        try:
+            mac = parse_mac(mac)
+        except ValueError as e:
+            raise NotFound(str(e)) from None
+        if mac not in self.known_macs():
+            raise NotFound(f"no device {mac}: it has not been seen on the LAN nor configured")
+        return mac
+
+    def _device_view(self, mac: str, snap: Snapshot) -> dict:
+        core = self.core
+        configured = core.config.devices.get(mac)
+        info = core.directory.info(mac)
+        limits = snap.device(mac)
+        own = limits.own
+        window = own or snap.plan()
+        up, down = snap.usage(mac, window.start if window else None)
+        if own is not None:
+            off_up, off_down = core.adjustments.reset_offset(f"device:{mac}", own.start)
+            up, down = max(0, up - off_up), max(0, down - off_down)
+        life_up, life_down = snap.usage(mac, None)
+        rate_up, rate_down = core.rates.rate(mac)
+        cap = configured.cap if configured and configured.cap else None
+        until = snap.blocks.get(mac, 0)
+        return {
+            "mac": mac,
+            "name": (configured.name if configured else None) or (info.hostname if info else None),
+            "hostname": info.hostname if info else None,
+            "ips": sorted(info.ips) if info else [],
+            "group": configured.group if configured else None,
+            "online": core.directory.online(mac, snap.now),
+            "usage": {"up_bytes": up, "down_bytes": down, "total_bytes": up + down},
+            "lifetime_bytes": life_up + life_down,
+            "rate": {"up_bps": rate_up, "down_bps": rate_down},
+            "cap": cap_view(cap, own if own and own.scope == "device" else None),
+            "default_cap": cap_view(core.config.default_cap, own) if own and own.scope == "default" else None,
+            "allowance_bytes": own.allowance if own else None,
+            "remaining_bytes": min((limit.remaining for limit in limits.limits), default=None),
+            "state": limits.decision.state,
+            "exempt": bool(configured and configured.exempt),
+            "blocked": mac in snap.blocks,
+            "blocked_until": rfc3339(until) if until else None,
+            "block": list(configured.block) if configured else [],
+            "limits": [self._limit_view(limit) for limit in limits.limits],
+        }
+
+    @staticmethod
+    def _limit_view(limit: Limit) -> dict:
+        return {"scope": limit.scope, "allowance_bytes": limit.allowance, "used_bytes": limit.used,
+                "remaining_bytes": limit.remaining, "action": limit.action,
+                "period_start": rfc3339(limit.start), "period_end": rfc3339(limit.end)}
+
+    def device_for_address(self, ip: str) -> dict | None:
+        mac = self.core.directory.mac_of(ip)
+        return self._device_view(mac, self.snapshot()) if mac else None
+
+    def plan(self) -> dict:
+        core, snap = self.core, self.snapshot()
+        plan = core.config.plan
+        limit = snap.plan()
+        used = sum(sum(snap.usage(mac, limit.start if limit else None)) for mac in core.ledger.macs())
+        rate = sum(sum(core.rates.rate(mac)) for mac in core.ledger.macs()) / 8
+        return {
+            "quota_bytes": plan.quota if plan else None,
+            "used_bytes": used,
+            "allowance_bytes": limit.allowance if limit else None,
+            "remaining_bytes": limit.remaining if limit else None,
+            "period": plan.period.kind if plan else None,
+            "period_start": rfc3339(limit.start if limit else None),
+            "period_end": rfc3339(limit.end if limit else None),
+            "action": plan.action if plan else None,
+            "wan_snmp_bytes": core.wan_total,
+            "gap_bytes": core.wan_total - used if core.wan_total is not None else None,
+            "router_bytes": sum(snap.usage(ROUTER, limit.start if limit else None)),
+            "forecast_exhausted_at": rfc3339(periods.forecast_exhausted_at(limit.allowance, limit.used, rate, snap.now, end=limit.end))
+            if limit else None,
+            "rate_bps": int(rate * 8),
+            "cap": cap_view(Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit), limit) if plan else None,
+        }
+
+    def groups(self) -> list[dict]:
+        snap = self.snapshot()
+        return [self._group_view(gid, snap) for gid in sorted(self.core.config.groups)]
+
+    def group(self, gid: str) -> dict:
+        if gid not in self.core.config.groups:
+            raise NotFound(f"no group {gid!r}")
+        return self._group_view(gid, self.snapshot())
+
+    def _group_view(self, gid: str, snap: Snapshot) -> dict:
+        group = self.core.config.groups[gid]
+        limit = snap.group(gid)
+        return {
+            "id": gid,
+            "name": group.name,
+            "members": members(self.core.config, gid),
+            "cap": cap_view(group.cap, limit),
+            "usage": {"total_bytes": limit.used if limit else None},
+            "allowance_bytes": limit.allowance if limit else None,
+            "state": ("blocked" if limit.action == "block" else "throttled" if limit.action == "throttle" else "warned")
+            if limit and limit.exhausted else "ok",
+        }
+
+    def health(self) -> dict:
+        return {"ok": True, "readings": self.core.readings, "config_error": self.core.config_error}
+
+    def history(self, mac: str | None, step: str, since: Any = None, until: Any = None) -> dict:
+        """Usage per local hour or day, every step present (zeros too) so a chart has no gaps."""
+        if step not in HISTORY_SPAN:
+            raise Invalid(f"step must be one of {', '.join(HISTORY_SPAN)}")
+        if mac is not None:
+            mac = self._known(mac)
+        end = parse_time(until, "to") if until is not None else self.core.now()
+        begin = parse_time(since, "from") if since is not None else end - HISTORY_SPAN[step]
+        if begin >= end:
+            raise Invalid("from must be before to")
+        key = self._step_key(step)
+        steps = self._steps(step, key(periods.bucket_start(begin, self.core.zone)), end)
+        if len(steps) > MAX_HISTORY_POINTS:
+            raise Invalid(f"that range has {len(steps)} {step}s; ask for at most {MAX_HISTORY_POINTS}")
+        sums = {t: [0, 0] for t in steps}
+        for t, _, up, down in self.core.ledger.series(mac, steps[0], end, key):
+            pair = sums.setdefault(t, [0, 0])
+            pair[0], pair[1] = pair[0] + up, pair[1] + down
+        return {"mac": mac, "step": step, "from": rfc3339(steps[0]), "to": rfc3339(end),
+                "points": [{"time": rfc3339(t), "up_bytes": up, "down_bytes": down, "total_bytes": up + down}
+                           for t, (up, down) in sorted(sums.items())]}
+
+    def _step_key(self, step: str) -> Callable[[int], int]:
+        """Maps an hour bucket to the start of its step: itself, or its local midnight."""
+        if step == "hour":
+            return lambda hour: hour
+        zone, midnights = self.core.zone, {}
+
+        def midnight(hour: int) -> int:
+            day = zone.to_local(hour).date()
+            if day not in midnights:
+                midnights[day] = int(zone.to_epoch(datetime.combine(day, time.min)))
+            return midnights[day]
+
+        return midnight
+
+    def _steps(self, step: str, first: int, end: float) -> list[int]:
+        zone, found, t = self.core.zone, [first], first
+        while len(found) <= MAX_HISTORY_POINTS:
+            if step == "hour":
+                t = periods.bucket_start(t + periods.HOUR, zone)
+            else:
+                t = int(zone.to_epoch(datetime.combine(zone.to_local(t).date() + timedelta(days=1), time.min)))
+            if t >= end:
+                break
+            found.append(t)
+        return found
+
+    def export(self, mac: str | None, step: str, since: Any = None, until: Any = None, fmt: str = "csv") -> tuple[str, str]:
+        """(content type, text) of the stored usage per device and step, for spreadsheets and archives.
+
+        Unlike history (a chart's evenly spaced points) only steps with traffic
+        appear, one row per device, over all history unless from/to narrow it.
+        """
+        if step not in HISTORY_SPAN:
+            raise Invalid(f"step must be one of {', '.join(HISTORY_SPAN)}")
+        if fmt not in EXPORT_TYPES:
+            raise Invalid(f"format must be one of {', '.join(EXPORT_TYPES)}")
+        if mac is not None:
+            mac = self._known(mac)
+        key = self._step_key(step)
+        begin = key(periods.bucket_start(parse_time(since, "from"), self.core.zone)) if since is not None else 0
+        end = parse_time(until, "to") if until is not None else float("inf")
+        rows = [dict(zip(EXPORT_COLUMNS, (rfc3339(t), row_mac, up, down)))
+                for t, row_mac, up, down in self.core.ledger.series(mac, begin, end, key)]
+        if fmt == "json":
+            return EXPORT_TYPES[fmt], json.dumps({"rows": rows})
+        out = io.StringIO()
+        writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return EXPORT_TYPES[fmt], out.getvalue()
+
+    def alerts(self) -> list[dict]:
+        rows = self.core.db.query("SELECT id, time, kind, mac, message FROM alert ORDER BY id DESC LIMIT ?", (ALERTS_SHOWN,))
+        return [{"id": i, "time": rfc3339(t), "kind": kind, "mac": mac, "message": message} for i, t, kind, mac, message in rows]
+
+    def local_time(self, text: str) -> datetime:
+        """An RFC 3339 time from a view on the router's wall clock, for the page."""
+        return self.core.zone.to_local(parse_time(text, "time"))
+
+    def own_names(self) -> set[str]:
+        """The addresses the page is served on: part of the Host check against DNS rebinding."""
+        return {host for host, _ in self.core.config.main.listen}
+
+    # --- commands ------------------------------------------------------------
+
+    def patch_device(self, mac: str, changes: Any) -> dict:
+        mac = self._known(mac)
+        if not isinstance(changes, dict):
+            raise Invalid("the body must be a JSON object")
+        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "block"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}")
+        config = self.core.config
+        edits = []
+        if "name" in changes:
+            name = changes["name"]
+            if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME or not name.strip()):
+                raise Invalid(f"name must be a non-empty string of at most {MAX_NAME} characters, or null")
+            edits.append(lambda s: s.set("name", name.strip()) if name else s.delete("name"))
+        if "group" in changes:
+            gid = changes["group"]
+            if gid is not None and gid not in config.groups:
+                raise Invalid(f"group {gid!r} does not exist; groups: {', '.join(config.groups) or 'none'}")
+            edits.append(lambda s: s.set("group", gid) if gid else s.delete("group"))
+        if "exempt" in changes:
+            if not isinstance(changes["exempt"], bool):
+                raise Invalid("exempt must be true or false")
+            exempt = changes["exempt"]
+            edits.append(lambda s: s.set("exempt", "1") if exempt else s.delete("exempt"))
+        if "cap" in changes:
+            cap = parse_cap(changes["cap"])
+            edits.append(lambda s: write_cap(s, cap))
+        if "block" in changes:
+            categories = changes["block"]
+            if not isinstance(categories, list) or not all(isinstance(c, str) and ID_RE.match(c) for c in categories):
+                raise Invalid("block must be a list of category ids")
+            edits.append(lambda s: s.set_list("block", categories))
+        block_until = self._parse_block(changes)
+        if edits:
+            def change(package: uci.Package) -> None:
+                section = device_section(package, mac)
+                for edit in edits:
+                    edit(section)
+            self.core.config_file.edit(change)
+        if block_until is not False:
+            self._apply_block(mac, changes.get("blocked", True), block_until)
+        return self.device(mac)
+
+    def _parse_block(self, changes: dict) -> float | None | bool:
+        """The block's end (None: indefinite), or False when the request does not touch blocking."""
+        if "blocked" not in changes and "blocked_until" not in changes:
+            return False
+        blocked = changes.get("blocked", True)
+        if not isinstance(blocked, bool):
+            raise Invalid("blocked must be true or false")
+        until = changes.get("blocked_until")
+        if until is None:
+            return None
+        moment = parse_time(until, "blocked_until")
+        if moment <= self.core.now():
+            raise Invalid("blocked_until must be in the future")
+        return moment
+
+    def _apply_block(self, mac: str, blocked: bool, until: float | None) -> None:
+        if blocked:
+            self.core.adjustments.block(mac, until)
+        else:
+            self.core.adjustments.unblock(mac)
+
+    def topup(self, mac: str, body: Any) -> dict:
+        mac = self._known(mac)
+        nbytes = body.get("bytes") if isinstance(body, dict) else None
+        if not _is_int(nbytes) or not 0 < nbytes <= MAX_TOPUP:
+            raise Invalid(f"bytes must be a whole number from 1 to {MAX_TOPUP}")
+        own = self.snapshot().device(mac).own
+        if own is None:
+            raise Invalid(f"{mac} has no cap of its own to top up; set a cap first (or top up its group)")
+        self.core.adjustments.topup(f"device:{mac}", own.start, nbytes, self.core.now())
+        return self.device(mac)
+
+    def reset(self, mac: str) -> dict:
+        mac = self._known(mac)
+        own = self.snapshot().device(mac).own
+        start = own.start if own else None
+        up, down = self.core.ledger.usage(mac, start)
+        self.core.adjustments.reset(f"device:{mac}", start, up, down, self.core.now())
+        return self.device(mac)
+
+    def put_group(self, gid: str, body: Any) -> dict:
+        if not ID_RE.match(gid):
+            raise Invalid("a group id is 1-32 letters, digits, '_' or '-'")
+        if not isinstance(body, dict):
+            raise Invalid("the body must be a JSON object")
+        unknown = set(body) - {"name", "cap", "members"}
+        if unknown:
+            raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: cap, members, name")
+        name = body.get("name", gid)
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            raise Invalid(f"name must be a non-empty string of at most {MAX_NAME} characters")
+        cap = parse_cap(body.get("cap"))
+        new_members = body.get("members")
+        if new_members is not None:
+            if not isinstance(new_members, list) or not all(isinstance(m, str) for m in new_members):
+                raise Invalid("members must be a list of MAC addresses")
+            try:
+                new_members = sorted({parse_mac(m) for m in new_members})
+            except ValueError as e:
+                raise Invalid(f"members: {e}") from None
+
+        def change(package: uci.Package) -> None:
+            section = group_section(package, gid) or package.add("group")
+            section.set("id", gid)
+            section.set("name", name.strip())
+            write_cap(section, cap)
+            if new_members is None:
+                return
+            for device in package.find("device"):
+                if device.get("group") == gid and (device.get("mac") or "").lower() not in new_members:
+                    device.delete("group")
+            for mac in new_members:
+                device_section(package, mac).set("group", gid)
+
+        self.core.config_file.edit(change)
+        return self.group(gid)
+
+    def set_plan(self, body: Any) -> dict:
+        """Set the plan from a cap-shaped body ({"bytes", "period", "action", ...}), or remove it with null."""
+        cap = parse_cap(body, "plan")
+
+        def change(package: uci.Package) -> None:
+            section = next(iter(package.find("plan")), None)
+            if cap is None:
+                if section is not None:
+                    package.remove(section)
+                return
+            write_cap(section or package.add("plan", "plan"), cap, size_option="quota")
+
+        self.core.config_file.edit(change)
+        return self.plan()
+
+    def delete_group(self, gid: str) -> None:
+        if gid not in self.core.config.groups:
+            raise NotFound(f"no group {gid!r}")
+
+        def change(package: uci.Package) -> None:
+            for device in package.find("device"):
+                if device.get("group") == gid:
+                    device.delete("group")
+            section = group_section(package, gid)
+            if section is not None:
+                package.remove(section)
+
+        self.core.config_file.edit(change)
