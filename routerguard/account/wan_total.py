@@ -1,0 +1,127 @@
+"""The uplink's carrier-side total: in+out octets summed from SNMP readings.
+
+The agent's counters are not a total by themselves: they wrap, they restart
+with the device, a re-created interface starts again from zero, and readings
+go missing when the agent does not answer. This accumulator turns successive
+readings into bytes that went through the uplink, without counting a byte
+twice. It is pure (no I/O, no clock) so every rule is tested without an
+agent, and its state is a small dict the daemon persists to carry on after
+its own restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+COUNTER64_MODULUS = 2**64
+TICKS_PER_SECOND = 100  # sysUpTime is TimeTicks: hundredths of a second
+# Far above any uplink a travel router has: a "wrap" that would need more
+# than this between two readings is really a reset of the counters.
+MAX_LINK_BYTES_PER_SECOND = 100 * 10**9 // 8
+MAX_BYTES_PER_TICK = MAX_LINK_BYTES_PER_SECOND // TICKS_PER_SECOND
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One answer from the agent: sysUpTime.0 and the interface's 64-bit counters."""
+
+    uptime: int  # sysUpTime.0, ticks since the agent (re)started; wraps after 497 days
+    if_index: int
+    in_octets: int  # ifHCInOctets
+    out_octets: int  # ifHCOutOctets
+
+
+class WanTotal:
+    """Octets through the uplink since the first reading or the start of the period."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._last: Reading | None = None
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def started(self) -> bool:
+        """Whether a reading has set the baseline; before that the total means nothing."""
+        return self._last is not None
+
+    def add(self, reading: Reading | None) -> int:
+        """Count the octets since the previous reading; None (no answer) adds nothing and loses nothing."""
+        if reading is None:
+            return self._total
+        if self._last is not None:
+            self._total += octets_between(self._last, reading)
+        self._last = reading
+        return self._total
+
+    def start_period(self) -> None:
+        """Count from zero again, from the latest reading on (a new billing period)."""
+        self._total = 0
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-friendly snapshot; total and baseline together, so a restore never counts twice."""
+        last = self._last
+        return {
+            "version": STATE_VERSION,
+            "total_bytes": self._total,
+            "last": None if last is None else {
+                "uptime": last.uptime,
+                "if_index": last.if_index,
+                "in_octets": last.in_octets,
+                "out_octets": last.out_octets,
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "WanTotal":
+        """The accumulator as `state()` left it; ValueError says what is wrong with a bad one."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError(f"WAN total state: expected a dict with version {STATE_VERSION}, got {state!r}")
+        accumulator = cls()
+        accumulator._total = _non_negative(state, "total_bytes")
+        last = state.get("last")
+        if last is not None:
+            if not isinstance(last, dict):
+                raise ValueError(f"WAN total state: 'last' must be a dict or null, got {last!r}")
+            accumulator._last = Reading(*(_non_negative(last, key) for key in ("uptime", "if_index", "in_octets", "out_octets")))
+        return accumulator
+
+
+def octets_between(before: Reading, after: Reading) -> int:
+    """In+out octets that went through the interface between two readings."""
+    if after.if_index != before.if_index or counters_reset(before, after):
+        return after.in_octets + after.out_octets  # a new interface or a reboot: counters began at 0
+    return _forward(before.in_octets, after.in_octets) + _forward(before.out_octets, after.out_octets)
+
+
+def counters_reset(before: Reading, after: Reading) -> bool:
+    """Whether the counters started again from zero, rather than moved on or wrapped.
+
+    A counter that went back is a reset if the agent restarted too (sysUpTime
+    went back: the device rebooted), or if a wrap would mean more bytes than
+    any link carries in the time between. An agent that restarted while the
+    counters went on (only snmpd restarted) is no reset.
+    """
+    if after.in_octets >= before.in_octets and after.out_octets >= before.out_octets:
+        return False
+    if after.uptime < before.uptime:
+        return True
+    budget = max(after.uptime - before.uptime, 1) * MAX_BYTES_PER_TICK
+    wrapped = _forward(before.in_octets, after.in_octets), _forward(before.out_octets, after.out_octets)
+    return max(wrapped) > budget
+
+
+def _forward(before: int, after: int) -> int:
+    """How far a Counter64 moved forward, through a wrap if need be."""
+    return (after - before) % COUNTER64_MODULUS
+
+
+def _non_negative(mapping: dict[str, Any], key: str) -> int:
+    value = mapping.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"WAN total state: {key!r} must be a non-negative integer, got {value!r}")
+    return value
