@@ -32,6 +32,7 @@ class Server:
         # One address gives a TcpWSGIServer (its channels in `_map`), several a MultiSocketServer (`map`).
         self._map = self._server.map if hasattr(self._server, "map") else self._server._map
         self._stopping = threading.Event()
+        self._closing = threading.Lock()  # stop() must not pull the trigger of a loop that closed it
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
 
     @property
@@ -48,15 +49,17 @@ class Server:
 
         while not self._stopping.is_set():
             wasyncore.loop(timeout=LOOP_TIMEOUT, map=self._map, use_poll=self._server.adj.asyncore_use_poll, count=1)
-        self._server.task_dispatcher.shutdown()
-        wasyncore.close_all(self._map)
+        with self._closing:
+            self._server.task_dispatcher.shutdown()
+            wasyncore.close_all(self._map)
 
     def stop(self) -> None:
         from waitress.trigger import trigger
 
-        self._stopping.set()
-        wakers = [channel for channel in list(self._map.values()) if isinstance(channel, trigger)]
-        if wakers:
-            wakers[0].pull_trigger()
+        with self._closing:
+            self._stopping.set()
+            wakers = [channel for channel in list(self._map.values()) if isinstance(channel, trigger)]
+            if wakers:
+                wakers[0].pull_trigger()
         if self._thread.is_alive():
             self._thread.join(STOP_TIMEOUT)

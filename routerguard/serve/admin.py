@@ -1,0 +1,237 @@
+"""The admin pages: thin views over Service, with plain HTML forms.
+
+Forms work without JavaScript: each posts (with its CSRF token) to a small
+view that turns the fields into the API's JSON shape and calls the same
+Service command the API does. Success goes back to the page with "Saved."
+(post/redirect/get); a refused value shows the page again with the reason
+and status 422, having changed nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from routerguard import units
+from routerguard.config.model import ConfigError
+from routerguard.serve.auth import auth, is_public, public
+from routerguard.serve.charts import bar_chart
+from routerguard.serve.context import local_path, service
+from routerguard.serve.errors import extra_headers
+from routerguard.serve.i18n import translate
+from routerguard.service import Invalid, NotFound
+
+bp = Blueprint("admin", __name__)
+MAX_LABEL = 64
+CHART_FORMATS = {"hour": "%H:%M", "day": "%m-%d"}
+
+
+@bp.before_request
+def guard() -> Response | None:
+    if is_public():
+        return None
+    if auth().who() is None:
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")), 303)
+    auth().require()
+    return None
+
+
+# --- forms to the API's shapes ---------------------------------------------------
+
+
+def _field(form: MultiDict, name: str, parse: Callable[[str], Any], what: str) -> Any:
+    text = form.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise Invalid(f"{what}: {e}") from None
+
+
+def cap_from_form(form: MultiDict) -> dict | None:
+    """A cap body from the cap fields (see templates/macros.html); no size means no cap."""
+    size = _field(form, "size", units.parse_size, "size")
+    if size is None:
+        return None
+    cap = {"bytes": size, "period": form.get("period", "none"), "action": form.get("action", "block")}
+    optional = {"throttle_kbit": _field(form, "throttle", units.parse_rate_kbit, "throttle rate"),
+                "reset_day": _field(form, "reset_day", int, "reset day"),
+                "days": _field(form, "days", int, "days")}
+    cap.update({k: v for k, v in optional.items() if v is not None})
+    if cap["period"] == "days":
+        cap["start"] = form.get("start", "")
+    return cap
+
+
+def act(change: Callable[[], object], page: Callable[..., str], back: str) -> Response | tuple[str, int]:
+    """Run a Service command for a form: back to `back` when done, else the page again with why (422)."""
+    try:
+        change()
+    except (Invalid, ConfigError) as e:
+        return page(error=str(e)), 422
+    flash(translate("saved"), "ok")
+    return redirect(back, 303)
+
+
+def _clock(fmt: str) -> Callable[[str], str]:
+    return lambda text: service().local_time(text).strftime(fmt)
+
+
+def _chart(mac: str, step: str, title: str) -> str:
+    return bar_chart(service().history(mac, step)["points"], _clock(CHART_FORMATS[step]), translate(title))
+
+
+# --- login -----------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response | tuple[str, int] | str:
+    closed = not service().secrets.has_password()
+    if request.method == "GET" or closed:
+        return render_template("login.html", closed=closed)
+    try:
+        auth().login(request.form.get("password", ""))
+    except HTTPException as e:
+        return render_template("login.html", closed=False, error=e.description), e.code or 401, extra_headers(e)
+    return redirect(local_path(request.args.get("next"), url_for("admin.dashboard")), 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    auth().logout()
+    return redirect(url_for("selfservice.me"), 303)
+
+
+# --- dashboard and devices -------------------------------------------------------
+
+
+@bp.get("/admin")
+def dashboard() -> str:
+    return render_template("dashboard.html", plan=service().plan(), devices=service().devices())
+
+
+def device_page(mac: str, error: str | None = None) -> str:
+    return render_template("device.html", device=service().device(mac), groups=service().groups(), error=error,
+                           hours=_chart(mac, "hour", "history_hours"), days=_chart(mac, "day", "history_days"))
+
+
+@bp.get("/admin/devices/<mac>")
+def device(mac: str) -> str:
+    return device_page(mac)
+
+
+def _device_change(mac: str, body: Callable[[], dict]) -> Response | tuple[str, int]:
+    url = url_for("admin.device", mac=mac)
+    return act(lambda: service().patch_device(mac, body()), lambda error: device_page(mac, error), url)
+
+
+@bp.post("/admin/devices/<mac>/settings")
+def device_settings(mac: str) -> Response | tuple[str, int]:
+    form = request.form
+    return _device_change(mac, lambda: {"name": form.get("name", "").strip() or None, "group": form.get("group") or None,
+                                        "exempt": form.get("exempt") == "1"})
+
+
+@bp.post("/admin/devices/<mac>/cap")
+def device_cap(mac: str) -> Response | tuple[str, int]:
+    return _device_change(mac, lambda: {"cap": None if "remove" in request.form else cap_from_form(request.form)})
+
+
+@bp.post("/admin/devices/<mac>/block")
+def device_block(mac: str) -> Response | tuple[str, int]:
+    return _device_change(mac, lambda: {"blocked": request.form.get("blocked") == "1"})
+
+
+@bp.post("/admin/devices/<mac>/topup")
+def device_topup(mac: str) -> Response | tuple[str, int]:
+    def change() -> None:
+        service().topup(mac, {"bytes": _field(request.form, "size", units.parse_size, "size")})
+
+    return act(change, lambda error: device_page(mac, error), url_for("admin.device", mac=mac))
+
+
+@bp.post("/admin/devices/<mac>/reset")
+def device_reset(mac: str) -> Response | tuple[str, int]:
+    return act(lambda: service().reset(mac), lambda error: device_page(mac, error), url_for("admin.device", mac=mac))
+
+
+# --- groups, plan, alerts -----------------------------------------------------------
+
+
+def groups_page(error: str | None = None) -> str:
+    return render_template("groups.html", groups=service().groups(), devices=service().devices(), error=error)
+
+
+@bp.get("/admin/groups")
+def groups() -> str:
+    return groups_page()
+
+
+@bp.post("/admin/groups")
+def put_group() -> Response | tuple[str, int]:
+    form = request.form
+
+    def change() -> None:
+        service().put_group(form.get("id", "").strip(), {"name": form.get("name", "").strip() or form.get("id", "").strip(),
+                                                         "cap": cap_from_form(form), "members": form.getlist("members")})
+
+    return act(change, groups_page, url_for("admin.groups"))
+
+
+@bp.post("/admin/groups/<gid>/delete")
+def delete_group(gid: str) -> Response | tuple[str, int]:
+    return act(lambda: service().delete_group(gid), groups_page, url_for("admin.groups"))
+
+
+def plan_page(error: str | None = None) -> str:
+    return render_template("plan.html", plan=service().plan(), error=error)
+
+
+@bp.get("/admin/plan")
+def plan() -> str:
+    return plan_page()
+
+
+@bp.post("/admin/plan")
+def set_plan() -> Response | tuple[str, int]:
+    body = None if "remove" in request.form else cap_from_form(request.form)
+    return act(lambda: service().set_plan(body), plan_page, url_for("admin.plan"))
+
+
+@bp.get("/admin/alerts")
+def alerts() -> str:
+    return render_template("alerts.html", alerts=service().alerts())
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+
+def tokens_page(error: str | None = None, new_token: str | None = None) -> str:
+    return render_template("tokens.html", tokens=service().secrets.tokens(), error=error, new_token=new_token)
+
+
+@bp.get("/admin/tokens")
+def tokens() -> str:
+    return tokens_page()
+
+
+@bp.post("/admin/tokens")
+def new_token() -> str | tuple[str, int]:
+    """Shows the new token on this response only: it is never stored in the clear, nor put in a cookie."""
+    label = request.form.get("label", "").strip()
+    if len(label) > MAX_LABEL:
+        return tokens_page(error=f"the label is longer than {MAX_LABEL} characters"), 422
+    return tokens_page(new_token=service().secrets.new_token(label))
+
+
+@bp.post("/admin/tokens/<tid>/revoke")
+def revoke_token(tid: str) -> Response:
+    if not service().secrets.revoke_token(tid):
+        raise NotFound(f"no token with id {tid!r}")
+    flash(translate("saved"), "ok")
+    return redirect(url_for("admin.tokens"), 303)

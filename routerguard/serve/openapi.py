@@ -1,0 +1,222 @@
+"""The OpenAPI 3 document of every route, served at /openapi.json.
+
+Written by hand next to the views and kept true by tests/test_openapi.py,
+which fuzzes the running app with schemathesis against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routerguard import __version__
+from routerguard.config.model import ACTIONS, PERIODS
+from routerguard.service import HISTORY_SPAN, MAX_NAME, MAX_TOPUP
+
+Schema = dict[str, Any]
+STATES = ["ok", "warned", "throttled", "blocked", "exempt"]
+MAC_IN_PATH = r"^\s*[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\s*$"
+ERRORS = {
+    "400": "Malformed JSON",
+    "401": "No valid session or bearer token",
+    "403": "Host header not the router's, a session request without its CSRF token, or no admin password yet",
+    "404": "No such device, group or route",
+    "409": "The config file on disk has problems of its own",
+    "413": "Body over 64 KiB",
+    "422": "A value out of range (nothing was changed)",
+    "429": "Too many wrong passwords from this address (see Retry-After)",
+}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"nullable": True, **schema} if "$ref" not in schema else {"nullable": True, "allOf": [schema]}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None, closed: bool = False) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "required": required if required is not None else list(properties)}
+    if not schema["required"]:
+        del schema["required"]
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+INT = {"type": "integer", "minimum": 0}
+TEXT = {"type": "string"}
+TIME = {"type": "string", "format": "date-time"}
+BOOL = {"type": "boolean"}
+
+CAP_VIEW = obj({
+    "bytes": INT, "period": {"type": "string", "enum": list(PERIODS)}, "action": {"type": "string", "enum": list(ACTIONS)},
+    "throttle_kbit": nullable(INT), "period_start": nullable(TIME), "period_end": nullable(TIME),
+    "reset_day": INT, "start": nullable(TEXT), "days": nullable(INT),
+}, required=["bytes", "period", "action", "throttle_kbit", "period_start", "period_end"])
+
+CAP_INPUT = obj({
+    "bytes": {"type": "integer", "minimum": 0, "maximum": MAX_TOPUP},
+    "period": {"type": "string", "enum": list(PERIODS)},
+    "action": {"type": "string", "enum": list(ACTIONS)},
+    "throttle_kbit": nullable({"type": "integer", "minimum": 1, "maximum": 10**7}),
+    "reset_day": {"type": "integer", "minimum": 1, "maximum": 31},
+    "reset_hour": {"type": "integer", "minimum": 0, "maximum": 23},
+    "start": {"type": "string", "example": "2026-11-20T09:00"},
+    "days": {"type": "integer", "minimum": 1, "maximum": 3660},
+}, required=["bytes"], closed=True)
+
+LIMIT = obj({"scope": {"type": "string", "enum": ["device", "default", "group", "plan"]}, "allowance_bytes": INT,
+             "used_bytes": INT, "remaining_bytes": INT, "action": TEXT, "period_start": nullable(TIME), "period_end": nullable(TIME)})
+
+DEVICE = obj({
+    "mac": TEXT, "name": nullable(TEXT), "hostname": nullable(TEXT), "ips": {"type": "array", "items": TEXT},
+    "group": nullable(TEXT), "online": BOOL,
+    "usage": obj({"up_bytes": INT, "down_bytes": INT, "total_bytes": INT}),
+    "lifetime_bytes": INT,
+    "rate": obj({"up_bps": INT, "down_bps": INT}),
+    "cap": nullable(ref("Cap")), "default_cap": nullable(ref("Cap")),
+    "allowance_bytes": nullable(INT), "remaining_bytes": nullable(INT),
+    "state": {"type": "string", "enum": STATES}, "exempt": BOOL, "blocked": BOOL, "blocked_until": nullable(TIME),
+    "block": {"type": "array", "items": TEXT}, "limits": {"type": "array", "items": ref("Limit")},
+})
+
+DEVICE_PATCH = obj({
+    "name": nullable({"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"}),
+    "group": nullable(TEXT), "exempt": BOOL, "cap": nullable(ref("CapInput")), "blocked": BOOL,
+    "blocked_until": nullable(TIME), "block": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}},
+}, required=[], closed=True)
+
+GROUP = obj({"id": TEXT, "name": TEXT, "members": {"type": "array", "items": TEXT}, "cap": nullable(ref("Cap")),
+             "usage": obj({"total_bytes": nullable(INT)}), "allowance_bytes": nullable(INT),
+             "state": {"type": "string", "enum": STATES}})
+
+GROUP_INPUT = obj({"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
+                   "cap": nullable(ref("CapInput")),
+                   "members": {"type": "array", "items": {"type": "string", "pattern": MAC_IN_PATH}}}, required=[], closed=True)
+
+PLAN = obj({
+    "quota_bytes": nullable(INT), "used_bytes": INT, "allowance_bytes": nullable(INT), "remaining_bytes": nullable(INT),
+    "period": nullable(TEXT), "period_start": nullable(TIME), "period_end": nullable(TIME), "action": nullable(TEXT),
+    "wan_snmp_bytes": nullable(INT), "gap_bytes": nullable({"type": "integer"}), "router_bytes": INT,
+    "forecast_exhausted_at": nullable(TIME), "rate_bps": INT, "cap": nullable(ref("Cap")),
+})
+
+HISTORY = obj({"mac": nullable(TEXT), "step": {"type": "string", "enum": list(HISTORY_SPAN)}, "from": TIME, "to": TIME,
+               "points": {"type": "array", "items": obj({"time": TIME, "up_bytes": INT, "down_bytes": INT, "total_bytes": INT})}})
+
+ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "message": TEXT})
+
+EXPORT_ROW = obj({"time": TIME, "mac": TEXT, "up_bytes": INT, "down_bytes": INT})
+EXPORT = {"text/csv": {"schema": TEXT},
+          "application/json": {"schema": obj({"rows": {"type": "array", "items": EXPORT_ROW}})}}
+METRICS = {"text/plain": {"schema": TEXT}}
+
+SCHEMAS = {
+    "Error": obj({"error": TEXT}),
+    "Cap": CAP_VIEW,
+    "CapInput": CAP_INPUT,
+    "Limit": LIMIT,
+    "Device": DEVICE,
+    "DevicePatch": DEVICE_PATCH,
+    "Group": GROUP,
+    "GroupInput": GROUP_INPUT,
+    "Plan": PLAN,
+    "History": HISTORY,
+    "Alert": ALERT,
+    "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
+}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def operation(summary: str, ok: Schema | None, errors: str, *, body: Schema | None = None, public: bool = False,
+              params: list[Schema] | None = None, status: str = "200", content: Schema | None = None) -> Schema:
+    """One operation; `errors` lists its error statuses as digits ("401 404 422"), 403 and 413 being everywhere.
+
+    `ok` is the JSON schema of a success, or `content` its media types when not only JSON.
+    """
+    responses: Schema = {status: {"description": "OK", **(_json(ok) if ok else {}), **({"content": content} if content else {})}}
+    codes = set(errors.split()) | {"403", "413"} | (set() if public else {"401"})
+    if body is not None:
+        codes |= {"400", "422"}
+    for code in sorted(codes):
+        responses[code] = {"description": ERRORS[code], **_json(ref("Error"))}
+    op: Schema = {"summary": summary, "responses": responses}
+    if public:
+        op["security"] = []
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def path_param(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def query_param(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+MAC = [path_param("mac", {"type": "string", "example": "02:00:00:00:00:0a"})]
+GID = [path_param("id", {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"})]
+
+
+def document() -> Schema:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "routerguard", "version": __version__,
+                 "description": "Data-cap guard for travel routers. Sizes are integers of bytes, times RFC 3339."},
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {
+            "/api/v1/devices": {"get": operation("Every device", obj({"devices": {"type": "array", "items": ref("Device")}}), "")},
+            "/api/v1/devices/{mac}": {
+                "get": operation("One device", ref("Device"), "404", params=MAC),
+                "patch": operation("Change name, group, exempt, cap, blocking", ref("Device"), "404 409", body=ref("DevicePatch"),
+                                   params=MAC),
+            },
+            "/api/v1/devices/{mac}/topup": {
+                "post": operation("Add bytes to this period's allowance", ref("Device"), "404",
+                                  body=obj({"bytes": {"type": "integer", "minimum": 1, "maximum": MAX_TOPUP}}), params=MAC)},
+            "/api/v1/devices/{mac}/reset": {"post": operation("Zero this period's usage", ref("Device"), "400 404", params=MAC)},
+            "/api/v1/groups": {"get": operation("Every group", obj({"groups": {"type": "array", "items": ref("Group")}}), "")},
+            "/api/v1/groups/{id}": {
+                "get": operation("One group", ref("Group"), "404", params=GID),
+                "put": operation("Create or replace a group", ref("Group"), "409", body=ref("GroupInput"), params=GID),
+                "delete": operation("Delete a group (its members stay, without it)", None, "404 409", params=GID, status="204"),
+            },
+            "/api/v1/plan": {
+                "get": operation("The data plan", ref("Plan"), ""),
+                "put": operation("Set the plan (null removes it)", ref("Plan"), "409", body=nullable(ref("CapInput"))),
+            },
+            "/api/v1/history": {"get": operation("Usage per hour or day of a device, or of all", ref("History"), "404 422", params=[
+                query_param("mac", TEXT), query_param("step", {"type": "string", "enum": list(HISTORY_SPAN)}),
+                query_param("from", TIME), query_param("to", TIME)])},
+            "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
+            "/api/v1/session": {
+                "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,
+                                  body=obj({"password": TEXT})),
+                "delete": operation("Log out", None, "", status="204"),
+            },
+            "/api/v1/export": {"get": operation("Stored usage per device and step, as CSV or JSON", None, "404 422", params=[
+                query_param("mac", TEXT), query_param("step", {"type": "string", "enum": list(HISTORY_SPAN)}),
+                query_param("from", TIME), query_param("to", TIME),
+                query_param("format", {"type": "string", "enum": ["csv", "json"]})], content=EXPORT)},
+            "/metrics": {"get": operation("The same figures in the Prometheus text format", None, "", content=METRICS)},
+            "/api/v1/me": {"get": operation("The asking device (by source address)", ref("Device"), "404", public=True)},
+            "/healthz": {"get": operation("Alive, and how many meter readings so far", ref("Health"), "", public=True)},
+            "/openapi.json": {"get": operation("This document", {"type": "object"}, "", public=True)},
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A token from `routerguard token` or the tokens page"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "routerguard_session",
+                            "description": "From POST /api/v1/session; state-changing requests also send X-CSRF-Token"},
+            },
+        },
+    }
