@@ -274,6 +274,7 @@ def test_sweep_removes_only_namespaces_whose_creator_is_dead() -> None:
     stale.set_resolver("127.0.0.1")
     leftover = stale.popen(["sleep", "60"])
     try:
+        wait_until(lambda: leftover.pid in stale.pids(), SETTLE, "sleep to enter the namespace")
         removed = sweep_stale()
         assert stale.name in removed and not stale.exists()
         assert not os.path.exists(os.path.join(ETC_NETNS_DIR, stale.name))
