@@ -83,7 +83,11 @@ class Namespace:
         """Add the namespace and bring its loopback up (servers bind to it)."""
         run(["ip", "netns", "add", name])
         ns = cls(name)
-        ns.ip("link", "set", "lo", "up")
+        try:
+            ns.ip("link", "set", "lo", "up")
+        except LabError:
+            ns.delete()
+            raise
         return ns
 
     def exists(self) -> bool:
