@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
 from routerguard import __version__
-from routerguard.config.model import ConfigError, load_config
+from routerguard.config.model import ACTIONS, PERIODS, ConfigError, load_config
+from routerguard.units import parse_duration, parse_rate_kbit, parse_size
 
 EXIT_OK = 0
 EXIT_PROBLEM = 2
@@ -89,6 +94,107 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return run_demo(port=args.port, clients=args.clients)
 
 
+# --- commands against the running daemon (its HTTP API; see routerguard/client.py) ---------
+
+EXIT_DAEMON_DOWN = 1
+TOP_INTERVAL = 2.0  # seconds between frames of `top`; the daemon's rates span 6 s
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+DEFAULT_CAP = {"period": "daily", "action": "block"}  # for a device that had no cap of its own
+KEPT_WITH_PERIOD = ("reset_day", "reset_hour", "start", "days")  # a cap's options that belong to its period
+
+
+def _remote(func: Callable[[argparse.Namespace, Any], Any]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command that talks to the daemon: exit 1 when it does not answer, 2 with the API's error."""
+
+    def run(args: argparse.Namespace) -> int:
+        from routerguard.client import ApiError, Client, DaemonDown
+
+        client = Client.for_config(_load(args.config))
+        try:
+            shown = func(args, client)
+        except DaemonDown as e:
+            print(f"routerguard: {e}", file=sys.stderr)
+            return EXIT_DAEMON_DOWN
+        except (ApiError, ValueError) as e:
+            print(f"routerguard: {e}", file=sys.stderr)
+            return EXIT_PROBLEM
+        if shown is not None:
+            print(json.dumps(shown, indent=2, ensure_ascii=False) if args.json else shown)
+        return EXIT_OK
+
+    return run
+
+
+def cmd_status(args: argparse.Namespace, client) -> Any:
+    from routerguard import console
+
+    plan, devices = client.plan(), client.devices()
+    return {"plan": plan, **devices} if args.json else console.status(plan, devices["devices"])
+
+
+def cmd_devices(args: argparse.Namespace, client) -> Any:
+    from routerguard import console
+
+    devices = client.devices()
+    return devices if args.json else console.devices_table(devices["devices"])
+
+
+def cmd_top(args: argparse.Namespace, client) -> Any:
+    from routerguard import console
+
+    if args.once:
+        devices = client.devices()
+        return devices if args.json else console.top_frame(devices["devices"], datetime.now())
+    try:
+        while True:
+            devices = client.devices()
+            frame = json.dumps(devices, ensure_ascii=False) if args.json else console.top_frame(devices["devices"], datetime.now())
+            print(CLEAR_SCREEN + frame if sys.stdout.isatty() and not args.json else frame, flush=True)
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return None
+
+
+def _changed(args: argparse.Namespace, device: dict) -> Any:
+    from routerguard import console
+
+    return device if args.json else console.summary(device)
+
+
+def cmd_cap(args: argparse.Namespace, client) -> Any:
+    if args.size.lower() == "none":
+        return _changed(args, client.patch_device(args.mac, {"cap": None}))
+    old = client.device(args.mac)["cap"] or DEFAULT_CAP
+    period = args.period or old["period"]
+    action = args.action or old["action"]
+    cap = {"bytes": parse_size(args.size), "period": period, "action": action}
+    if args.throttle:
+        cap["throttle_kbit"] = parse_rate_kbit(args.throttle)
+    elif action == "throttle" and old.get("throttle_kbit"):
+        cap["throttle_kbit"] = old["throttle_kbit"]
+    if period == old["period"]:
+        cap.update({key: old[key] for key in KEPT_WITH_PERIOD if old.get(key) is not None})
+    if args.reset_day is not None:
+        cap["reset_day"] = args.reset_day
+    return _changed(args, client.patch_device(args.mac, {"cap": cap}))
+
+
+def cmd_topup(args: argparse.Namespace, client) -> Any:
+    return _changed(args, client.topup(args.mac, parse_size(args.size)))
+
+
+def cmd_block(args: argparse.Namespace, client) -> Any:
+    change: dict[str, Any] = {"blocked": True}
+    if args.for_:
+        until = datetime.now(timezone.utc) + timedelta(seconds=parse_duration(args.for_))
+        change["blocked_until"] = until.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return _changed(args, client.patch_device(args.mac, change))
+
+
+def cmd_unblock(args: argparse.Namespace, client) -> Any:
+    return _changed(args, client.patch_device(args.mac, {"blocked": False}))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routerguard", description="Data-cap guard for travel routers.")
     p.add_argument("--version", action="version", version=f"routerguard {__version__}")
@@ -110,6 +216,32 @@ def parser() -> argparse.ArgumentParser:
     lab = command("lab", cmd_lab, "start a virtual router with clients in network namespaces and serve its page")
     lab.add_argument("--port", type=int, default=8080, help="host port for the page on 127.0.0.1")
     lab.add_argument("--clients", type=int, default=3, help="number of client devices")
+
+    def remote(name: str, func, help_: str) -> argparse.ArgumentParser:
+        sp = command(name, _remote(func), help_)
+        sp.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+        return sp
+
+    remote("status", cmd_status, "show the data plan and every device")
+    remote("devices", cmd_devices, "list the devices with their usage, caps and state")
+    top = remote("top", cmd_top, "live rates per device, busiest first, refreshing like top")
+    top.add_argument("--once", action="store_true", help="print one frame and exit")
+    top.add_argument("--interval", type=float, default=TOP_INTERVAL, help=f"seconds between frames (default {TOP_INTERVAL:g})")
+    cap = remote("cap", cmd_cap, "set a device's cap, e.g. `cap 02:00:00:00:00:0a 1GB --period daily`; `none` removes it")
+    cap.add_argument("mac")
+    cap.add_argument("size", help="bytes per period (5GB, 512MiB) or `none`")
+    cap.add_argument("--period", choices=PERIODS, help="when it starts afresh (default: the cap's current one, else daily)")
+    cap.add_argument("--action", choices=ACTIONS, help="what happens when it is used up (default: the current one, else block)")
+    cap.add_argument("--throttle", metavar="RATE", help="the rate with --action throttle, e.g. 256kbit")
+    cap.add_argument("--reset-day", type=int, help="day of the month (monthly) or week, 1 = Monday (weekly)")
+    topup = remote("topup", cmd_topup, "add to a device's allowance for the current period")
+    topup.add_argument("mac")
+    topup.add_argument("size", help="e.g. 500MB")
+    block = remote("block", cmd_block, "cut a device off now, whatever its cap")
+    block.add_argument("mac")
+    block.add_argument("--for", dest="for_", metavar="DURATION", help="only for a while, e.g. 1h or 30m")
+    unblock = remote("unblock", cmd_unblock, "lift a block made with `block`")
+    unblock.add_argument("mac")
     return p
 
 

@@ -1,11 +1,14 @@
 """The daemon: one loop that meters, decides and enforces, and the page beside it.
 
 Signals: SIGTERM and SIGINT stop it after flushing (exit 0), SIGHUP re-reads
-the config and keeps the old one if the new one is bad.
+the config and keeps the old one if the new one is bad; SIGUSR1 (OpenWrt's
+hotplug: an uplink went up or down) does the same, so every kernel state
+that names interfaces is rebuilt.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -18,6 +21,9 @@ from routerguard.store.db import set_meta
 
 log = logging.getLogger("routerguard")
 
+WAN_STATE_KEY = "wan_snmp_state"
+WAN_PERIOD_KEY = "wan_snmp_period"  # the plan period the SNMP total counts from
+
 
 class Daemon:
     def __init__(self, config_path: str) -> None:
@@ -25,9 +31,11 @@ class Daemon:
         self.service = Service(self.core)
         self.stopping = threading.Event()
         self._reload = threading.Event()
+        self.wan = None  # the SNMP poller, when `config snmp` is set
+        self._wan_period: str | None = self.core.db.get_meta(WAN_PERIOD_KEY)
 
     def _on_signal(self, signum: int, _frame) -> None:
-        if signum == signal.SIGHUP:
+        if signum in (signal.SIGHUP, signal.SIGUSR1):
             self._reload.set()
         else:
             self.stopping.set()
@@ -43,21 +51,59 @@ class Daemon:
             log.error("config reload refused, keeping the running settings:\n%s", e)
 
     def commit(self) -> bool:
-        """Write pending usage and the clock's high-water mark in one transaction."""
+        """Write pending usage, the clock's high-water mark and the SNMP state in one transaction."""
         clock = self.core.clock.state()
-        return self.core.ledger.commit(lambda tx: set_meta(tx, CLOCK_KEY, repr(clock)) if clock else None)
+        wan = self.wan.state() if self.wan else None
+        period = self._wan_period
+
+        def extra(tx) -> None:
+            if clock:
+                set_meta(tx, CLOCK_KEY, repr(clock))
+            if wan is not None:
+                set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
+                set_meta(tx, WAN_PERIOD_KEY, period or "")
+
+        return self.core.ledger.commit(extra)
+
+    def _start_wan(self) -> None:
+        source = self.core.config.snmp
+        if source is None:
+            return
+        from routerguard.read.snmp import WanPoller
+
+        saved = self.core.db.get_meta(WAN_STATE_KEY)
+        try:
+            state = json.loads(saved) if saved else None
+        except ValueError:
+            state = None
+        self.wan = WanPoller(source, interval=source.interval, state=state)
+        self.wan.start()
+
+    def _read_wan(self) -> None:
+        """The carrier-side total since the plan period began; it starts afresh when the period rolls."""
+        if self.wan is None:
+            return
+        plan = self.service.snapshot().plan()
+        period = repr(plan.start) if plan else ""
+        if period != self._wan_period:
+            if self._wan_period is not None:
+                self.wan.start_period()
+            self._wan_period = period
+        self.core.wan_total = self.wan.latest()
 
     def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(signum, self._on_signal)  # first: a default HUP/USR1 would kill us while importing
         logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
         from routerguard.account.meter import Meter
         from routerguard.serve.server import Server
 
         core = self.core
         meter = Meter(core)
         server = Server(self.service, core.config.main.listen)
+        core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
         server.start()
+        self._start_wan()
         log.info("serving on %s", ", ".join(f"{h}:{p}" for h, p in core.config.main.listen))
         last_commit = time.monotonic()
         try:
@@ -65,12 +111,15 @@ class Daemon:
                 if self._reload.is_set():
                     self._reload_config()
                 meter.read()
+                self._read_wan()
                 core.readings += 1
                 if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
                     last_commit = time.monotonic()
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
             server.stop()
+            if self.wan:
+                self.wan.stop()
             self.commit()
             meter.close()
             core.db.close()

@@ -9,7 +9,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from routerguard.core import Core
-from routerguard.serve import fleet
 from routerguard.serve.app import create_app
 from routerguard.serve.metrics import DEVICE_STATES, render_metrics
 from routerguard.service import Invalid, Service, parse_time, rfc3339
@@ -135,10 +134,7 @@ def test_health_figures(service):
 
 @pytest.fixture
 def client(service):
-    app = create_app(service)
-    if "fleet" not in app.blueprints:  # until the app factory registers the fleet routes itself
-        app.register_blueprint(fleet.bp)
-    return app.test_client()
+    return create_app(service).test_client()
 
 
 def test_metrics_route_needs_a_token_and_serves_the_text_format(service, client):

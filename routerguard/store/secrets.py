@@ -19,6 +19,8 @@ from typing import Any
 from routerguard.config.uci import write_atomic
 
 FILENAME = "secrets.json"
+CLI_TOKEN_FILE = "cli.token"  # beside secrets.json; the CLI on the router reads it (root only)
+CLI_LABEL = "cli"
 TOKEN_PREFIX = "rg_"
 MIN_PASSWORD_LENGTH = 8
 
@@ -64,18 +66,38 @@ class Secrets:
         stored = self._load().get("password")
         return bool(stored) and check_password_hash(stored, password)
 
-    def new_token(self, label: str = "") -> str:
-        """Make a token, store its hash and return it (the only time it is visible)."""
+    def new_token(self, label: str = "", replace: bool = False) -> str:
+        """Make a token, store its hash and return it (the only time it is visible).
+
+        `replace` revokes the tokens with the same label first.
+        """
         token = TOKEN_PREFIX + _random.token_urlsafe(32)
         with self._lock:
             data = self._load()
-            data.setdefault("tokens", []).append({
+            kept = [t for t in data.get("tokens", []) if not (replace and t.get("label") == label)]
+            data["tokens"] = kept + [{
                 "id": _random.token_hex(4),
                 "hash": _token_hash(token),
                 "label": label,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            })
+            }]
             self._save(data)
+        return token
+
+    @property
+    def cli_token_path(self) -> str:
+        return os.path.join(os.path.dirname(self.path), CLI_TOKEN_FILE)
+
+    def rotate_cli_token(self) -> str:
+        """A fresh token for the command line on the router, in data_dir/cli.token (mode 0600).
+
+        The daemon calls this at start: root on the router can read the file,
+        so `routerguard status` needs no token typed, and no one else can.
+        The previous CLI token is revoked, so restarts leave one, not many.
+        """
+        token = self.new_token(CLI_LABEL, replace=True)
+        write_atomic(self.cli_token_path, token + "\n")
+        os.chmod(self.cli_token_path, 0o600)
         return token
 
     def tokens(self) -> list[dict[str, str]]:

@@ -1,0 +1,114 @@
+"""The API's views as text for a terminal: tables that line up, sizes and times people read.
+
+Columns are measured in terminal cells, not characters, so a name like
+"张伟的手机" (two cells a character) does not push the table out of line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Sequence
+
+from routerguard.units import format_rate, format_size
+
+NAME_CELLS = 24  # longer names are cut with an ellipsis
+DEVICE_HEADERS = ("MAC", "NAME", "STATE", "UP", "DOWN", "TOTAL", "ALLOWANCE", "LEFT", "RATE UP/DOWN", "ONLINE")
+TOP_HEADERS = ("MAC", "NAME", "UP", "DOWN", "PERIOD", "LEFT", "STATE")
+NUMERIC = {"UP", "DOWN", "TOTAL", "ALLOWANCE", "LEFT", "PERIOD", "RATE UP/DOWN"}
+
+
+def cells(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1 for ch in text)
+
+
+def clip(text: str, width: int) -> str:
+    if cells(text) <= width:
+        return text
+    while cells(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def table(headers: Sequence[str], rows: list[Sequence[str]]) -> str:
+    """Columns two spaces apart; numbers right-aligned under their header."""
+    widths = [max(cells(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        parts = []
+        for header, text, width in zip(headers, row, widths):
+            pad = " " * (width - cells(text))
+            parts.append(pad + text if header in NUMERIC else text + pad)
+        return "  ".join(parts).rstrip()
+
+    return "\n".join(line(row) for row in [headers, *rows])
+
+
+def local_time(rfc3339: str | None) -> str:
+    """An API time on this machine's clock (the router's, for the CLI run on it)."""
+    if rfc3339 is None:
+        return "-"
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def device_name(device: dict) -> str:
+    return clip(device["name"] or device["hostname"] or "-", NAME_CELLS)
+
+
+def state(device: dict) -> str:
+    if device.get("blocked_until"):
+        return f"blocked until {local_time(device['blocked_until'])}"
+    return device["state"]
+
+
+def rates(device: dict) -> str:
+    return f"{format_rate(device['rate']['up_bps'])} / {format_rate(device['rate']['down_bps'])}"
+
+
+def devices_table(devices: list[dict]) -> str:
+    if not devices:
+        return "no devices yet: routerguard lists a device once it is seen on the LAN or configured"
+    rows = [(d["mac"], device_name(d), state(d), format_size(d["usage"]["up_bytes"]), format_size(d["usage"]["down_bytes"]),
+             format_size(d["usage"]["total_bytes"]), format_size(d["allowance_bytes"]), format_size(d["remaining_bytes"]),
+             rates(d), "yes" if d["online"] else "no") for d in devices]
+    return table(DEVICE_HEADERS, rows)
+
+
+def plan_lines(plan: dict) -> list[str]:
+    if plan["quota_bytes"] is None:
+        lines = [f"No data plan configured; all devices used {format_size(plan['used_bytes'])}."]
+    else:
+        share = plan["used_bytes"] / plan["allowance_bytes"] * 100 if plan["allowance_bytes"] else 100.0
+        lines = [f"Plan {format_size(plan['quota_bytes'])} {plan['period']}, action {plan['action']}: "
+                 f"used {format_size(plan['used_bytes'])} ({share:.0f}%), {format_size(plan['remaining_bytes'])} left",
+                 f"  period {local_time(plan['period_start'])} to {local_time(plan['period_end'])}"]
+        if plan["forecast_exhausted_at"]:
+            lines.append(f"  at the recent rate it runs out {local_time(plan['forecast_exhausted_at'])}")
+    if plan["wan_snmp_bytes"] is not None:
+        lines.append(f"  uplink counters (SNMP): {format_size(plan['wan_snmp_bytes'])}")
+    return lines
+
+
+def status(plan: dict, devices: list[dict]) -> str:
+    return "\n".join(plan_lines(plan) + ["", devices_table(devices)])
+
+
+def top_frame(devices: list[dict], now: datetime) -> str:
+    """Busiest first, like top: who is using the uplink right now."""
+    busy = sorted(devices, key=lambda d: (-(d["rate"]["up_bps"] + d["rate"]["down_bps"]), d["mac"]))
+    up = sum(d["rate"]["up_bps"] for d in devices)
+    down = sum(d["rate"]["down_bps"] for d in devices)
+    head = f"routerguard top - {now:%H:%M:%S}  up {format_rate(up)}  down {format_rate(down)}  (Ctrl-C quits)"
+    rows = [(d["mac"], device_name(d), format_rate(d["rate"]["up_bps"]), format_rate(d["rate"]["down_bps"]),
+             format_size(d["usage"]["total_bytes"]), format_size(d["remaining_bytes"]), state(d)) for d in busy]
+    return head + "\n\n" + table(TOP_HEADERS, rows)
+
+
+def summary(device: dict) -> str:
+    """One line after a change: what the device's situation is now."""
+    cap = device["cap"]
+    limit = (f"cap {format_size(cap['bytes'])} {cap['period']} ({cap['action']}), allowance {format_size(device['allowance_bytes'])}"
+             if cap else "no cap of its own")
+    who = device["mac"] + (f" {device_name(device)}" if device["name"] or device["hostname"] else "")
+    return (f"{who}: {state(device)}; used {format_size(device['usage']['total_bytes'])} this period, "
+            f"{format_size(device['remaining_bytes'])} left; {limit}")
