@@ -99,6 +99,7 @@ class SnmpSource:
     port: int
     community: str
     if_name: str
+    interval: float = 10.0  # seconds between readings of the uplink's counters
 
 
 @dataclass(frozen=True)
@@ -344,6 +345,7 @@ def _snmp(r: _Reader) -> SnmpSource:
         port=r.convert("port", _int_in(1, 65535), 161),  # type: ignore[arg-type]
         community=r.text("community", "public") or "public",
         if_name=r.text("if_name", required=True) or "",
+        interval=r.convert("interval", _positive_seconds, 10.0),  # type: ignore[arg-type]
     )
 
 
@@ -405,7 +407,7 @@ def _agent(r: _Reader) -> Agent:
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
                     "leases"),
-    "snmp": ("host", "port", "community", "if_name"),
+    "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS,
     "group": ("id", "name", "block") + _CAP_OPTIONS,
