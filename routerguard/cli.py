@@ -89,9 +89,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
+    from routerguard.lab.daemon import DEMO_PASSWORD
     from routerguard.lab.demo import run_demo
 
-    return run_demo(port=args.port, clients=args.clients)
+    print(f"admin password of the lab's page: {DEMO_PASSWORD}", flush=True)
+    return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard.lab.daemon"])
 
 
 # --- commands against the running daemon (its HTTP API; see routerguard/client.py) ---------

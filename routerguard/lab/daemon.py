@@ -15,6 +15,7 @@ import sysconfig
 from typing import Any
 
 from . import plan
+from .demo import lab_environment
 from .topology import Lab
 from .wait import wait_until
 
@@ -23,21 +24,62 @@ STOP_TIMEOUT = 20.0
 ROUTERGUARD = os.path.join(sysconfig.get_path("scripts"), "routerguard")
 
 
-def lab_config(lab: Lab, extra: str = "", *, poll_interval: float = 0.5, commit_interval: int = 60) -> str:
-    """The text of a config for the daemon in `lab`; `extra` is appended (caps, plan, groups...)."""
-    router = lab.router
+DEMO_PASSWORD = "routerguard-lab"  # printed by `routerguard lab`; a lab is not a router
+DEMO_POLICY = """
+config plan 'plan'
+\toption quota '2GB'
+\toption period 'monthly'
+\toption action 'block'
+
+config defaults 'new_device'
+\toption cap '300MB'
+\toption period 'daily'
+\toption action 'throttle'
+\toption throttle '1mbit'
+
+config group
+\toption id 'family'
+\toption name 'Zhang family'
+\toption cap '1GB'
+\toption period 'daily'
+\toption action 'throttle'
+\toption throttle '512kbit'
+
+config device
+\toption mac '02:00:00:00:00:11'
+\toption name 'Zhang phone'
+\toption group 'family'
+
+config device
+\toption mac '02:00:00:00:00:12'
+\toption name 'Zhang laptop'
+\toption group 'family'
+"""
+
+
+def config_text(env: dict[str, str], extra: str = "", *, poll_interval: float = 0.5, commit_interval: int = 60) -> str:
+    """A daemon config for a lab described by `env` (demo.lab_environment's RG_LAB_* variables)."""
     return f"""config routerguard 'main'
-\toption lan_if '{router.lan_if}'
-\tlist wan_if '{router.wan_if}'
-\toption listen '{router.lan_ip}:{plan.PAGE_PORT}'
-\toption data_dir '{os.path.join(lab.dir, "data")}'
+\toption lan_if '{env["RG_LAB_LAN_IF"]}'
+\tlist wan_if '{env["RG_LAB_WAN_IF"]}'
+\toption listen '{env["RG_LAB_LISTEN"]}'
+\toption data_dir '{os.path.join(env["RG_LAB_DIR"], "data")}'
 \toption poll_interval '{poll_interval}'
 \toption commit_interval '{commit_interval}'
-\toption leases '{router.lease_file}'
-\toption dnsmasq_conf_dir '{router.dnsmasq_conf_dir}'
-\toption dnsmasq_restart '{router.dnsmasq_restart}'
+\toption leases '{env["RG_LAB_LEASE_FILE"]}'
+\toption dnsmasq_conf_dir '{env["RG_LAB_DNSMASQ_CONF_DIR"]}'
+\toption dnsmasq_restart '{env["RG_LAB_DNSMASQ_RESTART"]}'
 \toption timezone 'UTC'
 {extra}"""
+
+
+def demo_main() -> int:
+    """The daemon of `routerguard lab`: runs inside the router namespace, config from RG_LAB_*."""
+    path = os.path.join(os.environ["RG_LAB_DIR"], "routerguard.conf")
+    with open(path, "w") as f:
+        f.write(config_text(dict(os.environ), DEMO_POLICY, poll_interval=1))
+    subprocess.run([ROUTERGUARD, "passwd", "--config", path], input=DEMO_PASSWORD + "\n", text=True, check=True)
+    os.execv(ROUTERGUARD, [ROUTERGUARD, "run", "--config", path])
 
 
 class LabDaemon:
@@ -47,7 +89,7 @@ class LabDaemon:
         self.lab = lab
         self.config = os.path.join(lab.dir, "routerguard.conf")
         with open(self.config, "w") as f:
-            f.write(lab_config(lab, extra, **options))
+            f.write(config_text(lab_environment(lab, plan.PAGE_PORT), extra, **options))
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(lab.dir, "routerguard.log")
         self._token: str | None = None
@@ -105,3 +147,7 @@ class LabDaemon:
     def _curl(self, path: str, *args: str) -> subprocess.CompletedProcess[str]:
         url = f"http://{self.lab.router.lan_ip}:{plan.PAGE_PORT}{path}"
         return self.lab.router.exec(["curl", "-sS", "--max-time", "10", *args, url], check=False)
+
+
+if __name__ == "__main__":
+    raise SystemExit(demo_main())
