@@ -4,6 +4,8 @@ views, and `/api/v1/export` equal to the stored history."""
 import csv
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -145,6 +147,14 @@ def test_metrics_route_needs_a_token_and_serves_the_text_format(service, client)
     assert response.content_type == "text/plain; version=0.0.4; charset=utf-8"
     families = {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
     assert {"routerguard_device_up_bytes", "routerguard_device_lifetime_bytes", "routerguard_plan_used_bytes"} <= families
+
+
+def test_the_sample_grafana_dashboard_asks_only_for_metrics_we_serve(service):
+    dashboard = json.loads((Path(__file__).parent.parent / "docs" / "grafana-dashboard.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"routerguard_[a-z_]+", target["expr"])}
+    served = set(re.findall(r"^# TYPE (\S+)", render_metrics(service), re.MULTILINE))
+    assert asked and asked <= served, asked - served
 
 
 HOUR = 3600

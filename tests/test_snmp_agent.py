@@ -10,13 +10,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from importlib.resources import files
 
 import pytest
 
 from routerguard.config.model import Agent
 from routerguard.core import Core
-from routerguard.serve.snmp_agent import DEVICE_COUNT, DEVICE_ENTRY, PLAN, ROOT, STATES, Objects, SnmpAgent
+from routerguard.serve.snmp_agent import DEVICE_COUNT, DEVICE_ENTRY, PLAN, ROOT, STATES, Objects, SnmpAgent, start_agent
 from routerguard.service import Service
 
 BASE_MIBS = os.path.join(os.path.dirname(__file__), "data", "mibs")
@@ -148,6 +149,23 @@ def test_agent_refuses_to_start_without_any_credential(service):
 def test_a_busy_port_is_a_clear_error(agent, service):
     with pytest.raises(OSError, match=f"cannot listen on udp 127.0.0.1:{agent.address[1]}"):
         SnmpAgent(service, Agent(enabled=True, listen=agent.address, community="x")).start()
+
+
+def test_start_agent_serves_only_when_enabled_and_never_stops_the_daemon(service, caplog):
+    assert start_agent(service, Agent(enabled=False)) is None
+    agent = start_agent(service, Agent(enabled=True, listen=("127.0.0.1", 0), community="fleet-ro"))
+    try:
+        assert agent is not None and snmp("snmpget", agent, "-v2c", "-c", "fleet-ro", oids=("rgDeviceCount.0",)).stdout
+        assert start_agent(service, Agent(enabled=True, listen=agent.address, community="x")) is None
+        assert "cannot listen on udp" in caplog.text and "the SNMP agent stays off" in caplog.text
+    finally:
+        agent.stop()
+
+
+def test_a_disabled_agent_never_loads_pysnmp():
+    code = ("import sys; from routerguard.config.model import Agent; from routerguard.serve.snmp_agent import start_agent; "
+            "assert start_agent(None, Agent()) is None; assert not [m for m in sys.modules if m.startswith('pysnmp')]")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_indexes_stay_put_when_a_device_appears(service):

@@ -250,6 +250,23 @@ def _ours(oid: Oid) -> bool:
     return any(oid[:len(subtree)] == subtree for subtree in (SYSTEM, ROOT))
 
 
+def start_agent(service: Service, settings: AgentSettings) -> SnmpAgent | None:
+    """The running agent when `config agent 'snmp'` enables it, else None (pysnmp stays unloaded).
+
+    An agent that cannot start is logged and left off: monitoring is no
+    reason to stop metering and enforcing.
+    """
+    if not settings.enabled:
+        return None
+    try:
+        agent = SnmpAgent(service, settings)
+        agent.start()
+    except (ValueError, OSError) as e:
+        log.error("%s; the SNMP agent stays off", e)
+        return None
+    return agent
+
+
 def _instrumentation(objects: Objects):
     """A pysnmp MIB instrumentation controller reading `objects`; made here so pysnmp loads late."""
     from pysnmp.proto.api import v2c
