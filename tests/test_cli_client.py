@@ -23,18 +23,7 @@ PORT = 8080  # the namespace is ours alone
 A, B, NEW = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 START_TIMEOUT = 20.0
 
-CONFIG = f"""config routerguard 'main'
-\toption lan_if 'lo'
-\tlist wan_if 'lo'
-\toption listen '127.0.0.1:{PORT}'
-\toption data_dir '{{data}}'
-\toption poll_interval '0.2'
-
-config plan 'plan'
-\toption quota '20GB'
-\toption period 'monthly'
-
-config device
+CONFIG = f"""config device
 \toption mac '{A}'
 \toption name '张伟的手机'
 \toption cap '1GB'
@@ -74,10 +63,8 @@ class Router:
 
 
 @pytest.fixture
-def router(tmp_path):
-    data = tmp_path / "data"
-    config = tmp_path / "routerguard.conf"
-    config.write_text(CONFIG.format(data=data))
+def router(fleet_config):
+    config = fleet_config(CONFIG, port=PORT)
     core = Core(str(config))  # usage the daemon finds on disk when it starts
     core.ledger.add(A, 200_000_000, 1_300_000_000, core.now())
     core.ledger.add(B, 1_000, 2_000_000, core.now())
@@ -85,7 +72,7 @@ def router(tmp_path):
     assert core.ledger.commit()
     core.db.close()
     ns = Namespace.create(f"{new_prefix()}-cli")
-    running = Router(ns, str(config), str(data))
+    running = Router(ns, str(config), core.config.main.data_dir)
     try:
         running.start()
         yield running

@@ -17,17 +17,7 @@ from routerguard.service import Invalid, Service, parse_time, rfc3339
 
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 
-CONFIG = """config routerguard 'main'
-\toption lan_if 'lo'
-\tlist wan_if 'lo'
-\toption listen '127.0.0.1:8080'
-\toption data_dir '{data}'
-
-config plan 'plan'
-\toption quota '20GB'
-\toption period 'monthly'
-
-config group
+CONFIG = """config group
 \toption id 'zhang'
 \toption name 'Zhang family'
 \toption cap '5GB'
@@ -47,10 +37,8 @@ config device
 
 
 @pytest.fixture
-def service(tmp_path):
-    path = tmp_path / "routerguard.conf"
-    path.write_text(CONFIG.format(data=tmp_path / "data", a=A, b=B))
-    core = Core(str(path))
+def service(fleet_config):
+    core = Core(str(fleet_config(CONFIG.format(a=A, b=B))))
     core.ledger.add(A, 300_000_000, 900_000_000, core.now())  # past its 1 GB cap
     core.ledger.add(B, 12_345, 6_789_012_345, core.now())
     core.ledger.add(C, 7, 8, core.now())  # seen, not configured

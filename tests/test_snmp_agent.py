@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 from importlib.resources import files
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from routerguard.config.model import Agent
 from routerguard.core import Core
 from routerguard.serve.snmp_agent import DEVICE_COUNT, DEVICE_ENTRY, PLAN, ROOT, STATES, Objects, SnmpAgent, start_agent
-from routerguard.service import Service
+from routerguard.service import Service, parse_time
 
 BASE_MIBS = os.path.join(os.path.dirname(__file__), "data", "mibs")
 OUR_MIBS = str(files("routerguard.mibs"))
@@ -26,17 +27,7 @@ MIB_PATH = f"{BASE_MIBS}:{OUR_MIBS}"
 MACS = [f"02:00:00:00:00:{n:02x}" for n in (0x0a, 0x0b, 0x0c, 0x0d)]
 V3 = {"v3_user": "fleet", "v3_auth_key": "auth-secret-1", "v3_priv_key": "priv-secret-1"}
 
-CONFIG = """config routerguard 'main'
-\toption lan_if 'lo'
-\tlist wan_if 'lo'
-\toption listen '127.0.0.1:8080'
-\toption data_dir '{data}'
-
-config plan 'plan'
-\toption quota '20GB'
-\toption period 'monthly'
-
-config device
+CONFIG = """config device
 \toption mac '{a}'
 \toption name 'Zhang phone 手机'
 \toption cap '1GB'
@@ -45,10 +36,8 @@ config device
 
 
 @pytest.fixture
-def service(tmp_path):
-    path = tmp_path / "routerguard.conf"
-    path.write_text(CONFIG.format(data=tmp_path / "data", a=MACS[0]))
-    core = Core(str(path))
+def service(fleet_config):
+    core = Core(str(fleet_config(CONFIG.format(a=MACS[0]))))
     for n, mac in enumerate(MACS, start=1):
         core.ledger.add(mac, n * 1_000, n * 3_000_000_000, core.now())  # past 2**32: only Counter64 holds it
     yield Service(core)
@@ -103,6 +92,8 @@ def check_every_row(values: dict[str, str], service: Service) -> None:
     assert values["rgDeviceCount.0"] == str(len(devices))
     assert int(values["rgPlanQuota.0"]) == 20_000_000_000
     assert int(values["rgPlanUsedOctets.0"]) == service.plan()["used_bytes"]
+    end = datetime.fromtimestamp(parse_time(service.plan()["period_end"], "end"), timezone.utc)
+    assert values["rgPlanPeriodEnd.0"] == f"{end.year}-{end.month}-{end.day},{end.hour}:{end.minute}:{end.second}.0,+0:0"
 
 
 def test_snmpwalk_v2c_reads_every_device_row(agent, service):

@@ -14,11 +14,11 @@ sample, as Prometheus expects for "not applicable".
 
 from __future__ import annotations
 
-from datetime import datetime
+from operator import itemgetter
 from typing import Any, Callable, Iterator
 
 from routerguard import __version__
-from routerguard.service import Service
+from routerguard.service import Service, parse_time
 
 DEVICE_STATES = ("ok", "warned", "throttled", "blocked", "exempt")
 GROUP_STATES = ("ok", "warned", "throttled", "blocked")
@@ -26,6 +26,14 @@ GROUP_STATES = ("ok", "warned", "throttled", "blocked")
 Figure = Callable[[dict], Any]
 Labels = dict[str, str]
 Family = tuple[str, str, str, list[tuple[Labels, Any]]]  # name, type, help, samples
+
+def _epoch(key: str) -> Figure:
+    """The view's RFC 3339 time at `key` as a Unix time, Prometheus' way of giving a moment."""
+    def figure(view: dict) -> float | None:
+        return None if view[key] is None else parse_time(view[key], key)
+
+    return figure
+
 
 # (name, help, figure of a DEVICE view); period figures drop at each new period, so they are gauges
 DEVICE_GAUGES: list[tuple[str, str, Figure]] = [
@@ -41,42 +49,35 @@ DEVICE_GAUGES: list[tuple[str, str, Figure]] = [
      lambda d: d["rate"]["down_bps"]),
     ("routerguard_device_cap_bytes", "The device's own cap per period.",
      lambda d: d["cap"] and d["cap"]["bytes"]),
-    ("routerguard_device_allowance_bytes", "The device's cap plus this period's top-ups.",
-     lambda d: d["allowance_bytes"]),
+    ("routerguard_device_allowance_bytes", "The device's cap plus this period's top-ups.", itemgetter("allowance_bytes")),
     ("routerguard_device_remaining_bytes", "The least left of any limit on the device (its cap, its group's, the plan).",
-     lambda d: d["remaining_bytes"]),
-    ("routerguard_device_online", "1 when the device is on the LAN now.",
-     lambda d: int(d["online"])),
-    ("routerguard_device_blocked", "1 when the device is blocked by hand (whatever its cap).",
-     lambda d: int(d["blocked"])),
+     itemgetter("remaining_bytes")),
+    ("routerguard_device_online", "1 when the device is on the LAN now.", lambda d: int(d["online"])),
+    ("routerguard_device_blocked", "1 when the device is blocked by hand (whatever its cap).", lambda d: int(d["blocked"])),
 ]
 
 PLAN_GAUGES: list[tuple[str, str, Figure]] = [
-    ("routerguard_plan_quota_bytes", "The data plan's quota per period.", lambda p: p["quota_bytes"]),
-    ("routerguard_plan_allowance_bytes", "The plan's quota plus this period's top-ups.", lambda p: p["allowance_bytes"]),
+    ("routerguard_plan_quota_bytes", "The data plan's quota per period.", itemgetter("quota_bytes")),
+    ("routerguard_plan_allowance_bytes", "The plan's quota plus this period's top-ups.", itemgetter("allowance_bytes")),
     ("routerguard_plan_used_bytes", "Bytes of every device and the router itself in the plan's current period.",
-     lambda p: p["used_bytes"]),
-    ("routerguard_plan_remaining_bytes", "What is left of the plan this period.", lambda p: p["remaining_bytes"]),
-    ("routerguard_plan_router_bytes", "The router's own traffic in the plan's current period.", lambda p: p["router_bytes"]),
+     itemgetter("used_bytes")),
+    ("routerguard_plan_remaining_bytes", "What is left of the plan this period.", itemgetter("remaining_bytes")),
+    ("routerguard_plan_router_bytes", "The router's own traffic in the plan's current period.", itemgetter("router_bytes")),
     ("routerguard_wan_snmp_bytes", "The uplink's in plus out octets over SNMP since the period began.",
-     lambda p: p["wan_snmp_bytes"]),
-    ("routerguard_plan_period_start_timestamp_seconds", "When the plan's current period began.",
-     lambda p: _epoch(p["period_start"])),
-    ("routerguard_plan_period_end_timestamp_seconds", "When the plan's current period ends.",
-     lambda p: _epoch(p["period_end"])),
+     itemgetter("wan_snmp_bytes")),
+    ("routerguard_plan_period_start_timestamp_seconds", "When the plan's current period began.", _epoch("period_start")),
+    ("routerguard_plan_period_end_timestamp_seconds", "When the plan's current period ends.", _epoch("period_end")),
     ("routerguard_plan_forecast_exhausted_timestamp_seconds", "When the plan runs out at the recent rate.",
-     lambda p: _epoch(p["forecast_exhausted_at"])),
+     _epoch("forecast_exhausted_at")),
 ]
 
 GROUP_GAUGES: list[tuple[str, str, Figure]] = [
     ("routerguard_group_used_bytes", "Bytes of the group's members in its current period.", lambda g: g["usage"]["total_bytes"]),
-    ("routerguard_group_allowance_bytes", "The group's cap plus this period's top-ups.", lambda g: g["allowance_bytes"]),
+    ("routerguard_group_allowance_bytes", "The group's cap plus this period's top-ups.", itemgetter("allowance_bytes")),
     ("routerguard_group_members", "Devices in the group.", lambda g: len(g["members"])),
 ]
 
 
-def _epoch(rfc3339: str | None) -> float | None:
-    return None if rfc3339 is None else datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
 def _escape(text: str, quote: bool) -> str:

@@ -21,12 +21,12 @@ import socket
 import struct
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from routerguard import __version__
 from routerguard.config.model import Agent as AgentSettings
-from routerguard.service import Service
+from routerguard.service import Service, parse_time
 
 log = logging.getLogger("routerguard.snmp_agent")
 
@@ -48,12 +48,10 @@ Value = tuple[str, Any]  # (SMI type name, Python value), turned into pysnmp obj
 
 
 def _date_and_time(rfc3339: str) -> bytes:
-    """SNMPv2-TC DateAndTime, 11 octets with the UTC offset, from an API time."""
-    moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
-    offset = int(moment.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
-    sign = b"+" if offset >= 0 else b"-"
+    """SNMPv2-TC DateAndTime in UTC (11 octets, offset +0:0) from an API time."""
+    moment = datetime.fromtimestamp(parse_time(rfc3339, "time"), timezone.utc)
     return struct.pack(">HBBBBBBcBB", moment.year, moment.month, moment.day, moment.hour, moment.minute,
-                       moment.second, 0, sign, abs(offset) // 60, abs(offset) % 60)
+                       moment.second, 0, b"+", 0, 0)
 
 
 def _mac_octets(mac: str) -> bytes:
