@@ -1,0 +1,229 @@
+"""Per-flow byte deltas from live conntrack counters: every byte counted once.
+
+Two kinds of reading arrive: dumps (live counters of every flow, every few
+seconds) and DESTROY events (final counters of a flow as it ends). For each
+flow the tracker keeps the counters it has already accounted, and turns a
+reading into the bytes since then, summed per key (by default the flow's
+original source address and ct mark). Kernel counters are never zeroed.
+
+A flow is named by its original tuple, its 32-bit CTA_ID and its start time
+(when ``nf_conntrack_timestamp`` is on): the id alone collides within large
+tables; tuple and id are both reused when a connection ends and the same one
+begins again, which the kernel likes to put in the memory just freed.
+
+What is exact:
+- Bytes of a flow up to its last reading, and all of them once its DESTROY
+  event is read, including flows that start and end between two dumps.
+- Readings in any order: a DESTROY read before or after the dump that no
+  longer shows the flow, a flow listed twice by one dump (the kernel can, when
+  its table changes under a dump), a dump racing a DESTROY (the kernel sends
+  the event before it unlinks the entry), a DESTROY delivered twice.
+- A connection that ends and begins again under the same name, as long as
+  the new life's counters are still below the old one's last reading in some
+  direction when first read, or the start timestamp is on.
+
+What is lost, and why it cannot be recovered:
+- A flow whose DESTROY event is lost (``EventsLost``, ENOBUFS): its bytes since
+  its last reading, at most one poll interval of its traffic. Dumping at once
+  when events are lost bounds the loss for the flows still alive. The
+  ``reliable`` event mode of ``DestroyEvents`` avoids even that.
+- Flows created while ``nf_conntrack_events`` is 2 (the default) and no
+  listener was subscribed never report their end: as above.
+- A connection reborn under the same name without a start timestamp whose
+  counters already exceed its predecessor's last reading when first read:
+  its first bytes, up to that reading, are taken for the predecessor's.
+- A DESTROY arriving over ``retain_seconds`` after its flow left the table is
+  taken for a flow never seen and counted from zero. A flow that comes back
+  to a dump after being missed for that long is counted from zero likewise.
+
+All of this assumes the events waiting are read before each dump, as in the
+loop shown in ``FlowTracker``: a DESTROY left unread across two dumps can be
+matched to the wrong life of a reused name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from operator import itemgetter
+from typing import Callable, Deque, Dict, Hashable, Iterable, List, Optional, Tuple
+
+from routerguard.read.conntrack import Flow
+
+Key = Hashable
+Delta = Tuple[Key, int, int]  # key, up bytes (original direction), down bytes (reply direction)
+
+# A flow's accounted counters are one int, original bytes above reply bytes,
+# to keep memory per flow near a hundred bytes. Live flows also carry the
+# number (mod 256) of the dump that last saw them, in the lowest bits.
+COUNTER_BITS = 64
+COUNTER_MASK = (1 << COUNTER_BITS) - 1
+STAMP_BITS = 8
+STAMP_MASK = (1 << STAMP_BITS) - 1
+
+# How long readings of flows that left the table are kept, so that a late or
+# repeated reading counts only its remainder; kept in a few age buckets.
+RETAIN_SECONDS = 30.0
+RETAIN_BUCKETS = 3
+
+source_and_mark: Callable[[Flow], Key] = itemgetter(Flow._fields.index("src"), Flow._fields.index("mark"))
+
+
+def _identity(flow: Flow) -> int:
+    return hash(flow.orig_tuple) ^ flow.id ^ flow.start
+
+
+def _counters(flow: Flow) -> int:
+    return flow.orig_bytes << COUNTER_BITS | flow.reply_bytes
+
+
+def _covers(counters: int, base: int) -> bool:
+    """Could ``counters`` be a later reading of the flow read as ``base``?"""
+    return counters >> COUNTER_BITS >= base >> COUNTER_BITS and counters & COUNTER_MASK >= base & COUNTER_MASK
+
+
+class _Retired:
+    """Readings of flows gone from the table, in buckets by age."""
+
+    def __init__(self, bucket_seconds: float, now: float) -> None:
+        self._bucket_seconds = bucket_seconds
+        self._buckets: Deque[Tuple[float, Dict[int, int]]] = deque([(now, {})], maxlen=RETAIN_BUCKETS + 1)
+
+    def put(self, uid: int, counters: int) -> None:
+        self._buckets[-1][1][uid] = counters
+
+    def take(self, uid: int, counters: int) -> Optional[int]:
+        """The newest reading that ``counters`` may follow, removed; None if none."""
+        for _, bucket in reversed(self._buckets):
+            base = bucket.get(uid)
+            if base is not None and _covers(counters, base):
+                del bucket[uid]
+                return base
+        return None
+
+    def age(self, now: float) -> None:
+        """Start a new bucket when the newest is old enough; the oldest falls off."""
+        if now - self._buckets[-1][0] >= self._bucket_seconds:
+            self._buckets.append((now, {}))
+
+
+class FlowTracker:
+    """Turns conntrack readings into byte deltas per key.
+
+    From a poll loop (see ``routerguard.read.conntrack``)::
+
+        tracker.dump(dump_flows(), account=False)    # at start: bytes already stored
+        while running:
+            try:
+                tracker.ended(events.read())
+            except EventsLost as lost:
+                tracker.ended(lost.flows)
+                tracker.dump(dump_flows())           # resync at once
+            if time_to_poll:
+                tracker.dump(dump_flows())
+                for key, up, down in tracker.take(): ...
+    """
+
+    def __init__(
+        self,
+        key: Callable[[Flow], Key] = source_and_mark,
+        retain_seconds: float = RETAIN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._key = key
+        self._clock = clock
+        self._live: Dict[int, int] = {}
+        # Left the table without a DESTROY read yet (a predecessor, or a flow
+        # whose event is late or lost), and ended with their DESTROY read.
+        self._vanished = _Retired(retain_seconds / RETAIN_BUCKETS, clock())
+        self._destroyed = _Retired(retain_seconds / RETAIN_BUCKETS, clock())
+        self._pending: Dict[Key, List[int]] = {}
+        self._dumps = 0
+
+    def __len__(self) -> int:
+        """Flows alive at the last dump."""
+        return len(self._live)
+
+    def dump(self, flows: Iterable[Flow], account: bool = True) -> None:
+        """Account a full table dump; flows it lacks are retired.
+
+        With ``account=False`` the counters are only remembered: for the first
+        dump after a restart, whose bytes the store already holds.
+        If the iteration fails midway, what was read stays accounted and the
+        rest waits for the next dump.
+        """
+        self._dumps += 1
+        stamp = self._dumps & STAMP_MASK
+        live = self._live
+        for flow in flows:
+            uid = _identity(flow)
+            counters = _counters(flow)
+            last = live.get(uid)
+            if last is None:
+                base = self._reclaim(uid, counters, self._vanished, self._destroyed)
+            elif last >> STAMP_BITS == counters:  # idle since the last reading
+                live[uid] = last & ~STAMP_MASK | stamp
+                continue
+            elif _covers(counters, last >> STAMP_BITS):
+                base = last >> STAMP_BITS
+            else:  # a new life under the same name; the old one's DESTROY is still to come
+                self._vanished.put(uid, last >> STAMP_BITS)
+                base = 0
+            if account:
+                self._account(flow, counters, base)
+            live[uid] = counters << STAMP_BITS | stamp
+        self._retire_absent(stamp)
+
+    def ended(self, flows: Iterable[Flow]) -> None:
+        """Account DESTROY events: the final counters of flows that ended."""
+        live = self._live
+        for flow in flows:
+            uid = _identity(flow)
+            counters = _counters(flow)
+            base = self._vanished.take(uid, counters)
+            if base is None:
+                base = self._destroyed.take(uid, counters)
+                if base != counters:  # not a repeated event: the live flow's end, if it may be
+                    last = live.get(uid)
+                    if last is not None and _covers(counters, last >> STAMP_BITS):
+                        del live[uid]
+                        base = last >> STAMP_BITS
+                    elif base is None:
+                        base = 0
+            self._account(flow, counters, base)
+            self._destroyed.put(uid, counters)
+
+    def take(self) -> List[Delta]:
+        """The bytes accounted since the last take, per key, and forget them."""
+        pending, self._pending = self._pending, {}
+        return [(key, up, down) for key, (up, down) in pending.items()]
+
+    def _account(self, flow: Flow, counters: int, base: int) -> None:
+        up = (counters >> COUNTER_BITS) - (base >> COUNTER_BITS)
+        down = (counters & COUNTER_MASK) - (base & COUNTER_MASK)
+        if up or down:
+            key = self._key(flow)
+            total = self._pending.get(key)
+            if total is None:
+                self._pending[key] = [up, down]
+            else:
+                total[0] += up
+                total[1] += down
+
+    @staticmethod
+    def _reclaim(uid: int, counters: int, *stores: _Retired) -> int:
+        """The reading a flow not in the table continues, or 0 for a new flow."""
+        for store in stores:
+            base = store.take(uid, counters)
+            if base is not None:
+                return base
+        return 0
+
+    def _retire_absent(self, stamp: int) -> None:
+        live = self._live
+        absent = [uid for uid, last in live.items() if last & STAMP_MASK != stamp]
+        for uid in absent:
+            self._vanished.put(uid, live.pop(uid) >> STAMP_BITS)
+        now = self._clock()
+        self._vanished.age(now)
+        self._destroyed.age(now)

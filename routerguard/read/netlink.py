@@ -1,0 +1,84 @@
+"""Netlink plumbing shared by the kernel readers: sockets, headers, attribute walks.
+
+Kept free of any one protocol, and of pyroute2, so that a reader on the hot
+path pays only for the bytes it understands. Netlink headers are in host byte
+order (OpenWrt runs big-endian MIPS too), payloads of netfilter attributes in
+network byte order.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from typing import Iterator, Tuple
+
+NETLINK_NETFILTER = 12
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
+NETLINK_BROADCAST_ERROR = 4
+SO_RCVBUFFORCE = 33
+
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+
+NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
+NLA_HEADER = struct.Struct("=HH")  # length, type
+NLA_TYPE_MASK = 0x3FFF  # strips the NESTED and NET_BYTEORDER flags
+ERROR_CODE = struct.Struct("=i")
+
+# The kernel puts at most one skb of about 32 KiB into each datagram of a dump,
+# and events are a few hundred bytes; a bigger buffer would only cost memory.
+RECV_BUFFER = 64 * 1024
+
+Attribute = Tuple[int, int, int]  # type, payload offset, payload end
+
+
+def align(length: int) -> int:
+    """Netlink pads every header and attribute to 4 bytes."""
+    return (length + 3) & ~3
+
+
+def open_socket(protocol: int) -> socket.socket:
+    """A netlink socket in the caller's current network namespace."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
+    try:
+        sock.bind((0, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def request(msg_type: int, flags: int, seq: int, payload: bytes) -> bytes:
+    """One netlink message ready to send."""
+    return NLMSG_HEADER.pack(NLMSG_HEADER.size + len(payload), msg_type, flags, seq, 0) + payload
+
+
+def receive(sock: socket.socket) -> bytes:
+    """One datagram; a truncated one is an error, never silently half-read."""
+    data, _, flags, _ = sock.recvmsg(RECV_BUFFER)
+    if flags & socket.MSG_TRUNC:
+        raise OSError(errno.EMSGSIZE, f"netlink datagram larger than {RECV_BUFFER} bytes")
+    return data
+
+
+def raise_error(data: bytes, offset: int) -> None:
+    """Turn an NLMSG_ERROR into OSError; error 0 is an acknowledgement."""
+    code = -ERROR_CODE.unpack_from(data, offset + NLMSG_HEADER.size)[0]
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
+def attributes(data: bytes, start: int, end: int) -> Iterator[Attribute]:
+    """Walk the attributes in data[start:end], checking every length against the bounds."""
+    offset = start
+    while offset + NLA_HEADER.size <= end:
+        length, kind = NLA_HEADER.unpack_from(data, offset)
+        if length < NLA_HEADER.size or offset + length > end:
+            raise ValueError(f"malformed netlink attribute at byte {offset}: length {length}")
+        yield kind & NLA_TYPE_MASK, offset + NLA_HEADER.size, offset + length
+        offset += align(length)
