@@ -424,7 +424,7 @@ class Service:
             edits.append(lambda s: s.set("name", name.strip()) if name else s.delete("name"))
         if "group" in changes:
             gid = changes["group"]
-            if gid is not None and gid not in config.groups:
+            if gid is not None and (not isinstance(gid, str) or gid not in config.groups):
                 raise Invalid(f"group {gid!r} does not exist; groups: {', '.join(config.groups) or 'none'}")
             edits.append(lambda s: s.set("group", gid) if gid else s.delete("group"))
         if "exempt" in changes:

@@ -22,6 +22,7 @@ from routerguard.service import Service
 
 STATIC_MAX_AGE = 3600
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+NBSP = "\u00a0"  # keeps "1.5 GB" on one line
 
 
 def create_app(service: Service) -> Flask:
@@ -60,8 +61,8 @@ def _install_filters(app: Flask, service: Service) -> None:
         return service.local_time(text).strftime(TIME_FORMAT) if text else "-"
 
     app.add_template_filter(when, "when")
-    app.add_template_filter(units.format_size, "size")
-    app.add_template_filter(units.format_rate, "rate")
+    app.add_template_filter(lambda n: units.format_size(n).replace(" ", NBSP), "size")
+    app.add_template_filter(lambda bps: units.format_rate(bps).replace(" ", NBSP), "rate")
     app.add_template_filter(format_size_option, "size_option")
 
     @app.context_processor

@@ -14,7 +14,7 @@ from routerguard.service import HISTORY_SPAN, MAX_NAME, MAX_TOPUP
 
 Schema = dict[str, Any]
 STATES = ["ok", "warned", "throttled", "blocked", "exempt"]
-MAC_IN_PATH = r"^\s*[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\s*$"
+MAC_PATTERN = r"^\s*[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\s*$"
 ERRORS = {
     "400": "Malformed JSON",
     "401": "No valid session or bearer token",
@@ -93,7 +93,9 @@ GROUP = obj({"id": TEXT, "name": TEXT, "members": {"type": "array", "items": TEX
 
 GROUP_INPUT = obj({"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
                    "cap": nullable(ref("CapInput")),
-                   "members": {"type": "array", "items": {"type": "string", "pattern": MAC_IN_PATH}}}, required=[], closed=True)
+                   "members": nullable({"type": "array", "items": {"type": "string", "pattern": MAC_PATTERN},
+                                        "description": "null or absent: the members stay as they are"})},
+                  required=[], closed=True)
 
 PLAN = obj({
     "quota_bytes": nullable(INT), "used_bytes": INT, "allowance_bytes": nullable(INT), "remaining_bytes": nullable(INT),

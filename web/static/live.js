@@ -5,24 +5,25 @@
   "use strict";
   var INTERVAL = 3000;
   var GAUGE_LENGTH = 301.6;
+  var NBSP = "\u00a0";  /* keeps "1.5 GB" on one line, as the page does */
   var words = JSON.parse(document.getElementById("words").textContent);
 
   function size(n) {
     var units = ["B", "KB", "MB", "GB"];
     for (var i = 0; i < units.length; i++) {
-      if (n < 1000) { return i === 0 ? Math.round(n) + " B" : n.toFixed(1) + " " + units[i]; }
+      if (n < 1000) { return i === 0 ? Math.round(n) + NBSP + "B" : n.toFixed(1) + NBSP + units[i]; }
       n /= 1000;
     }
-    return n.toFixed(2) + " TB";
+    return n.toFixed(2) + NBSP + "TB";
   }
 
   function rate(bps) {
     var units = ["bit/s", "kbit/s", "Mbit/s"];
     for (var i = 0; i < units.length; i++) {
-      if (bps < 1000) { return i === 0 ? Math.round(bps) + " bit/s" : bps.toFixed(1) + " " + units[i]; }
+      if (bps < 1000) { return i === 0 ? Math.round(bps) + NBSP + "bit/s" : bps.toFixed(1) + NBSP + units[i]; }
       bps /= 1000;
     }
-    return bps.toFixed(1) + " Gbit/s";
+    return bps.toFixed(1) + NBSP + "Gbit/s";
   }
 
   function fmt(text, values) {
