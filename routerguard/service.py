@@ -402,8 +402,9 @@ class Service:
         return self.core.zone.to_local(parse_time(text, "time"))
 
     def own_names(self) -> set[str]:
-        """The addresses the page is served on: part of the Host check against DNS rebinding."""
-        return {host for host, _ in self.core.config.main.listen}
+        """The addresses the page is served on and the names the admin gave it: part of the Host check."""
+        main = self.core.config.main
+        return {host for host, _ in main.listen} | set(main.server_name)
 
     # --- commands ------------------------------------------------------------
 

@@ -67,9 +67,14 @@ def test_a_foreign_host_is_refused_even_with_a_valid_token(site: Site) -> None:
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST.", "192.168.8.1:8080", "[::1]:8080",
-                                  socket.gethostname()])
+                                  socket.gethostname(), f"{socket.gethostname()}.lan", "router.lan:8080"])
 def test_the_routers_own_addresses_and_names_are_accepted(site: Site, host: str) -> None:
     assert requests.get(site.url("/healthz"), headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["router.lan.evil.example", "lan", "192.168.8.2", "[::2]", "127.0.0.1.nip.io"])
+def test_near_misses_are_refused(site: Site, host: str) -> None:
+    assert requests.get(site.url("/healthz"), headers={"Host": host}).status_code == 403
 
 
 def test_a_request_without_host_is_refused(site: Site) -> None:

@@ -38,6 +38,7 @@ config routerguard 'main'
 	list listen '192.168.8.1:8080'
 	option data_dir '{data_dir}'
 	option timezone 'Asia/Shanghai'
+	list server_name 'router.lan'
 
 config plan 'plan'
 	option quota '20GB'

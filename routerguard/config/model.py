@@ -22,6 +22,7 @@ PERIODS = ("daily", "weekly", "monthly", "days", "none")
 ACTIONS = ("block", "throttle", "notify")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 DEFAULT_PORT = 8080
 DEFAULT_THRESHOLDS = (80, 95)
 DEFAULT_LEASES = "/tmp/dhcp.leases"  # OpenWrt's dnsmasq lease file
@@ -91,6 +92,7 @@ class Main:
     dnsmasq_conf_dir: str | None = None
     dnsmasq_restart: str | None = None
     leases: str = DEFAULT_LEASES
+    server_name: tuple[str, ...] = ()  # more names the page answers to (the Host check), e.g. 'router.lan'
 
 
 @dataclass(frozen=True)
@@ -336,7 +338,18 @@ def _main(r: _Reader) -> Main:
         dnsmasq_conf_dir=r.text("dnsmasq_conf_dir"),
         dnsmasq_restart=r.text("dnsmasq_restart"),
         leases=r.text("leases", DEFAULT_LEASES) or DEFAULT_LEASES,
+        server_name=tuple(_server_names(r)),
     )
+
+
+def _server_names(r: _Reader) -> list[str]:
+    names = []
+    for name in r.values("server_name"):
+        if HOSTNAME_RE.match(name):
+            names.append(name.lower().rstrip("."))
+        else:
+            r.fail("server_name", f"{name!r} is not a host name; write it like 'router.lan'")
+    return names
 
 
 def _snmp(r: _Reader) -> SnmpSource:
@@ -406,7 +419,7 @@ def _agent(r: _Reader) -> Agent:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
-                    "leases"),
+                    "leases", "server_name"),
     "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS,

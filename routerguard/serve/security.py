@@ -18,6 +18,9 @@ from flask import Flask, Response, abort, request
 
 MAX_BODY = 64 * 1024
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+# Domains no one can buy, so no rebinding page can be served under them:
+# OpenWrt's dnsmasq answers `<hostname>.lan`, mDNS `<hostname>.local`.
+LOCAL_DOMAINS = ("lan", "local")
 ADDRESS_REFRESH = 30.0  # seconds between re-reads of the local addresses for an unknown IP host
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -54,8 +57,9 @@ def _canonical(host: str) -> str:
 class HostCheck:
     """The names and addresses the router answers to.
 
-    `names` gives the configured ones (listen addresses and any names the
-    admin added), `addresses` the machine's own; an IP that is not known yet
+    `names` gives the configured ones (listen addresses and `server_name`s),
+    `addresses` the machine's own; the hostname counts too, alone and under
+    LOCAL_DOMAINS; an IP that is not known yet
     triggers a re-read (an address added by DHCP since), at most every
     ADDRESS_REFRESH seconds.
     """
@@ -65,8 +69,8 @@ class HostCheck:
         self._lock = threading.Lock()
         self._known: set[str] = set()
         self._read_at = float("-inf")
-        hostname = socket.gethostname().lower()
-        self._fixed = set(LOCAL_NAMES) | {hostname, hostname.partition(".")[0]}
+        short = socket.gethostname().lower().partition(".")[0]
+        self._fixed = set(LOCAL_NAMES) | {socket.gethostname().lower(), short} | {f"{short}.{d}" for d in LOCAL_DOMAINS}
 
     def _refresh(self) -> None:
         try:
