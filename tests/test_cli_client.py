@@ -1,8 +1,9 @@
 """The commands that talk to the running daemon, as root on the router runs them: no token typed.
 
-The daemon (`routerguard run`) runs in a namespace of our own with a usage
-history written beforehand through a Core; the CLI runs beside it, in the
-same namespace, as the installed console script.
+Most tests run the daemon (`routerguard run`) in a bare namespace of our own
+with a usage history written beforehand through a Core; one runs it in the
+lab's virtual router while a client moves real bytes. The CLI always runs
+beside the daemon, in the same namespace, as the installed console script.
 """
 
 import json
@@ -14,9 +15,11 @@ import sysconfig
 import pytest
 
 from routerguard.core import Core
+from routerguard.lab.daemon import LabDaemon
 from routerguard.lab.netns import Namespace, kill_all, new_prefix
 from routerguard.lab.wait import wait_until
 from routerguard.store.secrets import Secrets
+from routerguard.units import format_size
 
 ROUTERGUARD = os.path.join(sysconfig.get_path("scripts"), "routerguard")
 PORT = 8080  # the namespace is ours alone
@@ -177,3 +180,19 @@ def test_without_the_token_file_the_daemon_asks_for_one(router):
     assert result.returncode == 2 and "ROUTERGUARD_TOKEN" in result.stderr
     token = Secrets(router.data).new_token("me")
     assert router.cli("devices", env={**os.environ, "ROUTERGUARD_TOKEN": token}).returncode == 0
+
+
+def test_in_the_virtual_router_the_cli_shows_what_a_client_moved(lab):
+    daemon = LabDaemon(lab).start()
+    client = lab.clients[0]
+    client.truth(reset=True)
+    client.download(2_000_000)
+    daemon.wait_readings()
+    listed = json.loads(daemon.routerguard("devices", "--json").stdout)["devices"]
+    mine = next(d for d in listed if d["mac"] == client.mac)
+    assert mine["usage"] == daemon.api("GET", f"/api/v1/devices/{client.mac}")["usage"]
+    assert mine["usage"]["down_bytes"] >= client.truth()[1] >= 2_000_000
+    row = next(line for line in daemon.routerguard("status").stdout.splitlines() if line.startswith(client.mac))
+    assert format_size(mine["usage"]["down_bytes"]) in row
+    assert client.mac in daemon.routerguard("top", "--once").stdout
+    assert daemon.stop() == 0
