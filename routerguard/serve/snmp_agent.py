@@ -41,6 +41,7 @@ TRUTH = {True: 1, False: 2}  # TruthValue
 CACHE_SECONDS = 1.0
 MIN_KEY_LENGTH = 8  # RFC 3414's shortest USM passphrase; net-snmp refuses shorter ones too
 GAUGE32_MAX = 2**32 - 1
+NAME_OCTETS = 255  # RgUtf8String's size
 START_TIMEOUT = 10.0
 
 Oid = tuple[int, ...]
@@ -56,6 +57,11 @@ def _date_and_time(rfc3339: str) -> bytes:
 
 def _mac_octets(mac: str) -> bytes:
     return bytes(int(part, 16) for part in mac.split(":"))
+
+
+def _utf8(text: str, limit: int) -> bytes:
+    """At most `limit` octets of UTF-8, never a character cut in half."""
+    return text.encode()[:limit].decode(errors="ignore").encode()
 
 
 def _nonnegative(value: int | None) -> int | None:
@@ -95,13 +101,13 @@ def device_objects(device: dict, index: int) -> dict[Oid, Value]:
     usage, rate = device["usage"], device["rate"]
     columns: list[tuple[str, Any]] = [
         ("OctetString", _mac_octets(device["mac"])),                      # 2 rgDeviceMac
-        ("OctetString", (device["name"] or "").encode()[:255]),           # 3 rgDeviceName
+        ("OctetString", _utf8(device["name"] or "", NAME_OCTETS)),        # 3 rgDeviceName
         ("Counter64", usage["up_bytes"]),                                 # 4
         ("Counter64", usage["down_bytes"]),                               # 5
         ("Counter64", usage["total_bytes"]),                              # 6
         ("Integer", STATES[device["state"]]),                             # 7 rgDeviceState
         ("Counter64", device["allowance_bytes"]),                         # 8
-        ("Counter64", _nonnegative(device["remaining_bytes"])),            # 9
+        ("Counter64", _nonnegative(device["remaining_bytes"])),           # 9
         ("Gauge32", min(rate["up_bps"], GAUGE32_MAX)),                    # 10
         ("Gauge32", min(rate["down_bps"], GAUGE32_MAX)),                  # 11
         ("Integer", TRUTH[bool(device["online"])]),                       # 12 rgDeviceOnline
