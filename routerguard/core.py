@@ -37,6 +37,8 @@ class Core:
         self.directory = Directory()
         self.rates = Rates()
         self.readings = 0
+        self.events_lost = 0  # conntrack event overruns, each followed by a resync
+        self.unattributed_bytes = 0  # bytes from addresses no device ever claimed
         self.wan_total: int | None = None  # uplink octets over SNMP since the plan period began, when configured
         self.config_error: str | None = None  # why the last reload was refused, shown until a good one
         self.started = time.time()

@@ -97,6 +97,7 @@ class Daemon:
         logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
         from routerguard.account.meter import Meter
         from routerguard.serve.server import Server
+        from routerguard.serve.snmp_agent import start_agent
 
         core = self.core
         meter = Meter(core)
@@ -104,6 +105,7 @@ class Daemon:
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
         server.start()
         self._start_wan()
+        agent = start_agent(self.service, core.config.agent)
         log.info("serving on %s", ", ".join(f"{h}:{p}" for h, p in core.config.main.listen))
         last_commit = time.monotonic()
         try:
@@ -120,6 +122,8 @@ class Daemon:
             server.stop()
             if self.wan:
                 self.wan.stop()
+            if agent:
+                agent.stop()
             self.commit()
             meter.close()
             core.db.close()

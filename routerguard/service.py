@@ -318,7 +318,9 @@ class Service:
         }
 
     def health(self) -> dict:
-        return {"ok": True, "readings": self.core.readings, "config_error": self.core.config_error}
+        core = self.core
+        return {"ok": True, "readings": core.readings, "config_error": core.config_error,
+                "events_lost": core.events_lost, "unattributed_bytes": core.unattributed_bytes}
 
     def history(self, mac: str | None, step: str, since: Any = None, until: Any = None) -> dict:
         """Usage per local hour or day, every step present (zeros too) so a chart has no gaps."""

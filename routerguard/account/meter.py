@@ -55,8 +55,6 @@ class Meter:
         self.events = conntrack.DestroyEvents()
         self.tracker = FlowTracker(key=flow_key)
         self.leases = LeaseFile(core.config.main.leases)
-        self.events_lost = 0
-        self.unattributed_bytes = 0  # given up on: no device ever claimed the source address
         self._unknown: dict[bytes, list[int]] = {}  # source -> [up, down, readings waited]
         self._local: set[bytes] = set()
         self._refresh_directory()
@@ -115,7 +113,7 @@ class Meter:
                 self._unknown[src][2] += 1
                 continue
             else:
-                self.unattributed_bytes += up + down
+                self.core.unattributed_bytes += up + down
                 log.warning("no device has address %s: %d bytes not charged to anyone", conntrack.address_text(src), up + down)
             del self._unknown[src]
 
@@ -123,7 +121,7 @@ class Meter:
         try:
             self.tracker.ended(self.events.read())
         except conntrack.EventsLost as lost:
-            self.events_lost += 1
+            self.core.events_lost += 1
             log.warning("%s; resynchronising", lost)
             self.tracker.ended(lost.flows)
             self.tracker.dump(conntrack.dump_flows())
