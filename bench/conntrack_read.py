@@ -27,11 +27,11 @@ MAX_SYSCTL = "/proc/sys/net/netfilter/nf_conntrack_max"
 TIMEOUT = 3600
 
 
-def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess:
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
+def run(*args: str) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(args, check=True, capture_output=True, text=True)
 
 
-def in_ns(ns: str, *args: str) -> subprocess.CompletedProcess:
+def in_ns(ns: str, *args: str) -> "subprocess.CompletedProcess[str]":
     return run("ip", "netns", "exec", ns, *args)
 
 

@@ -9,17 +9,24 @@ offloads off, so conntrack counts every packet as the wire carries it.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
 import select
 import socket
+import struct
 import subprocess
 import sys
 import time
-from typing import Dict, Iterator, List, NamedTuple
+from typing import Dict, Iterator, List, NamedTuple, Tuple, cast
 
 import pytest
+
+from routerguard.account.flows import FlowTracker
+from routerguard.read import conntrack
+from routerguard.read.conntrack import DestroyEvents, EventsLost, Flow, address_text, dump_flows
+from routerguard.read.netlink import NLMSG_DONE, NLMSG_ERROR, request
 
 ROUTER_V4, CLIENT_V4 = "192.168.77.1", "192.168.77.2"
 ROUTER_V6, CLIENT_V6 = "fd00:77::1", "fd00:77::2"
@@ -200,7 +207,88 @@ def send_udp(lab: Lab, sport: int, count: int) -> None:
     child(lab.client, "udp_client", sport, count)
 
 
-# ---- tests ----
+# ---- the decoder on crafted messages ----
+
+NLA_F_NESTED = 0x8000
+CTA_USE = 11
+
+
+def attribute(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + bytes(-length % 4)
+
+
+def nested(kind: int, *children: bytes) -> bytes:
+    return attribute(kind | NLA_F_NESTED, b"".join(children))
+
+
+def udp_flow(ct_id: int, *extra: bytes) -> bytes:
+    """A DESTROY-sized ctnetlink message: an IPv4 UDP tuple, an id, and ``extra``."""
+    orig = nested(
+        conntrack.CTA_TUPLE_ORIG,
+        nested(
+            conntrack.CTA_TUPLE_IP,
+            attribute(conntrack.CTA_IP_V4_SRC, socket.inet_pton(socket.AF_INET, CLIENT_V4)),
+            attribute(conntrack.CTA_IP_V4_DST, socket.inet_pton(socket.AF_INET, ROUTER_V4)),
+        ),
+        nested(
+            conntrack.CTA_TUPLE_PROTO,
+            attribute(conntrack.CTA_PROTO_NUM, bytes([socket.IPPROTO_UDP])),
+            attribute(conntrack.CTA_PROTO_SRC_PORT, struct.pack(">H", 40000)),
+            attribute(conntrack.CTA_PROTO_DST_PORT, struct.pack(">H", 53)),
+        ),
+    )
+    body = conntrack.NFGENMSG.pack(socket.AF_INET, 0, 0) + orig + attribute(conntrack.CTA_ID, struct.pack(">I", ct_id))
+    return request(conntrack.CT_NEW, 0, 0, body + b"".join(extra))
+
+
+def done(error: int = 0) -> bytes:
+    return request(NLMSG_DONE, 0, 0, struct.pack("=i", -error))
+
+
+def decode(data: bytes) -> Tuple[List[Flow], bool]:
+    flows: List[Flow] = []
+    finished = conntrack._decode(data, conntrack.CT_NEW, flows)
+    return flows, finished
+
+
+def test_messages_of_one_length_but_another_layout_are_walked_afresh() -> None:
+    marked = udp_flow(1, attribute(conntrack.CTA_MARK, struct.pack(">I", 7)))
+    used = udp_flow(2, attribute(CTA_USE, struct.pack(">I", 99)))
+    assert len(marked) == len(used)
+    flows, finished = decode(marked + used + marked + done())
+    assert finished
+    assert [(flow.id, flow.mark) for flow in flows] == [(1, 7), (2, 0), (1, 7)]
+    assert flows[0].sport == 40000 and address_text(flows[0].src) == CLIENT_V4
+
+
+def test_a_dump_that_failed_midway_raises_instead_of_looking_complete() -> None:
+    with pytest.raises(OSError) as failure:
+        decode(udp_flow(1) + done(errno.EINTR))
+    assert failure.value.errno == errno.EINTR
+
+
+def test_a_netlink_error_is_raised_with_its_errno() -> None:
+    error = request(NLMSG_ERROR, 0, 0, struct.pack("=i", -errno.EPERM) + bytes(16))
+    with pytest.raises(PermissionError):
+        decode(error)
+
+
+def test_an_attribute_overrunning_its_message_is_refused() -> None:
+    broken = bytearray(udp_flow(3, attribute(CTA_USE, struct.pack(">IIII", 1, 2, 3, 4))))
+    struct.pack_into("=H", broken, len(broken) - 20, 200)  # CTA_USE claims 200 bytes
+    with pytest.raises(ValueError):
+        decode(bytes(broken))
+
+
+def test_messages_of_other_types_are_skipped() -> None:
+    other = bytearray(udp_flow(4))
+    struct.pack_into("=H", other, 4, conntrack.CT_DELETE)
+    flows, finished = decode(bytes(other) + udp_flow(5))
+    assert [flow.id for flow in flows] == [5] and not finished
+
+
+# ---- tests against the kernel ----
 
 
 def test_dump_matches_conntrack_listing_for_a_mixed_table(router: str) -> None:
@@ -349,9 +437,7 @@ def tcp_client(count: str) -> None:
     print("null")
 
 
-def flow_json(flow) -> dict:  # type: ignore[no-untyped-def]
-    from routerguard.read.conntrack import address_text
-
+def flow_json(flow: Flow) -> dict:
     record = flow._asdict()
     for key in ("src", "dst", "reply_src", "reply_dst"):
         record[key] = address_text(record[key])
@@ -360,8 +446,6 @@ def flow_json(flow) -> dict:  # type: ignore[no-untyped-def]
 
 
 def dump_json() -> None:
-    from routerguard.read.conntrack import dump_flows
-
     print(json.dumps([flow_json(flow) for flow in dump_flows()]))
 
 
@@ -370,12 +454,10 @@ def wait_readable(fileno: int) -> bool:
 
 
 def destroy_and_read(*conntrack_filter: str) -> None:
-    from routerguard.read.conntrack import DestroyEvents
-
     with DestroyEvents() as events:
         deleted = subprocess.run(["conntrack", "-D", *conntrack_filter], capture_output=True, text=True)
         expected = int(deleted.stderr.split("flow entries")[0].split()[-1])
-        flows = []
+        flows: List[Flow] = []
         while len(flows) < expected and wait_readable(events.fileno()):
             flows += events.read()
     print(json.dumps([flow_json(flow) for flow in flows]))
@@ -383,8 +465,6 @@ def destroy_and_read(*conntrack_filter: str) -> None:
 
 def overflow(reliable: str) -> None:
     """Delete the whole table at once into a buffer far too small for it."""
-    from routerguard.read.conntrack import DestroyEvents, EventsLost
-
     expected = int(subprocess.run(["conntrack", "-C"], capture_output=True, text=True).stdout)
     with DestroyEvents(buffer_bytes=16384, reliable=reliable == "1") as events:
         subprocess.run(["conntrack", "-D"], capture_output=True, check=True)
@@ -403,9 +483,6 @@ def overflow(reliable: str) -> None:
 
 def track(client: str) -> None:
     """Meter three phases of traffic the way the daemon's loop does."""
-    from routerguard.account.flows import FlowTracker
-    from routerguard.read.conntrack import DestroyEvents, address_text, dump_flows
-
     def traffic(sport: int, count: int) -> None:
         subprocess.run(
             ["ip", "netns", "exec", client, sys.executable, __file__, "udp_client", str(sport), str(count)],
@@ -422,12 +499,12 @@ def track(client: str) -> None:
         subprocess.run(["conntrack", "-D", "-p", "udp", "--sport", "40001"], check=True, capture_output=True)
         traffic(40002, 5)  # ...and new ones live and die between dumps
         subprocess.run(["conntrack", "-D", "-p", "udp", "--sport", "40002"], check=True, capture_output=True)
-        ended = []
+        ended: List[Flow] = []
         while len(ended) < 4 and wait_readable(events.fileno()):
             ended += events.read()
         tracker.ended(ended)
         tracker.dump(dump_flows())
-    totals = {address_text(src): [up, down] for (src, _mark), up, down in tracker.take()}
+    totals = {address_text(cast(Tuple[bytes, int], key)[0]): [up, down] for key, up, down in tracker.take()}
     print(json.dumps(totals))
 
 

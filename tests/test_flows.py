@@ -6,7 +6,7 @@ import random
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, Hashable, List, Tuple
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,7 +43,7 @@ def flow(
     )
 
 
-def totals(tracker: FlowTracker) -> Dict[Tuple[bytes, int], Tuple[int, int]]:
+def totals(tracker: FlowTracker) -> Dict[Hashable, Tuple[int, int]]:
     return {key: (up, down) for key, up, down in tracker.take()}
 
 
@@ -325,7 +325,7 @@ class Kernel:
 def run_operations(operations: list, seed: int, timestamps: bool = False) -> Tuple[Kernel, Counter]:
     """Drive kernel and tracker as the daemon's loop does: events are read at
     every tick, and before each dump all but those of flows ending meanwhile."""
-    kernel, tracker, counted = Kernel(timestamps), FlowTracker(clock=FakeClock()), Counter()
+    kernel, tracker, counted = Kernel(timestamps), FlowTracker(clock=FakeClock()), Counter[Tuple[object, str]]()
     order = random.Random(seed)
     for operation, *args in operations:
         if operation == "dump":

@@ -59,15 +59,24 @@ def request(msg_type: int, flags: int, seq: int, payload: bytes) -> bytes:
 
 
 def receive(sock: socket.socket) -> bytes:
-    """One datagram; a truncated one is an error, never silently half-read."""
+    """One datagram; a truncated one is an error, never silently half-read.
+
+    A signal during a blocking read is retried by Python itself (PEP 475).
+    """
     data, _, flags, _ = sock.recvmsg(RECV_BUFFER)
     if flags & socket.MSG_TRUNC:
         raise OSError(errno.EMSGSIZE, f"netlink datagram larger than {RECV_BUFFER} bytes")
     return data
 
 
-def raise_error(data: bytes, offset: int) -> None:
-    """Turn an NLMSG_ERROR into OSError; error 0 is an acknowledgement."""
+def check_status(data: bytes, offset: int, length: int) -> None:
+    """Raise the error an NLMSG_ERROR or NLMSG_DONE carries as OSError.
+
+    Error 0 is an acknowledgement; a dump that failed midway says so in its
+    DONE message, which would otherwise pass for a short, complete table.
+    """
+    if length < NLMSG_HEADER.size + ERROR_CODE.size:
+        return
     code = -ERROR_CODE.unpack_from(data, offset + NLMSG_HEADER.size)[0]
     if code:
         raise OSError(code, os.strerror(code))
