@@ -18,8 +18,10 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Dict, Iterator, List, NamedTuple, Tuple, cast
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, NamedTuple, Tuple, cast
 
 import pytest
 
@@ -77,24 +79,44 @@ class Lab(NamedTuple):
     client: str
 
 
-def make_namespace(role: str) -> str:
-    ns = unique_name(role)
-    run("ip", "netns", "add", ns)
-    return ns
+@contextmanager
+def namespaces() -> Iterator[Callable[[str], str]]:
+    """Makes namespaces on demand and deletes every one on the way out, failed or not."""
+    made: List[str] = []
+
+    def make(role: str) -> str:
+        made.append(unique_name(role))
+        run("ip", "netns", "add", made[-1])
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+
+
+def track_flows(ns: str) -> None:
+    for key, value in NS_SYSCTLS.items():
+        in_ns(ns, "sysctl", "-qw", f"{key}={value}")
+    in_ns(ns, "nft", "-f", "-", stdin=NFT_RULES)
+
+
+@pytest.fixture
+def router() -> Iterator[str]:
+    """A lone namespace that tracks flows, for tables built with `conntrack -I`."""
+    with namespaces() as make:
+        ns = make("r")
+        track_flows(ns)
+        yield ns
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     """A router namespace that tracks flows and a client wired to it by a veth."""
-    made: List[str] = []
-    try:
-        router = make_namespace("r")
-        made.append(router)
-        client = make_namespace("c")
-        made.append(client)
-        for key, value in NS_SYSCTLS.items():
-            in_ns(router, "sysctl", "-qw", f"{key}={value}")
-        in_ns(router, "nft", "-f", "-", stdin=NFT_RULES)
+    with namespaces() as make:
+        router, client = make("r"), make("c")
+        track_flows(router)
         run("ip", "link", "add", "rgct0", "netns", router, "type", "veth", "peer", "name", "rgct1", "netns", client)
         for ns, dev, v4, v6 in ((router, "rgct0", ROUTER_V4, ROUTER_V6), (client, "rgct1", CLIENT_V4, CLIENT_V6)):
             in_ns(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off")
@@ -102,22 +124,6 @@ def lab() -> Iterator[Lab]:
             in_ns(ns, "ip", "addr", "add", f"{v4}/24", "dev", dev)
             in_ns(ns, "ip", "-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad")
         yield Lab(router, client)
-    finally:
-        for ns in made:
-            subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
-
-
-@pytest.fixture
-def router() -> Iterator[str]:
-    """A lone namespace that tracks flows, for tables built with `conntrack -I`."""
-    ns = make_namespace("r")
-    try:
-        for key, value in NS_SYSCTLS.items():
-            in_ns(ns, "sysctl", "-qw", f"{key}={value}")
-        in_ns(ns, "nft", "-f", "-", stdin=NFT_RULES)
-        yield ns
-    finally:
-        subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
 
 
 # ---- what the tests compare: conntrack's own listing ----
@@ -187,19 +193,18 @@ def insert_flows(ns: str, count: int) -> None:
             else f"-s 192.168.9.{n % 200 + 2} -d 198.18.1.{n // 200 + 1}"
         )
         if n % 5 == 4:
-            proto = "-p icmp --icmp-type 8 --icmp-code 0 --icmp-id %d" % n if n % 3 else "-p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id %d" % n
+            icmp, echo_request = ("icmp", 8) if n % 3 else ("icmpv6", 128)
+            proto = f"-p {icmp} --{icmp}-type {echo_request} --{icmp}-code 0 --{icmp}-id {n}"
         elif n % 2:
             proto = f"-p tcp --state ESTABLISHED --sport {10000 + n} --dport 443"
         else:
             proto = f"-p udp --sport {10000 + n} --dport 53"
         mark = f" --mark {n % 4}" if n % 4 else ""
         lines.append(f"-I {addresses} {proto}{mark} -t 600\n")
-    with open(f"/tmp/{ns}.ct", "w") as batch:
+    with tempfile.NamedTemporaryFile("w", suffix=".ct") as batch:
         batch.write("".join(lines))
-    try:
+        batch.flush()
         in_ns(ns, "conntrack", "-R", batch.name)
-    finally:
-        os.unlink(batch.name)
 
 
 def send_udp(lab: Lab, sport: int, count: int) -> None:
@@ -315,7 +320,8 @@ def test_dump_counts_real_traffic_like_conntrack(lab: Lab) -> None:
 def test_start_timestamp_is_read_when_the_kernel_keeps_it(router: str) -> None:
     insert_flows(router, 3)
     in_ns(router, "sysctl", "-qw", "net.netfilter.nf_conntrack_timestamp=0")
-    in_ns(router, "conntrack", "-I", "-s", "192.168.9.250", "-d", "198.18.1.1", "-p", "udp", "--sport", "1", "--dport", "2", "-t", "60")
+    untimed = "-I -s 192.168.9.250 -d 198.18.1.1 -p udp --sport 1 --dport 2 -t 60"
+    in_ns(router, "conntrack", *untimed.split())
     starts = {flow["src"]: flow["start"] for flow in decoded(router).values()}
     assert starts.pop("192.168.9.250") == 0
     assert all(start > 0 for start in starts.values())
