@@ -22,19 +22,22 @@ What is exact:
   the new life's counters are still below the old one's last reading in some
   direction when first read, or the start timestamp is on.
 
-What is lost, and why it cannot be recovered:
+What is not exact, and why it cannot be helped:
 - A flow whose DESTROY event is lost (``EventsLost``, ENOBUFS): its bytes since
   its last reading, at most one poll interval of its traffic. Dumping at once
-  when events are lost bounds the loss for the flows still alive. The
-  ``reliable`` event mode of ``DestroyEvents`` avoids even that.
+  when events are lost gives every live flow a fresh reading, so flows whose
+  end is lost later in the same storm lose only what they carry after it. The
+  ``reliable`` event mode of ``DestroyEvents`` loses no DESTROY at all.
 - Flows created while ``nf_conntrack_events`` is 2 (the default) and no
   listener was subscribed never report their end: as above.
 - A connection reborn under the same name without a start timestamp whose
   counters already exceed its predecessor's last reading when first read:
   its first bytes, up to that reading, are taken for the predecessor's.
 - A DESTROY arriving over ``retain_seconds`` after its flow left the table is
-  taken for a flow never seen and counted from zero. A flow that comes back
-  to a dump after being missed for that long is counted from zero likewise.
+  taken for a flow never seen and counted from zero, so its bytes up to its
+  last reading count twice; a flow missed by dumps for that long likewise.
+  With events read before each dump this needs the kernel to hold a DESTROY
+  back that long.
 
 All of this assumes the events waiting are read before each dump, as in the
 loop shown in ``FlowTracker``: a DESTROY left unread across two dumps can be
