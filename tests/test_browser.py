@@ -143,16 +143,20 @@ def test_a_guest_sees_its_own_usage_without_a_password(browser, router: Site) ->
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 def test_every_page_fits_and_weighs_little(browser, router: Site, size: str, locale: str) -> None:
-    """No horizontal overflow, nothing fetched from outside, under 150 KB a page; screenshots for a person."""
+    """No horizontal overflow, nothing fetched from outside, no script errors, under 150 KB a page; screenshots for a person."""
     context, page = open_page(browser, size, locale)
     fetched: dict[str, int] = {}
+    errors: list[str] = []  # script errors and CSP refusals land in the console
     page.on("response", lambda r: fetched.__setitem__(r.url, 0 if 300 <= r.status < 400 else len(r.body())))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     for path in GUEST_PAGES:
         _check_page(page, router, path, size, locale, fetched)
     log_in(page, router)
     for path in ADMIN_PAGES:
         _check_page(page, router, path, size, locale, fetched)
     context.close()
+    assert errors == []
 
 
 def _check_page(page, site: Site, path: str, size: str, locale: str, fetched: dict[str, int]) -> None:
