@@ -22,7 +22,9 @@ from routerguard.read.leases import LeaseFile
 
 log = logging.getLogger("routerguard.meter")
 
-SYSCTLS = {"nf_conntrack_acct": "1", "nf_conntrack_events": "1"}
+# Byte counters; DESTROY events for every flow (the default 2 skips flows born while no
+# listener was subscribed); start times, which tell a reborn flow from its predecessor.
+SYSCTLS = {"nf_conntrack_acct": "1", "nf_conntrack_events": "1", "nf_conntrack_timestamp": "1"}
 UNKNOWN_PATIENCE = 10  # readings to wait for a source address to show up in the neighbour table
 Key = tuple  # (packed source, packed destination, ct mark)
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
@@ -39,7 +41,7 @@ def enable_accounting() -> None:
         try:
             with open(path) as f:
                 current = f.read().strip()
-            if current != value and not (name == "nf_conntrack_events" and current == "2"):
+            if current != value:
                 with open(path, "w") as f:
                     f.write(value)
                 log.info("turned on net.netfilter.%s", name)

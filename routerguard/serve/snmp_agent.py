@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import importlib.util
 import logging
 import socket
 import struct
@@ -162,6 +163,9 @@ def _validate(settings: AgentSettings) -> None:
         for name, key in keys.items():
             if key is not None and len(key) < MIN_KEY_LENGTH:
                 raise ValueError(f"the SNMP agent's {name} is too short: use at least {MIN_KEY_LENGTH} characters")
+        if settings.v3_priv_key and importlib.util.find_spec("cryptography") is None:
+            raise ValueError("the SNMP agent's v3_priv_key needs the Python package cryptography for AES "
+                             "(pip install cryptography; OpenWrt: opkg install python3-cryptography)")
 
 
 class SnmpAgent:

@@ -17,7 +17,6 @@ from routerguard.config.model import Config
 
 NETLINK_NETFILTER = 12
 SYSCTL_DIR = "/proc/sys/net/netfilter"
-EVENTS_ON = ("1", "2")  # 2: on whenever a listener (routerguard) has joined, the default since Linux 6.1
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Finding:
         return text + (f"\n    fix: {self.fix}" if self.fix and not self.ok else "")
 
 
-def _sysctl(name: str, good: tuple[str, ...] = ("1",)) -> Finding:
+def _sysctl(name: str) -> Finding:
     path = os.path.join(SYSCTL_DIR, name)
     key = f"net.netfilter.{name}"
     if not os.path.exists(path):
@@ -41,7 +40,7 @@ def _sysctl(name: str, good: tuple[str, ...] = ("1",)) -> Finding:
                        "modprobe nf_conntrack (OpenWrt: opkg install kmod-nf-conntrack-netlink)")
     with open(path) as f:
         value = f.read().strip()
-    if value in good:
+    if value == "1":
         return Finding(True, f"{key} = {value}")
     writable = os.access(path, os.W_OK)
     return Finding(False, f"{key} = {value}" + (" (run turns it on)" if writable else ""),
@@ -93,7 +92,8 @@ def _data_dir(path: str) -> Finding:
 def check_system(config: Config) -> list[Finding]:
     findings = [
         _sysctl("nf_conntrack_acct"),
-        _sysctl("nf_conntrack_events", good=EVENTS_ON),
+        _sysctl("nf_conntrack_events"),
+        _sysctl("nf_conntrack_timestamp"),
         _netlink(),
         _nft_works(),
         _tool("tc", "iproute2 (OpenWrt: tc-tiny)"),
