@@ -129,3 +129,12 @@ def test_a_token_is_shown_once_works_and_can_be_revoked(site: Site, admin: reque
 def test_logout_form(site: Site, admin: requests.Session) -> None:
     form(admin, site, "/logout")
     assert admin.get(site.url("/api/v1/devices")).status_code == 401
+
+
+def test_the_dashboard_forecasts_when_the_plan_runs_out(site: Site, admin: requests.Session) -> None:
+    assert "Nothing is being used right now." in admin.get(site.url("/admin")).text
+    site.usage(PHONE, 0, 10**9)
+    now = site.core.now()
+    site.core.rates.record(now - 1, {PHONE: (0, 0)})
+    site.core.rates.record(now, {PHONE: (0, 10**9)})  # 8 Gbit/s: the rest of 20 GB goes in under a minute
+    assert "At this rate the plan lasts until" in admin.get(site.url("/admin")).text
