@@ -61,6 +61,24 @@ MIGRATIONS: list[str] = [
         message TEXT NOT NULL
     );
     """,
+    # leak guard: bytes per device, usage window and destination name; which alert was sent for what
+    """
+    CREATE TABLE destination (
+        mac TEXT NOT NULL,
+        start REAL NOT NULL,
+        name TEXT NOT NULL,
+        up INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        PRIMARY KEY (mac, start, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_sent (
+        scope TEXT NOT NULL,
+        period REAL NOT NULL,
+        level INTEGER NOT NULL,
+        PRIMARY KEY (scope, period, level)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_time ON alert (time);
+    """,
 ]
 
 Row = tuple  # rows are plain tuples: the callers know their columns

@@ -1,0 +1,1 @@
+"""Data files shipped inside the package (category lists of the leak guard)."""

@@ -1,0 +1,122 @@
+"""Leak guard: bytes per device and destination, bounded, summing to the device's usage, kept across restarts."""
+
+from __future__ import annotations
+
+import socket
+
+from hypothesis import given, strategies as st
+
+from routerguard.account.destinations import OTHER, Destinations, Tally, view
+from routerguard.attribute.categories import Catalog, shipped
+from routerguard.attribute.destinations import Names, describe
+from routerguard.read.dns import Answer
+from routerguard.store.db import Database
+
+PHONE = "02:00:00:00:00:0a"
+LAPTOP = "02:00:00:00:00:0b"
+DAY = 86400.0
+
+
+def addr(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+
+
+def commit(db: Database, destinations: Destinations) -> None:
+    with db.batch() as tx:
+        done = destinations.write(tx)
+    done()
+
+
+def test_bytes_go_to_the_name_the_device_looked_up_else_the_address(tmp_path) -> None:
+    names = Names()
+    names.learn(PHONE, Answer("video.example", (addr("198.18.0.20"),)))
+    found = Destinations(Database(str(tmp_path)), names)
+    found.add(PHONE, addr("198.18.0.20"), 100, 5000)
+    found.add(PHONE, addr("198.18.0.20"), 10, 500)
+    found.add(PHONE, addr("fd00:198:18::10"), 7, 70)
+    found.add(PHONE, None, 1, 2)
+    assert found.top(PHONE, None) == [("video.example", 110, 5500), ("fd00:198:18::10", 7, 70), (OTHER, 1, 2)]
+    assert found.top(LAPTOP, None) == []
+
+
+def test_a_name_learnt_after_the_bytes_still_names_them(tmp_path) -> None:
+    names = Names()
+    found = Destinations(Database(str(tmp_path)), names)
+    found.add(PHONE, addr("198.18.0.10"), 1, 1000)
+    names.learn(PHONE, Answer("dl.example.test", (addr("198.18.0.10"),)))
+    found.add(PHONE, addr("198.18.0.10"), 1, 1000)
+    found.settle(lambda mac: 0.0)
+    assert found.top(PHONE, None) == [("dl.example.test", 2, 2000)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 10**6), st.integers(0, 10**6)), max_size=200))
+def test_the_top_names_and_other_always_add_up_to_everything(flows) -> None:
+    tally = Tally(limit=5)
+    for name, up, down in flows:
+        tally.add(f"n{name}", up, down)
+    assert len([n for n in tally.rows if n != OTHER]) <= 5
+    assert sum(r[0] for r in tally.rows.values()) == sum(f[1] for f in flows)
+    assert sum(r[1] for r in tally.rows.values()) == sum(f[2] for f in flows)
+
+
+def test_a_big_newcomer_pushes_the_smallest_name_into_other() -> None:
+    tally = Tally(limit=2)
+    tally.add("a", 0, 100)
+    tally.add("b", 0, 10)
+    tally.add("c", 0, 5)  # smaller than everything kept: straight to other
+    tally.add("d", 0, 1000)
+    assert tally.rows == {"a": [0, 100], "d": [0, 1000], OTHER: [0, 15]}
+
+
+def test_windows_keep_their_own_rows_and_a_new_period_starts_empty(tmp_path) -> None:
+    db = Database(str(tmp_path))
+    found = Destinations(db, Names())
+    found.add(PHONE, addr("198.18.0.10"), 1, 10)
+    found.settle(lambda mac: DAY)
+    commit(db, found)
+    found.add(PHONE, addr("198.18.0.10"), 2, 20)
+    found.settle(lambda mac: 2 * DAY)
+    assert found.top(PHONE, 2 * DAY) == [("198.18.0.10", 2, 20)]
+    assert found.top(PHONE, DAY) == [("198.18.0.10", 3, 30)]
+    commit(db, found)
+    assert db.query("SELECT start, up FROM destination") == [(2 * DAY, 2)]  # the rolled window is dropped
+
+
+def test_destinations_survive_a_restart(tmp_path) -> None:
+    db = Database(str(tmp_path))
+    found = Destinations(db, Names())
+    found.add(PHONE, addr("198.18.0.10"), 5, 50)
+    found.settle(lambda mac: DAY)
+    commit(db, found)
+    db.close()
+    db = Database(str(tmp_path))
+    again = Destinations(db, Names())
+    assert again.top(PHONE, DAY) == [("198.18.0.10", 5, 50)]
+    again.add(PHONE, addr("198.18.0.10"), 1, 1)
+    again.settle(lambda mac: DAY)
+    commit(db, again)
+    assert Destinations(db, Names()).top(PHONE, DAY) == [("198.18.0.10", 6, 51)]
+
+
+def test_a_write_not_confirmed_is_written_again(tmp_path) -> None:
+    db = Database(str(tmp_path))
+    found = Destinations(db, Names())
+    found.add(PHONE, addr("198.18.0.10"), 5, 50)
+    found.settle(lambda mac: DAY)
+    with db.batch() as tx:
+        found.write(tx)  # never confirmed, as when the ledger's transaction fails
+    db.execute("DELETE FROM destination")
+    commit(db, found)
+    assert db.query("SELECT up FROM destination") == [(5,)]
+    db.execute("DELETE FROM destination")
+    commit(db, found)  # confirmed before: nothing changed, nothing written
+    assert db.query("SELECT up FROM destination") == []
+
+
+def test_the_view_names_services_and_categories() -> None:
+    rows = view([("r1.googlevideo.com", 1, 9), ("198.18.0.10", 0, 5), (OTHER, 1, 1)], lambda n: describe(n, Catalog(shipped())))
+    assert rows == [
+        {"name": "r1.googlevideo.com", "service": "YouTube", "category": "video", "up_bytes": 1, "down_bytes": 9, "total_bytes": 10},
+        {"name": "198.18.0.10", "service": None, "category": None, "up_bytes": 0, "down_bytes": 5, "total_bytes": 5},
+        {"name": "other", "service": None, "category": None, "up_bytes": 1, "down_bytes": 1, "total_bytes": 2},
+    ]
