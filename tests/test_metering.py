@@ -15,6 +15,17 @@ def usage(daemon, mac):
     return daemon.api("GET", f"/api/v1/devices/{mac}")["usage"]
 
 
+def settled_usage(daemon, mac):
+    """Usage once the last packets of finished transfers (FIN, ACK) have been counted."""
+    previous = None
+    while True:
+        daemon.wait_readings()
+        current = usage(daemon, mac)
+        if current == previous:
+            return current
+        previous = current
+
+
 def assert_close(measured, truth, what):
     assert truth > 0, what
     assert abs(measured - truth) <= truth * TOLERANCE, f"{what}: metered {measured}, truth {truth}"
@@ -62,8 +73,7 @@ def test_usage_is_unchanged_across_a_restart(metered):
     lab, daemon = metered
     client = lab.clients[0]
     client.download(2_000_000)
-    daemon.wait_readings()
-    before = usage(daemon, client.mac)
+    before = settled_usage(daemon, client.mac)
     assert daemon.stop() == 0
     daemon.start()
     daemon.wait_readings()
