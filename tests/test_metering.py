@@ -94,3 +94,15 @@ def test_the_routers_own_traffic_is_its_own_line(metered):
     assert plan["used_bytes"] >= plan["router_bytes"]
     macs = {d["mac"] for d in daemon.api("GET", "/api/v1/devices")["devices"]}
     assert "router" not in macs
+
+
+def test_traffic_from_an_ipv6_privacy_address_is_charged_to_its_device(metered):
+    lab, daemon = metered
+    client = lab.clients[1]
+    client.truth(reset=True)
+    client.download(1_000_000, v6=True, src=client.ip6_privacy)
+    daemon.wait_readings()
+    truth_up, truth_down = client.truth()
+    measured = usage(daemon, client.mac)
+    assert_close(measured["down_bytes"], truth_down, "down")
+    assert client.ip6_privacy in daemon.api("GET", f"/api/v1/devices/{client.mac}")["ips"]
