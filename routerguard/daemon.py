@@ -124,6 +124,7 @@ class Daemon:
                 self.wan.stop()
             if agent:
                 agent.stop()
+            meter.read()  # the bytes since the last reading: a clean stop loses none
             self.commit()
             meter.close()
             core.db.close()
