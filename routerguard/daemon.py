@@ -65,6 +65,14 @@ class Daemon:
 
         return self.core.ledger.commit(extra)
 
+    @staticmethod
+    def _read(meter) -> None:
+        """One meter reading; a kernel hiccup is logged and the next reading catches up (counters are cumulative)."""
+        try:
+            meter.read()
+        except OSError as e:
+            log.error("meter reading failed (%s); retrying at the next interval", e)
+
     def _start_wan(self) -> None:
         source = self.core.config.snmp
         if source is None:
@@ -112,7 +120,7 @@ class Daemon:
             while not self.stopping.is_set():
                 if self._reload.is_set():
                     self._reload_config()
-                meter.read()
+                self._read(meter)
                 self._read_wan()
                 core.readings += 1
                 if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
@@ -124,7 +132,7 @@ class Daemon:
                 self.wan.stop()
             if agent:
                 agent.stop()
-            meter.read()  # the bytes since the last reading: a clean stop loses none
+            self._read(meter)  # the bytes since the last reading: a clean stop loses none
             self.commit()
             meter.close()
             core.db.close()
