@@ -89,8 +89,13 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from routerguard.lab.daemon import DEMO_PASSWORD
-    from routerguard.lab.demo import run_demo
+    try:
+        from routerguard.lab.daemon import DEMO_PASSWORD
+        from routerguard.lab.demo import run_demo
+    except ImportError:
+        print("routerguard: the lab is not installed here (router packages leave it out); "
+              "run it from a source checkout: pip install . && routerguard lab", file=sys.stderr)
+        return EXIT_PROBLEM
 
     print(f"admin password of the lab's page: {DEMO_PASSWORD}", flush=True)
     return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard.lab.daemon"])

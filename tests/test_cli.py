@@ -82,11 +82,18 @@ def test_check_passes_on_a_usable_system(config, netns):
 
 
 def test_check_names_a_missing_interface_with_the_fix(config, netns):
-    config.write_text(config.read_text().replace("list wan_if 'lo'", "list wan_if 'wwan9'"))
+    config.write_text(config.read_text().replace("option lan_if 'lo'", "option lan_if 'br-nope'"))
     result = routerguard("check", "--config", str(config), netns=netns)
     assert result.returncode == 2
-    assert "problem: wan_if interface wwan9 does not exist" in result.stdout
-    assert "fix: fix option wan_if" in result.stdout
+    assert "problem: lan_if interface br-nope does not exist" in result.stdout
+    assert "fix: fix option lan_if" in result.stdout
+
+
+def test_check_notes_a_missing_uplink_without_failing(config, netns):
+    config.write_text(config.read_text().replace("list wan_if 'lo'", "list wan_if 'wwan9'"))
+    result = routerguard("check", "--config", str(config), netns=netns)
+    assert result.returncode == 0
+    assert "note: wan_if interface wwan9 does not exist (yet)" in result.stdout
 
 
 def test_passwd_reads_stdin_and_stores_only_a_hash(config, tmp_path):

@@ -146,7 +146,7 @@ class WanPoller:
         try:
             agent = _Agent(self.source, self.timeout, self.retries)
         except ImportError as error:
-            self._record_failure(f"cannot read SNMP: {error}; install pysnmp 7 (pip install 'pysnmp>=7,<8')")
+            self._record_failure(f"cannot read SNMP: {error}; install pysnmp 7 (pip install 'pysnmp>=7,<8'; OpenWrt: opkg install routerguard-snmp)")
             return
         try:
             while not self._stopping:

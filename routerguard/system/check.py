@@ -64,11 +64,13 @@ def _netlink() -> Finding:
     return Finding(True, "netlink access to conntrack")
 
 
-def _interface(role: str, name: str) -> Finding:
+def _interface(role: str, name: str, blocking: bool = True) -> Finding:
+    """A missing uplink is a note: a modem plugged in later comes up under its name, and hotplug tells us."""
     if os.path.exists(f"/sys/class/net/{name}"):
         return Finding(True, f"{role} interface {name} exists")
-    return Finding(False, f"{role} interface {name} does not exist",
-                   f"fix option {role} in the config (interfaces here: {', '.join(sorted(os.listdir('/sys/class/net')))})")
+    return Finding(False, f"{role} interface {name} does not exist" + ("" if blocking else " (yet)"),
+                   f"fix option {role} in the config (interfaces here: {', '.join(sorted(os.listdir('/sys/class/net')))})",
+                   blocking=blocking)
 
 
 def _nft_works() -> Finding:
@@ -100,5 +102,5 @@ def check_system(config: Config) -> list[Finding]:
         _interface("lan_if", config.main.lan_if),
         _data_dir(config.main.data_dir),
     ]
-    findings += [_interface("wan_if", name) for name in config.main.wan_if]
+    findings += [_interface("wan_if", name, blocking=False) for name in config.main.wan_if]
     return findings
