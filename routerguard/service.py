@@ -175,14 +175,17 @@ def parse_cap(value: Any, field: str = "cap") -> Cap | None:
     if not _is_int(reset_hour) or not 0 <= reset_hour <= 23:
         raise Invalid(f"{field}.reset_hour must be 0..23")
     start = days = None
-    if kind == "days":
+    if kind == "days" or "start" in value:  # checked whenever sent, used only by a days period
         try:
             start = parse_start(str(value.get("start", "")))
         except ValueError as e:
             raise Invalid(f"{field}.start: {e}") from None
+    if kind == "days" or "days" in value:
         days = value.get("days")
         if not _is_int(days) or not 1 <= days <= 3660:
             raise Invalid(f"{field}.days must be a whole number of days from 1 to 3660")
+    if kind != "days":
+        start = days = None
     return Cap(nbytes, Period(kind, reset_day, reset_hour, start, days), action, throttle)
 
 
@@ -452,6 +455,7 @@ class Service:
             self.core.config_file.edit(change)
         if block_until is not False:
             self._apply_block(mac, changes.get("blocked", True), block_until)
+        self.core.on_change()
         return self.device(mac)
 
     def _parse_block(self, changes: dict) -> float | None | bool:
@@ -484,6 +488,7 @@ class Service:
         if own is None:
             raise Invalid(f"{mac} has no cap of its own to top up; set a cap first (or top up its group)")
         self.core.adjustments.topup(f"device:{mac}", own.start, nbytes, self.core.now())
+        self.core.on_change()
         return self.device(mac)
 
     def reset(self, mac: str) -> dict:
@@ -492,6 +497,7 @@ class Service:
         start = own.start if own else None
         up, down = self.core.ledger.usage(mac, start)
         self.core.adjustments.reset(f"device:{mac}", start, up, down, self.core.now())
+        self.core.on_change()
         return self.device(mac)
 
     def put_group(self, gid: str, body: Any) -> dict:
@@ -529,6 +535,7 @@ class Service:
                 device_section(package, mac).set("group", gid)
 
         self.core.config_file.edit(change)
+        self.core.on_change()
         return self.group(gid)
 
     def set_plan(self, body: Any) -> dict:
@@ -544,6 +551,7 @@ class Service:
             write_cap(section or package.add("plan", "plan"), cap, size_option="quota")
 
         self.core.config_file.edit(change)
+        self.core.on_change()
         return self.plan()
 
     def delete_group(self, gid: str) -> None:
@@ -559,3 +567,4 @@ class Service:
                 package.remove(section)
 
         self.core.config_file.edit(change)
+        self.core.on_change()

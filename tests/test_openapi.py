@@ -13,7 +13,7 @@ from web_util import PHONE, Site, hashed_secrets, make_site, site  # noqa: F401 
 
 schemathesis = pytest.importorskip("schemathesis")
 
-EXAMPLES = 20
+EXAMPLES = 20  # per operation; derandomized below, so CI sees the same cases every run (raise it locally to explore)
 API_PREFIXES = ("/api/", "/healthz", "/metrics", "/openapi.json")  # the routes for programs, not the pages
 
 
@@ -35,7 +35,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_route_answers_as_documented(case, token: dict[str, str]) -> None:
     """Statuses, content types, bodies and headers as documented; no 5xx; schema-invalid input refused.
 
