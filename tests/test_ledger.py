@@ -69,6 +69,7 @@ def test_a_failed_commit_keeps_everything_pending(db, tmp_path):
     assert db.query("SELECT COUNT(*) FROM usage")[0][0] == 0
     assert ledger.usage(A, 10 * HOUR) == (10, 20)
     assert ledger.commit()
+    ledger.fold()
     assert db.query("SELECT up, down FROM usage")[0] == (10, 20)
 
 

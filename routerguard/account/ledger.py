@@ -1,10 +1,13 @@
 """Usage per device: what the database holds plus what is pending in memory.
 
-The meter loop adds deltas every reading; the database sees them once per
-commit interval. Everything the rest of the daemon asks (usage since a
-period's start, lifetime totals, history) answers from both, so a figure
-never jumps at a commit. Pending usage is dropped only after the database
-accepted it: a full or read-only disk keeps it in memory, never loses it.
+The meter loop adds deltas every reading; each commit (every commit
+interval) appends the deltas since the last one to the database's journal,
+and the tables take the journal in now and then (store.db). Everything the
+rest of the daemon asks (usage since a period's start, lifetime totals,
+history) answers from the tables plus what is pending, so a figure never
+jumps at a commit. Pending usage is dropped only after the tables hold it,
+and a commit's deltas only after the journal holds them: a full or
+read-only disk keeps them in memory, never loses them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ class Ledger:
         self.db = db
         self.bucket = bucket
         self._lock = threading.RLock()  # the meter loop adds while the page reads
-        self._pending: dict[tuple[str, int], Pair] = {}
+        self._pending: dict[tuple[str, int], Pair] = {}  # not in the tables yet
+        self._fresh: dict[tuple[str, int], Pair] = {}  # not in the journal yet
         self._windows: dict[str, dict[float, Pair]] = {}
         self._lifetime: dict[str, Pair] = {mac: [up, down] for mac, up, down in db.query("SELECT mac, up, down FROM lifetime")}
 
@@ -35,6 +39,7 @@ class Ledger:
         with self._lock:
             hour = self.bucket(now)
             _bump(self._pending.setdefault((mac, hour), [0, 0]), up, down)
+            _bump(self._fresh.setdefault((mac, hour), [0, 0]), up, down)
             _bump(self._lifetime.setdefault(mac, [0, 0]), up, down)
             for start, sums in self._windows.get(mac, {}).items():
                 if hour >= start:
@@ -71,26 +76,37 @@ class Ledger:
         with self._lock:
             return sorted(self._lifetime)
 
-    def commit(self, extra: Callable[[sqlite3.Connection], None] | None = None) -> bool:
-        """Write pending usage (and `extra` writes) in one transaction; False, keeping everything, on failure."""
+    def commit(self, extra: Callable[[dict[str, str]], None] | None = None) -> bool:
+        """Journal the deltas since the last commit and `extra`'s meta values (store.db.set_meta).
+
+        False, keeping everything, when the journal cannot be written; a
+        fold that fails leaves the journal as it is, to be retried.
+        """
         with self._lock:
-            rows = [(mac, hour, up, down) for (mac, hour), (up, down) in self._pending.items()]
-            lifetime = [(mac, up, down) for mac, (up, down) in self._lifetime.items()]
+            rows = [(mac, hour, up, down) for (mac, hour), (up, down) in self._fresh.items()]
+            meta: dict[str, str] = {}
             try:
-                with self.db.batch() as tx:
-                    tx.executemany(
-                        "INSERT INTO usage (mac, hour, up, down) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (mac, hour) DO UPDATE SET up = up + excluded.up, down = down + excluded.down", rows)
-                    tx.executemany(
-                        "INSERT INTO lifetime (mac, up, down) VALUES (?, ?, ?) "
-                        "ON CONFLICT (mac) DO UPDATE SET up = excluded.up, down = excluded.down", lifetime)
-                    if extra:
-                        extra(tx)
-            except sqlite3.Error as e:
-                log.error("could not write usage to %s (%s); keeping %d pending rows in memory and retrying", self.db.path, e, len(rows))
+                if extra:
+                    extra(meta)
+                fold_due = self.db.append(rows, meta)
+            except (OSError, sqlite3.Error) as e:
+                log.error("could not write usage to %s (%s); keeping %d pending rows in memory and retrying",
+                          self.db.path, e, len(rows))
                 return False
-            self._pending.clear()
+            self._fresh.clear()
+            if fold_due:
+                try:
+                    self.fold()
+                except (OSError, sqlite3.Error) as e:
+                    log.error("could not move the usage journal into %s (%s); it keeps everything, retrying",
+                              self.db.path, e)
             return True
+
+    def fold(self) -> None:
+        """Have the tables take the journal in (store.db.Database.fold) and forget what they now hold."""
+        with self._lock:
+            self.db.fold()
+            self._pending = {key: list(pair) for key, pair in self._fresh.items()}
 
     def series(self, mac: str | None, since: float, until: float, key: Callable[[int], int]) -> list[tuple[int, str, int, int]]:
         """(time, mac, up, down) per step, oldest first; `key` maps an hour bucket to its step's start."""

@@ -1,11 +1,20 @@
-"""Usage on disk: SQLite in data_dir, schema versioned, written in batches.
+"""Usage on disk: SQLite in data_dir, schema versioned, fed through a journal.
 
-A router's flash wears out, so the meter loop never writes per reading: the
-ledger hands over a batch every commit_interval and this module writes it
-in one transaction. WAL with synchronous=NORMAL keeps the file consistent
-after kill -9 (committed batches survive; a power cut can lose the last one).
-A file that SQLite cannot read is set aside (never deleted) and a fresh one
-started, so a corrupt database never stops the guard.
+A router's flash wears out, so the meter loop never writes per reading, and
+the ledger's commit every commit_interval appends a few hundred bytes to the
+journal (store.journal) instead of rewriting SQLite pages. The database
+takes the journal in, in one transaction, once it reaches FOLD_BYTES (a few
+hours of fifty busy devices), at start and at a clean stop; the meta value
+JOURNAL_KEY names the journal taken in last, so a crash between that
+transaction and emptying the journal never counts it twice.
+
+What survives what: kill -9 loses nothing committed (the journal's writes
+are in the kernel's page cache); a power cut loses what the kernel had not
+written back yet, the last commit interval or two (about 30 s of dirty
+page cache), and never a fold, which is fsynced (synchronous=FULL) before
+the journal is emptied. A file that SQLite finds corrupt is set aside
+(never deleted) and a fresh one started, so a corrupt database never stops
+the guard; a busy, unreadable or read-only one is an error, not corruption.
 """
 
 from __future__ import annotations
@@ -15,11 +24,20 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Iterable
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from routerguard.store.journal import Delta, Journal, Record
 
 log = logging.getLogger("routerguard.store")
 
 FILENAME = "usage.db"
+JOURNAL_FILENAME = "usage.journal"
+JOURNAL_KEY = "journal_taken_in"  # meta: the name of the last journal the tables hold
+# About 4 hours of 50 devices at one commit a minute: each fold rewrites a
+# dozen pages (twice: WAL, then checkpoint), so folds stay a small share of
+# the day's writes while the journal stays small to read at start.
+FOLD_BYTES = 256 * 1024
 
 # Each entry moves the schema from version i to i+1; never edit a released one.
 MIGRATIONS: list[str] = [
@@ -79,9 +97,25 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX alert_time ON alert (time);
     """,
+    # Hour first: the rows a fold writes are the newest hours, side by side in
+    # a few pages, where (mac, hour) spread them over a page per device.
+    """
+    CREATE TABLE usage_by_hour (
+        hour INTEGER NOT NULL,
+        mac TEXT NOT NULL,
+        up INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        PRIMARY KEY (hour, mac)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_by_hour (hour, mac, up, down) SELECT hour, mac, up, down FROM usage;
+    DROP TABLE usage;
+    ALTER TABLE usage_by_hour RENAME TO usage;
+    """,
 ]
 
 Row = tuple  # rows are plain tuples: the callers know their columns
+# Writes its rows into a fold's transaction; returns what to run once it committed.
+FoldWriter = Callable[[sqlite3.Connection], Callable[[], None]]
 
 
 class Database:
@@ -92,6 +126,13 @@ class Database:
         self.path = os.path.join(data_dir, FILENAME)
         self._lock = threading.RLock()
         self._conn = self._open()
+        self.fold_writers: list[FoldWriter] = []
+        self._journal = Journal(os.path.join(data_dir, JOURNAL_FILENAME))
+        try:
+            self.fold()
+        except (OSError, sqlite3.OperationalError) as e:
+            log.error("could not write the usage journal into %s (%s): it stays in %s, and its usage is not shown "
+                      "until a restart that can", self.path, e, self._journal.path)
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -100,7 +141,9 @@ class Database:
                 raise sqlite3.DatabaseError("quick_check failed")
             self._migrate(conn)
             return conn
-        except sqlite3.DatabaseError as e:
+        except sqlite3.OperationalError:
+            raise  # locked, unreadable, read-only, full: the file may be fine
+        except sqlite3.DatabaseError as e:  # SQLITE_CORRUPT, SQLITE_NOTADB
             aside = f"{self.path}.corrupt-{int(time.time())}"
             log.error("the database %s is unreadable (%s): moved it to %s and started a new one", self.path, e, aside)
             for suffix in ("", "-wal", "-shm"):
@@ -113,7 +156,7 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA synchronous=FULL")  # only folds and admin actions write here
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -142,13 +185,73 @@ class Database:
         return _Batch(self)
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A meta value as of the last fold (what a ledger commit journals shows up after one)."""
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else default
 
-    def close(self) -> None:
+    def append(self, rows: list[Delta], meta: dict[str, str]) -> bool:
+        """Journal one commit of usage deltas and meta values; True when a fold is due.
+
+        Raises OSError (disk full, read-only) having written nothing.
+        """
         with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._conn.close()
+            self._journal.append(rows, meta)
+            return self._journal.size >= FOLD_BYTES
+
+    def fold(self) -> None:
+        """Add the journal's sums to the tables in one durable transaction, then empty it.
+
+        The `fold_writers` write in the same transaction: state that, like
+        usage, is kept in memory and must not cost SQLite pages every commit.
+        """
+        with self._lock:
+            records = self._journal.read()
+            take_in = bool(records) and self.get_meta(JOURNAL_KEY) != self._journal.name
+            if take_in or self.fold_writers:
+                with self.batch() as tx:
+                    if take_in:
+                        self._take_in(tx, records)
+                    written = [write(tx) for write in self.fold_writers]
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL would hold a fold's pages for weeks
+                for done in written:
+                    done()
+            if self._journal.size:
+                self._journal.restart()
+
+    def _take_in(self, tx: sqlite3.Connection, records: list[Record]) -> None:
+        usage: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        lifetime: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        meta: dict[str, str] = {}
+        for record in records:
+            meta.update(record.meta)
+            for mac, hour, up, down in record.rows:
+                for sums in (usage[hour, mac], lifetime[mac]):
+                    sums[0] += up
+                    sums[1] += down
+        meta[JOURNAL_KEY] = self._journal.name
+        tx.executemany(
+            "INSERT INTO usage (hour, mac, up, down) VALUES (?, ?, ?, ?) ON CONFLICT (hour, mac) "
+            "DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
+            [(hour, mac, up, down) for (hour, mac), (up, down) in usage.items()])
+        tx.executemany(
+            "INSERT INTO lifetime (mac, up, down) VALUES (?, ?, ?) "
+            "ON CONFLICT (mac) DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
+            [(mac, up, down) for mac, (up, down) in lifetime.items()])
+        tx.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            meta.items())
+
+    def close(self) -> None:
+        """Fold what the journal holds, so a clean stop leaves everything in the tables."""
+        with self._lock:
+            try:
+                self.fold()
+            except (OSError, sqlite3.Error) as e:
+                log.error("could not write the usage journal into %s at stop (%s): it stays in %s for the next start",
+                          self.path, e, self._journal.path)
+            finally:
+                self._journal.close()
+                self._conn.close()
 
 
 class _Batch:
@@ -181,6 +284,7 @@ class _transaction:
             self.conn.execute("ROLLBACK")
 
 
-def set_meta(tx: sqlite3.Connection, key: str, value: str) -> None:
-    tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+def set_meta(meta: dict[str, str], key: str, value: str) -> None:
+    """For a ledger commit's `extra`: the value is journaled with the usage and in the meta table after the next fold."""
+    meta[key] = value
 
