@@ -23,6 +23,9 @@ CLI_TOKEN_FILE = "cli.token"  # beside secrets.json; the CLI on the router reads
 CLI_LABEL = "cli"
 TOKEN_PREFIX = "rg_"
 MIN_PASSWORD_LENGTH = 8
+# scrypt with N=2^14: 16 MiB per check instead of werkzeug's default 32 MiB, which a
+# 128 MB router feels; still far beyond what a GPU farm likes per guess.
+PASSWORD_METHOD = "scrypt:16384:8:1"
 
 
 def _token_hash(token: str) -> str:
@@ -57,7 +60,7 @@ class Secrets:
             raise ValueError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
         with self._lock:
             data = self._load()
-            data["password"] = generate_password_hash(password)
+            data["password"] = generate_password_hash(password, method=PASSWORD_METHOD)
             self._save(data)
 
     def check_password(self, password: str) -> bool:
