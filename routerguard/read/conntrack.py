@@ -171,6 +171,7 @@ MESSAGE_SPEC: Spec = {
     CTA_TIMESTAMP: {CTA_TIMESTAMP_START: "start"},
 }
 ADDRESS_FIELDS = frozenset({"src", "dst", "reply_src", "reply_dst"})
+ADDRESS_SIZES = (4, 16)  # IPv4, IPv6: anything else would fail later, in address_text
 REQUIRED_FIELDS = ("id", "src", "orig_tuple")
 INTEGER_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 # Values appended after the unpacked ones, for fields a message lacks.
@@ -213,6 +214,8 @@ class _ShapeBuilder:
 
     def value(self, field: str, start: int, end: int) -> None:
         size = end - start
+        if field in ADDRESS_FIELDS and size not in ADDRESS_SIZES:
+            raise ValueError(f"conntrack address of {size} bytes at byte {start}")
         code = f"{size}s" if field in ADDRESS_FIELDS else INTEGER_CODES.get(size)
         if code:
             self.field_slots[field] = self._piece(start, code, size)
@@ -276,6 +279,8 @@ def _decode(data: bytes, wanted: int, flows: List[Flow]) -> bool:
     offset = 0
     size = len(data)
     while offset < size:
+        if size - offset < NLMSG_HEADER.size:
+            raise ValueError(f"malformed netlink message at byte {offset}: {size - offset} bytes, shorter than a header")
         length, kind = unpack_type(data, offset)
         if length < NLMSG_HEADER.size or offset + length > size:
             raise ValueError(f"malformed netlink message at byte {offset}: length {length}")

@@ -30,7 +30,7 @@ def parse_leases(text: str) -> list[Lease]:
         if len(fields) < 4 or fields[0] == "duid":
             continue
         mac = fields[1].lower()
-        if not MAC_RE.match(mac) or not fields[0].isdigit():
+        if not MAC_RE.match(mac) or not (fields[0].isascii() and fields[0].isdigit()):  # '²'.isdigit()
             continue
         leases.append(Lease(mac, fields[2], None if fields[3] == NO_HOSTNAME else fields[3], int(fields[0])))
     return leases

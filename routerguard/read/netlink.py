@@ -29,6 +29,7 @@ NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 NLA_HEADER = struct.Struct("=HH")  # length, type
 NLA_TYPE_MASK = 0x3FFF  # strips the NESTED and NET_BYTEORDER flags
 ERROR_CODE = struct.Struct("=i")
+MAX_ERRNO = 4095  # the kernel's errno range; os.strerror fails past a C int
 
 # The kernel puts at most one skb of about 32 KiB into each datagram of a dump,
 # and events are a few hundred bytes; a bigger buffer would only cost memory.
@@ -79,7 +80,7 @@ def check_status(data: bytes, offset: int, length: int) -> None:
         return
     code = -ERROR_CODE.unpack_from(data, offset + NLMSG_HEADER.size)[0]
     if code:
-        raise OSError(code, os.strerror(code))
+        raise OSError(code, os.strerror(code) if 0 < code <= MAX_ERRNO else f"netlink error {code}")
 
 
 def attributes(data: bytes, start: int, end: int) -> Iterator[Attribute]:
