@@ -11,8 +11,10 @@ import time
 
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.clock import Clock
+from routerguard.account.destinations import Destinations
 from routerguard.account.ledger import Ledger
 from routerguard.account.rates import Rates
+from routerguard.attribute.destinations import Names
 from routerguard.attribute.directory import Directory
 from routerguard.config.file import ConfigFile
 from routerguard.decide.periods import Zone, bucket_start
@@ -36,6 +38,9 @@ class Core:
         self.adjustments = Adjustments(self.db)
         self.directory = Directory()
         self.rates = Rates()
+        self.names = Names()  # what each device looked up, from the DNS answers the daemon sees
+        self.destinations = Destinations(self.db, self.names)
+        self.told_metered: dict[str, float] = {}  # MAC -> when a DHCP ack told it the network is metered
         self.readings = 0
         self.events_lost = 0  # conntrack event overruns, each followed by a resync
         self.unattributed_bytes = 0  # bytes from addresses no device ever claimed

@@ -66,12 +66,15 @@ class Daemon:
         return self.core.ledger.commit(extra)
 
     @staticmethod
-    def _read(meter) -> None:
+    def _read(meter, leak) -> None:
         """One meter reading; a kernel hiccup is logged and the next reading catches up (counters are cumulative)."""
+        leak.before_reading()
         try:
-            meter.read()
+            charged = meter.read()
         except OSError as e:
             log.error("meter reading failed (%s); retrying at the next interval", e)
+            return
+        leak.after_reading(charged)
 
     def _start_wan(self) -> None:
         source = self.core.config.snmp
@@ -104,11 +107,14 @@ class Daemon:
             signal.signal(signum, self._on_signal)  # first: a default HUP/USR1 would kill us while importing
         logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
         from routerguard.account.meter import Meter
+        from routerguard.leakguard import LeakGuard
         from routerguard.serve.server import Server
         from routerguard.serve.snmp_agent import start_agent
 
         core = self.core
         meter = Meter(core)
+        leak = LeakGuard(self.service)
+        leak.start()
         server = Server(self.service, core.config.main.listen)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
         server.start()
@@ -120,7 +126,7 @@ class Daemon:
             while not self.stopping.is_set():
                 if self._reload.is_set():
                     self._reload_config()
-                self._read(meter)
+                self._read(meter, leak)
                 self._read_wan()
                 core.readings += 1
                 if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
@@ -132,7 +138,8 @@ class Daemon:
                 self.wan.stop()
             if agent:
                 agent.stop()
-            self._read(meter)  # the bytes since the last reading: a clean stop loses none
+            self._read(meter, leak)  # the bytes since the last reading: a clean stop loses none
+            leak.stop()
             self.commit()
             meter.close()
             core.db.close()

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable
 
+from routerguard.account import destinations
 from routerguard.account.ledger import ROUTER
+from routerguard.attribute.categories import catalog
+from routerguard.attribute.destinations import describe
 from routerguard.config.file import device_section, group_section, write_cap
 from routerguard.config.model import ACTIONS, ID_RE, PERIODS, Cap, Config, Period, parse_mac, parse_start
 from routerguard.config import uci
 from routerguard.core import Core
 from routerguard.decide import periods
 from routerguard.decide.policy import Decision, Limit, decide
+from routerguard.read.uplink import default_interface, uplink_view
 
 MAX_NAME = 64
 MAX_TOPUP = 10**15  # a petabyte: anything larger is a typo
@@ -120,6 +124,10 @@ class Snapshot:
         warn = min(config.notify.thresholds) if config.notify.thresholds else 80
         decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks, warn_percent=warn)
         return DeviceLimits(own, limits, decision)
+
+    def window(self, mac: str) -> Limit | None:
+        """The limit whose period a device's usage (and what ate it) is shown for: its own cap's, else the plan's."""
+        return self.device(mac).own or self.plan()
 
 
 def members(config: Config, gid: str) -> list[str]:
@@ -232,7 +240,7 @@ class Service:
         info = core.directory.info(mac)
         limits = snap.device(mac)
         own = limits.own
-        window = own or snap.plan()
+        window = snap.window(mac)
         up, down = snap.usage(mac, window.start if window else None)
         if own is not None:
             off_up, off_down = core.adjustments.reset_offset(f"device:{mac}", own.start)
@@ -243,7 +251,7 @@ class Service:
         until = snap.blocks.get(mac, 0)
         return {
             "mac": mac,
-            "name": (configured.name if configured else None) or (info.hostname if info else None),
+            "name": self.name_of(mac),
             "hostname": info.hostname if info else None,
             "ips": sorted(info.ips) if info else [],
             "group": configured.group if configured else None,
@@ -260,8 +268,15 @@ class Service:
             "blocked": mac in snap.blocks,
             "blocked_until": rfc3339(until) if until else None,
             "block": list(configured.block) if configured else [],
+            "told_metered": mac in core.told_metered,
             "limits": [self._limit_view(limit) for limit in limits.limits],
         }
+
+    def name_of(self, mac: str) -> str | None:
+        """What a person calls the device: its configured name, else the hostname it gave DHCP."""
+        configured = self.core.config.devices.get(mac)
+        info = self.core.directory.info(mac)
+        return (configured.name if configured else None) or (info.hostname if info else None)
 
     @staticmethod
     def _limit_view(limit: Limit) -> dict:
@@ -295,6 +310,7 @@ class Service:
             if limit else None,
             "rate_bps": int(rate * 8),
             "cap": cap_view(Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit), limit) if plan else None,
+            "uplink": uplink_view(core.config, default_interface()),
         }
 
     def groups(self) -> list[dict]:
@@ -397,6 +413,18 @@ class Service:
         writer.writeheader()
         writer.writerows(rows)
         return EXPORT_TYPES[fmt], out.getvalue()
+
+    def destinations(self, mac: str) -> list[dict]:
+        """What ate the device's data this period: bytes per name it looked up, biggest first."""
+        mac = self._known(mac)
+        window = self.snapshot().window(mac)
+        found = catalog(self.core.config.categories)
+        return destinations.view(self.core.destinations.top(mac, window.start if window else None), lambda name: describe(name, found))
+
+    def categories(self) -> list[dict]:
+        return [{"id": c.id, "name": c.name, "domains": c.domains,
+                 "services": [{"name": name, "domains": list(domains)} for name, domains in c.services]}
+                for c in catalog(self.core.config.categories).categories]
 
     def alerts(self) -> list[dict]:
         rows = self.core.db.query("SELECT id, time, kind, mac, message FROM alert ORDER BY id DESC LIMIT ?", (ALERTS_SHOWN,))

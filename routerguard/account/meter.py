@@ -57,7 +57,7 @@ class Meter:
         self.events = conntrack.DestroyEvents()
         self.tracker = FlowTracker(key=flow_key)
         self.leases = LeaseFile(core.config.main.leases)
-        self._unknown: dict[bytes, list[int]] = {}  # source -> [up, down, readings waited]
+        self._unknown: dict[tuple[bytes, bytes], list[int]] = {}  # (source, destination) -> [up, down, readings waited]
         self._local: set[bytes] = set()
         self._refresh_directory()
         # Bytes of flows alive now were charged before a restart (or predate us): count from here.
@@ -86,13 +86,14 @@ class Meter:
             if mac is None:
                 continue
             if mac is UNKNOWN:
-                waiting = self._unknown.setdefault(key[0], [0, 0, 0])
+                waiting = self._unknown.setdefault(key[:2], [0, 0, 0])
                 waiting[0] += up
                 waiting[1] += down
                 continue
             total = charged.setdefault(mac, [0, 0])
             total[0] += up
             total[1] += down
+            self.core.destinations.add(mac, key[1], up, down)
         self._settle_unknown(charged)
         for mac, (up, down) in charged.items():
             self.core.ledger.add(mac, up, down, now)
@@ -104,20 +105,22 @@ class Meter:
 
     def _settle_unknown(self, charged: dict[str, list[int]]) -> None:
         """Charge bytes held back for an unknown source once its device is known; give up after a while."""
-        for src in list(self._unknown):
-            up, down, waited = self._unknown[src]
+        for pair in list(self._unknown):
+            src, dst = pair
+            up, down, waited = self._unknown[pair]
             mac = self.core.directory.mac_of(conntrack.address_text(src))
             if mac is not None:
                 total = charged.setdefault(mac, [0, 0])
                 total[0] += up
                 total[1] += down
+                self.core.destinations.add(mac, dst, up, down)
             elif waited < UNKNOWN_PATIENCE:
-                self._unknown[src][2] += 1
+                self._unknown[pair][2] += 1
                 continue
             else:
                 self.core.unattributed_bytes += up + down
                 log.warning("no device has address %s: %d bytes not charged to anyone", conntrack.address_text(src), up + down)
-            del self._unknown[src]
+            del self._unknown[pair]
 
     def _read_events(self) -> None:
         try:

@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
-from routerguard.config.model import Category
+if TYPE_CHECKING:  # the config model checks block lists against shipped_ids(): no import at run time
+    from routerguard.config.model import Category
 
 DATA_FILE = "categories.json"
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 from routerguard import units
+from routerguard.attribute.categories import shipped_ids
 from routerguard.config import uci
 
 PERIODS = ("daily", "weekly", "monthly", "days", "none")
@@ -393,7 +394,16 @@ def _uplink(r: _Reader) -> Uplink:
 
 def _category(r: _Reader) -> Category:
     cid = r.text("id", required=True) or ""
+    if cid and not ID_RE.match(cid):
+        r.fail("id", f"{cid!r}: use 1-32 letters, digits, '_' or '-' (it names nftables sets)")
     return Category(cid, r.text("name", cid) or cid, tuple(d.lower().strip(".") for d in r.values("domain")))
+
+
+def _check_blocks(r: _Reader, known: set[str]) -> None:
+    """`list block` names categories that exist: a typo would otherwise block nothing, silently."""
+    for category in r.values("block"):
+        if category not in known:
+            r.fail("block", f"no category {category!r}; categories: {', '.join(sorted(known))}")
 
 
 def _notify(r: _Reader) -> Notify:
@@ -454,8 +464,11 @@ def build(package: uci.Package, path: str) -> Config:
     plan = next((_plan(r) for r in readers("plan")), None)
     default_cap = next((_cap(r, "cap", required=True) for r in readers("defaults")), None)
 
+    categories = tuple(_category(r) for r in readers("category"))
+    known_categories = shipped_ids() | {c.id for c in categories}
     groups: dict[str, Group] = {}
     for r in readers("group"):
+        _check_blocks(r, known_categories)
         group = _group(r)
         if group and group.id in groups:
             r.fail("id", f"group {group.id!r} is defined twice; give each group its own id")
@@ -464,6 +477,7 @@ def build(package: uci.Package, path: str) -> Config:
 
     devices: dict[str, Device] = {}
     for r in readers("device"):
+        _check_blocks(r, known_categories)
         device = _device(r)
         if device is None:
             continue
@@ -474,8 +488,10 @@ def build(package: uci.Package, path: str) -> Config:
         else:
             devices[device.mac] = device
 
-    categories = tuple(_category(r) for r in readers("category"))
-    saver_block = tuple(b for r in readers("saver") for b in r.values("block"))
+    savers = readers("saver")
+    for r in savers:
+        _check_blocks(r, known_categories)
+    saver_block = tuple(b for r in savers for b in r.values("block"))
     notify = next((_notify(r) for r in readers("notify")), Notify())
     agent = next((_agent(r) for r in readers("agent")), Agent())
     uplinks = tuple(_uplink(r) for r in readers("uplink"))

@@ -79,6 +79,7 @@ DEVICE = obj({
     "allowance_bytes": nullable(INT), "remaining_bytes": nullable(INT),
     "state": {"type": "string", "enum": STATES}, "exempt": BOOL, "blocked": BOOL, "blocked_until": nullable(TIME),
     "block": {"type": "array", "items": TEXT}, "limits": {"type": "array", "items": ref("Limit")},
+    "told_metered": BOOL,
 })
 
 DEVICE_PATCH = obj({
@@ -102,10 +103,17 @@ PLAN = obj({
     "period": nullable(TEXT), "period_start": nullable(TIME), "period_end": nullable(TIME), "action": nullable(TEXT),
     "wan_snmp_bytes": nullable(INT), "gap_bytes": nullable({"type": "integer"}), "router_bytes": INT,
     "forecast_exhausted_at": nullable(TIME), "rate_bps": INT, "cap": nullable(ref("Cap")),
+    "uplink": nullable(obj({"ifname": TEXT, "metered": BOOL})),
 })
 
 HISTORY = obj({"mac": nullable(TEXT), "step": {"type": "string", "enum": list(HISTORY_SPAN)}, "from": TIME, "to": TIME,
                "points": {"type": "array", "items": obj({"time": TIME, "up_bytes": INT, "down_bytes": INT, "total_bytes": INT})}})
+
+DESTINATION = obj({"name": TEXT, "service": nullable(TEXT), "category": nullable(TEXT),
+                   "up_bytes": INT, "down_bytes": INT, "total_bytes": INT})
+
+CATEGORY = obj({"id": TEXT, "name": TEXT, "domains": {"type": "array", "items": TEXT},
+                "services": {"type": "array", "items": obj({"name": TEXT, "domains": {"type": "array", "items": TEXT}})}})
 
 ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "message": TEXT})
 
@@ -126,6 +134,8 @@ SCHEMAS = {
     "Plan": PLAN,
     "History": HISTORY,
     "Alert": ALERT,
+    "Destination": DESTINATION,
+    "Category": CATEGORY,
     "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
 }
 
@@ -198,6 +208,11 @@ def document() -> Schema:
             "/api/v1/history": {"get": operation("Usage per hour or day of a device, or of all", ref("History"), "404 422", params=[
                 query_param("mac", TEXT), query_param("step", {"type": "string", "enum": list(HISTORY_SPAN)}),
                 query_param("from", TIME), query_param("to", TIME)])},
+            "/api/v1/devices/{mac}/destinations": {"get": operation(
+                "What ate the device's data this period: bytes per name it looked up, biggest first",
+                obj({"destinations": {"type": "array", "items": ref("Destination")}}), "404", params=MAC)},
+            "/api/v1/categories": {"get": operation("Background-data categories the data saver can block",
+                                                    obj({"categories": {"type": "array", "items": ref("Category")}}), "")},
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
             "/api/v1/session": {
                 "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,

@@ -1,0 +1,214 @@
+"""The leak guard's part of the daemon loop: names, destinations, alerts and the dnsmasq snippet.
+
+Around each meter reading:
+- before: the DNS answers and DHCP acks seen since the last one are learnt,
+  so the bytes a new connection moved already carry the name looked up;
+- after: the destinations of the reading are charged to each device's
+  current window, alerts are decided (decide/alerts.py), stored, logged and
+  pushed (notify.py), and the dnsmasq snippet follows the config and the
+  uplink in use (enforce/dnsmasq.py).
+Destinations and who was told "metered" are written every WRITE_INTERVAL
+and at stop: losing a few minutes of the breakdown to a power cut is a fair
+price for sparing the router's flash (usage itself is the ledger's).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections import deque
+
+from routerguard.attribute.categories import catalog
+from routerguard.attribute.destinations import address_text
+from routerguard.config.model import Config
+from routerguard.decide import alerts
+from routerguard.decide.alerts import Alert
+from routerguard.decide.periods import HOUR, bucket_start
+from routerguard.decide.policy import Limit
+from routerguard.enforce import dnsmasq, saver
+from routerguard.notify import Notifier
+from routerguard.read.capture import DnsSeen, LanCapture
+from routerguard.read.uplink import default_interface, is_metered
+from routerguard.service import Service, Snapshot, rfc3339
+
+log = logging.getLogger("routerguard.leakguard")
+
+WRITE_INTERVAL = 600.0  # seconds between writes of destinations
+TOLD_KEY = "told_metered"  # meta: {mac: time of the DHCP ack that told it}
+ALERTS_KEPT = 1000
+SENT_CACHE = 1000  # (scope, period) pairs remembered before the cache starts afresh
+CAP_WORDS = {"daily": "daily cap", "weekly": "weekly cap", "monthly": "monthly cap"}
+
+
+class LeakGuard:
+    def __init__(self, service: Service) -> None:
+        self.service, self.core = service, service.core
+        self.notifier = Notifier()
+        self.capture: LanCapture | None = None
+        self._synced: tuple[str, str] | None = None  # the snippet's path and text as last made so
+        self._recent: dict[str, deque[tuple[float, int]]] = {}
+        self._sent: dict[tuple[str, float], set[int]] = {}
+        self._history: dict[str, tuple[int, list[tuple[int, int]]]] = {}  # mac -> (hour, its hourly bytes before it)
+        self._written = time.monotonic()
+        self.core.told_metered.update(json.loads(self.core.db.get_meta(TOLD_KEY) or "{}"))
+
+    def start(self) -> None:
+        self.notifier.start()
+        self._follow_lan()
+
+    def _follow_lan(self) -> None:
+        """(Re)start the capture on the configured LAN interface (a reload may rename it)."""
+        lan = self.core.config.main.lan_if
+        if self.capture is not None and self.capture.ifname == lan:
+            return
+        if self.capture is not None:
+            self.capture.stop()
+        self.capture = LanCapture(lan)
+        self.capture.start()
+
+    def before_reading(self) -> None:
+        self._follow_lan()
+        core = self.core
+        for event in self.capture.drain() if self.capture else []:
+            if isinstance(event, DnsSeen):
+                core.names.learn(core.directory.mac_of(address_text(event.client)), event.answer)
+            elif event.metered:
+                core.told_metered[event.mac] = core.now()
+            else:
+                core.told_metered.pop(event.mac, None)
+
+    def after_reading(self, charged: dict[str, tuple[int, int]]) -> None:
+        now = self.core.now()
+        snap = self.service.snapshot()
+        self.core.destinations.settle(lambda mac: _start(snap.window(mac)))
+        self._note_recent(charged, now)
+        for alert, levels in self._decide(snap, now):
+            self._raise(alert, levels, now)
+        self._sync_dnsmasq(snap.config)
+        if time.monotonic() - self._written >= WRITE_INTERVAL:
+            self.write()
+
+    # --- alerts --------------------------------------------------------------------
+
+    def _note_recent(self, charged: dict[str, tuple[int, int]], now: float) -> None:
+        for mac, (up, down) in charged.items():
+            self._recent.setdefault(mac, deque()).append((now, up + down))
+        for mac in list(self._recent):
+            window = self._recent[mac]
+            while window and window[0][0] <= now - alerts.RECENT_WINDOW:
+                window.popleft()
+            if not window:
+                del self._recent[mac]
+
+    def _decide(self, snap: Snapshot, now: float) -> list[tuple[Alert, list[int]]]:
+        config = snap.config
+        found = []
+        plan = snap.plan()
+        if plan:
+            found.append(self._threshold("plan", "The plan", plan, None))
+        for gid, group in config.groups.items():
+            limit = snap.group(gid)
+            if limit and group.cap:
+                found.append(self._threshold(f"group:{gid}", f"Group {group.name}'s {_cap_words(group.cap.period.kind)}", limit, None))
+        for mac in self.service.known_macs():
+            own = snap.device(mac).own
+            cap = config.devices[mac].cap if mac in config.devices and config.devices[mac].cap else config.default_cap
+            if own and cap:
+                found.append(self._threshold(f"device:{mac}", f"{self._who(mac)}'s {_cap_words(cap.period.kind)}", own, mac))
+            recent = sum(n for _, n in self._recent.get(mac, ()))
+            if recent >= alerts.MIN_BURST_BYTES:
+                found += [(a, [0]) for a in self._unusual(mac, recent, now) if 0 not in self._sent_levels(a.scope, a.period)]
+        return [(alert, levels) for alert, levels in found if alert]
+
+    def _threshold(self, scope: str, what: str, limit: Limit, mac: str | None) -> tuple[Alert | None, list[int]]:
+        sent = self._sent_levels(scope, _start(limit) or 0.0)
+        return alerts.threshold_alert(scope, what, limit, self.core.config.notify.thresholds, sent, mac)
+
+    def _unusual(self, mac: str, recent: int, now: float) -> list[Alert]:
+        zone = self.core.zone
+        hour = bucket_start(now, zone)
+        cached = self._history.get(mac)
+        if cached is None or cached[0] != hour:
+            rows = self.core.ledger.series(mac, now - alerts.LOOKBACK, hour, lambda h: h)
+            cached = self._history[mac] = (hour, [(t, up + down) for t, _, up, down in rows])
+        history = cached[1]
+        first_seen = min((t for t, _ in history), default=now)
+        return alerts.unusual_use(mac, self._who(mac), recent, history, now, first_seen,
+                                  lambda t: zone.to_local(t).hour)
+
+    def _who(self, mac: str) -> str:
+        return self.service.name_of(mac) or mac
+
+    def _sent_levels(self, scope: str, period: float) -> set[int]:
+        key = (scope, period)
+        if key not in self._sent:
+            if len(self._sent) > SENT_CACHE:
+                self._sent.clear()
+            rows = self.core.db.query("SELECT level FROM alert_sent WHERE scope = ? AND period = ?", key)
+            self._sent[key] = {level for level, in rows}
+        return self._sent[key]
+
+    def _raise(self, alert: Alert, levels: list[int], now: float) -> None:
+        """Store, log and push one alert; it counts as sent even when the disk refuses it, so it is not repeated."""
+        self._sent_levels(alert.scope, alert.period).update(levels)
+        alert_id = None
+        try:
+            with self.core.db.batch() as tx:
+                alert_id = tx.execute("INSERT INTO alert (time, kind, mac, message) VALUES (?, ?, ?, ?)",
+                                      (now, alert.kind, alert.mac, alert.message)).lastrowid
+                tx.executemany("INSERT OR IGNORE INTO alert_sent (scope, period, level) VALUES (?, ?, ?)",
+                               [(alert.scope, alert.period, level) for level in levels])
+        except sqlite3.Error as e:
+            log.error("could not store an alert (%s)", e)
+        log.warning("alert (%s): %s", alert.kind, alert.message)
+        payload = {"id": alert_id, "kind": alert.kind, "mac": alert.mac, "message": alert.message, "time": rfc3339(now),
+                   "device": self.service.name_of(alert.mac) if alert.mac else None, **alert.details}
+        self.notifier.push(self.core.config.notify, payload)
+
+    # --- dnsmasq ---------------------------------------------------------------------
+
+    def _sync_dnsmasq(self, config: Config) -> None:
+        main = config.main
+        if not main.dnsmasq_conf_dir:
+            return
+        lists = catalog(config.categories)
+        blocked = {block.category: found.domains for block in saver.desired(config).blocks
+                   if (found := lists.get(block.category)) is not None}
+        uplink = default_interface()
+        text = dnsmasq.snippet(blocked, metered=uplink is None or is_metered(config, uplink))
+        snippet = dnsmasq.Snippet(main.dnsmasq_conf_dir, main.dnsmasq_restart)
+        if (snippet.path, text) != self._synced:
+            snippet.sync(text)
+            self._synced = (snippet.path, text)
+
+    # --- on disk -----------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Destinations, who was told "metered", and the alert table trimmed, in one transaction."""
+        self._written = time.monotonic()
+        try:
+            with self.core.db.batch() as tx:
+                done = self.core.destinations.write(tx)
+                tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                           (TOLD_KEY, json.dumps(self.core.told_metered)))
+                tx.execute("DELETE FROM alert WHERE id <= (SELECT MAX(id) FROM alert) - ?", (ALERTS_KEPT,))
+        except sqlite3.Error as e:
+            log.error("could not write destinations to %s (%s); retrying later", self.core.db.path, e)
+            return
+        done()
+
+    def stop(self) -> None:
+        if self.capture:
+            self.capture.stop()
+        self.notifier.stop()
+        self.write()
+
+
+def _start(limit: Limit | None) -> float | None:
+    return limit.start if limit else None
+
+
+def _cap_words(kind: str) -> str:
+    return CAP_WORDS.get(kind, "cap")

@@ -1,0 +1,35 @@
+"""The leak guard's routes: what ate a device's data, the categories, and the alerts page's one-tap pause."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+
+from routerguard.serve.admin import act
+from routerguard.serve.admin import guard as admin_guard
+from routerguard.serve.api import guard as api_guard
+from routerguard.serve.context import service
+from routerguard.service import rfc3339
+
+bp = Blueprint("leakguard", __name__)
+PAUSE_SECONDS = 3600  # "pause for an hour"
+
+bp.before_request(lambda: api_guard() if request.path.startswith("/api/") else admin_guard())
+
+
+@bp.get("/api/v1/devices/<mac>/destinations")
+def destinations(mac: str) -> Response:
+    return jsonify(destinations=service().destinations(mac))
+
+
+@bp.get("/api/v1/categories")
+def categories() -> Response:
+    return jsonify(categories=service().categories())
+
+
+@bp.post("/admin/alerts/pause")
+def pause() -> Response | tuple[str, int]:
+    """One tap on an alert: the device is blocked for an hour (PATCH blocked_until now + 1 h)."""
+    mac = request.form.get("mac", "")
+    until = rfc3339(service().core.now() + PAUSE_SECONDS)
+    return act(lambda: service().patch_device(mac, {"blocked": True, "blocked_until": until}),
+               lambda error: render_template("alerts.html", alerts=service().alerts(), error=error), url_for("admin.alerts"))
