@@ -21,6 +21,12 @@ def addr(text: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
 
 
+def charge(found: Destinations, up: int, down: int, window: float) -> None:
+    """One reading's bytes of PHONE to 198.18.0.10, charged to the window starting at `window`."""
+    found.add(PHONE, addr("198.18.0.10"), up, down)
+    found.settle(lambda mac: window)
+
+
 def commit(db: Database, destinations: Destinations) -> None:
     with db.batch() as tx:
         done = destinations.write(tx)
@@ -71,11 +77,9 @@ def test_a_big_newcomer_pushes_the_smallest_name_into_other() -> None:
 def test_windows_keep_their_own_rows_and_a_new_period_starts_empty(tmp_path) -> None:
     db = Database(str(tmp_path))
     found = Destinations(db, Names())
-    found.add(PHONE, addr("198.18.0.10"), 1, 10)
-    found.settle(lambda mac: DAY)
+    charge(found, 1, 10, DAY)
     commit(db, found)
-    found.add(PHONE, addr("198.18.0.10"), 2, 20)
-    found.settle(lambda mac: 2 * DAY)
+    charge(found, 2, 20, 2 * DAY)
     assert found.top(PHONE, 2 * DAY) == [("198.18.0.10", 2, 20)]
     assert found.top(PHONE, DAY) == [("198.18.0.10", 3, 30)]
     commit(db, found)
@@ -85,15 +89,13 @@ def test_windows_keep_their_own_rows_and_a_new_period_starts_empty(tmp_path) -> 
 def test_destinations_survive_a_restart(tmp_path) -> None:
     db = Database(str(tmp_path))
     found = Destinations(db, Names())
-    found.add(PHONE, addr("198.18.0.10"), 5, 50)
-    found.settle(lambda mac: DAY)
+    charge(found, 5, 50, DAY)
     commit(db, found)
     db.close()
     db = Database(str(tmp_path))
     again = Destinations(db, Names())
     assert again.top(PHONE, DAY) == [("198.18.0.10", 5, 50)]
-    again.add(PHONE, addr("198.18.0.10"), 1, 1)
-    again.settle(lambda mac: DAY)
+    charge(again, 1, 1, DAY)
     commit(db, again)
     assert Destinations(db, Names()).top(PHONE, DAY) == [("198.18.0.10", 6, 51)]
 
@@ -101,8 +103,7 @@ def test_destinations_survive_a_restart(tmp_path) -> None:
 def test_a_write_not_confirmed_is_written_again(tmp_path) -> None:
     db = Database(str(tmp_path))
     found = Destinations(db, Names())
-    found.add(PHONE, addr("198.18.0.10"), 5, 50)
-    found.settle(lambda mac: DAY)
+    charge(found, 5, 50, DAY)
     with db.batch() as tx:
         found.write(tx)  # never confirmed, as when the ledger's transaction fails
     db.execute("DELETE FROM destination")
