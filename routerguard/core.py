@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.clock import Clock
@@ -47,6 +48,7 @@ class Core:
         self.wan_total: int | None = None  # uplink octets over SNMP since the plan period began, when configured
         self.config_error: str | None = None  # why the last reload was refused, shown until a good one
         self.started = time.time()
+        self.on_change: Callable[[], None] = lambda: None  # the enforcer's sync: a top-up, reset or edit reaches the kernel at once
 
     @property
     def config(self):

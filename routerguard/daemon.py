@@ -107,12 +107,16 @@ class Daemon:
             signal.signal(signum, self._on_signal)  # first: a default HUP/USR1 would kill us while importing
         logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
         from routerguard.account.meter import Meter
+        from routerguard.enforce.enforcer import Enforcer
         from routerguard.leakguard import LeakGuard
         from routerguard.serve.server import Server
         from routerguard.serve.snmp_agent import start_agent
 
         core = self.core
-        meter = Meter(core)
+        enforcer = Enforcer(self.service)
+        enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
+        core.on_change = enforcer.sync
+        meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark)
         leak = LeakGuard(self.service)
         leak.start()
         server = Server(self.service, core.config.main.listen)
@@ -127,6 +131,7 @@ class Daemon:
                 if self._reload.is_set():
                     self._reload_config()
                 self._read(meter, leak)
+                enforcer.sync()
                 self._read_wan()
                 core.readings += 1
                 if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
@@ -134,6 +139,7 @@ class Daemon:
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
             server.stop()
+            enforcer.close()
             if self.wan:
                 self.wan.stop()
             if agent:

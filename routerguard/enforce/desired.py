@@ -1,0 +1,121 @@
+"""What the kernel should hold now: the decide step's limits as a Ruleset.
+
+Each limit with a cutting action (block, throttle) becomes one kernel quota
+object per scope: a device's own or default cap, a group's shared cap, the
+plan. The object's name carries its basis, everything that makes the
+kernel's count meaningful (the period's start, the latest reset, a group's
+members), never the allowance:
+
+- a top-up or a changed cap keeps the name, so the existing object only
+  gets a new limit and keeps every byte it has counted;
+- a new period, a reset or a change of members gives a new name, so a new
+  object starts from the usage the ledger holds for the new basis.
+
+That is the invariant: a quota object's count is the scope's usage under its
+basis as the ledger had it when the object was made, plus every byte the
+kernel charged to it since. Nothing is forgiven by a change of allowance;
+the bytes that crossed between the meter's last reading and the creation of
+a new object (milliseconds at a rollover or a reset) are the only ones the
+kernel misses, and the ledger still has them, so the daemon's own decision
+(Guard.blocked) catches them at the next reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from routerguard.config.model import Config
+from routerguard.decide import periods
+from routerguard.decide.policy import BLOCKED, EXEMPT, THROTTLED, Limit
+from routerguard.enforce.marks import Marks, MarksExhausted
+from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
+from routerguard.service import Service, Snapshot, members
+
+log = logging.getLogger("routerguard.enforce")
+
+CUTTING = ("block", "throttle")  # actions the kernel enforces; "notify" only warns
+DIGEST_CHARS = 8
+Named = tuple[str, Limit]  # a quota object's name and the limit it enforces
+
+
+def metered_uplinks(config: Config) -> tuple[str, ...]:
+    """wan_if, plus uplinks marked metered, minus those marked not metered."""
+    unmetered = {u.ifname for u in config.uplinks if not u.metered}
+    extra = tuple(u.ifname for u in config.uplinks if u.metered and u.ifname not in config.main.wan_if)
+    return tuple(name for name in config.main.wan_if + extra if name not in unmetered)
+
+
+class Scopes:
+    """The quota objects of one snapshot, each made once however many devices share it."""
+
+    def __init__(self, service: Service, snap: Snapshot) -> None:
+        self.core, self.snap = service.core, snap
+        self.quotas: dict[str, Quota] = {}
+
+    def quota(self, label: str, key: str, limit: Limit, group: str | None = None) -> str | None:
+        """The name of the quota object for `limit`, or None when its action does not cut."""
+        if limit.action not in CUTTING:
+            return None
+        basis = (limit.start, self.core.adjustments.reset_offset(key, limit.start),
+                 members(self.snap.config, group) if group else None)
+        name = f"q_{label}_{hashlib.sha1(repr(basis).encode()).hexdigest()[:DIGEST_CHARS]}"
+        if name not in self.quotas:
+            since = f"since {int(limit.start)}" if limit.start is not None else "for ever"
+            self.quotas[name] = Quota(name, limit.allowance, limit.used, f"{key} {since}")
+        return name
+
+    def newcomers(self) -> list[Named]:
+        """The allowance every MAC not registered yet shares: one default cap per period."""
+        cap = self.snap.config.default_cap
+        if cap is None:
+            return []
+        start, end = periods.period_bounds(cap.period, self.snap.now, self.core.zone)
+        limit = Limit("default", cap.bytes, 0, cap.action, cap.throttle_kbit, start, end)
+        name = self.quota("newcomers", "newcomers", limit)
+        return [(name, limit)] if name else []
+
+
+def guard(names: list[Named], decision_state: str, throttle_kbit: int | None) -> Guard:
+    """A device's guard from its quotas (name, limit) and the daemon's decision."""
+    if decision_state == EXEMPT:
+        return Guard(counts=tuple(name for name, _ in names))
+    return Guard(cuts=tuple(name for name, limit in names if limit.action == "block"),
+                 throttles=tuple((name, limit.throttle_kbit) for name, limit in names
+                                 if limit.action == "throttle" and limit.throttle_kbit),
+                 blocked=decision_state == BLOCKED,
+                 throttle_kbit=throttle_kbit if decision_state == THROTTLED else None)
+
+
+def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
+    """The Ruleset for every known device, from one snapshot of usage and limits."""
+    snap = service.snapshot()
+    config = snap.config
+    scopes = Scopes(service, snap)
+    plan_limit = snap.plan()
+    plan = scopes.quota("plan", "plan", plan_limit) if plan_limit else None
+    plan_named = [(plan, plan_limit)] if plan and plan_limit else []
+    devices = []
+    for mac in sorted(set(service.known_macs()) | set(marks.macs())):
+        try:
+            device_id = marks.id_for(mac, snap.now)
+        except MarksExhausted as e:
+            log.warning("%s", e)
+            continue
+        limits = snap.device(mac)
+        gid = config.devices[mac].group if mac in config.devices else None
+        names = []
+        for limit in limits.limits:
+            if limit is limits.own:
+                name = scopes.quota(f"dev{device_id}", f"device:{mac}", limit)
+            elif limit.scope == "group":
+                name = scopes.quota(f"grp_{gid}", f"group:{gid}", limit, group=gid)
+            else:
+                name = plan
+            if name:
+                names.append((name, limit))
+        decision = limits.decision
+        devices.append(Device(mac, device_id, guard(names, decision.state, decision.throttle_kbit)))
+    newcomer = guard(scopes.newcomers() + plan_named, "ok", None)
+    return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
+                   newcomer, plan, captive)

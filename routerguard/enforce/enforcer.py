@@ -1,0 +1,94 @@
+"""The owner of the kernel state: the table built at start, then kept in step with every decision.
+
+- `start()` runs before the meter's first reading and before the page is
+  served, and rebuilds the table from the database in one transaction. On a
+  boot the table is made afresh. A table left by a stopped or crashed daemon
+  (it is never removed on exit, so caps hold while the daemon is away) is
+  updated in place: each quota object starts from the larger of the stored
+  usage and what the kernel counted under the same basis (desired.py).
+- `sync()` runs after every reading and at once after a top-up, a reset or
+  an edit (Core.on_change), so a block is lifted before the request returns.
+  It changes the kernel only when the wanted state differs, and then only
+  with an in-place update that keeps every quota's count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+
+from routerguard.enforce import nft, ruleset
+from routerguard.enforce.captive import Responder
+from routerguard.enforce.desired import build
+from routerguard.enforce.marks import Marks
+from routerguard.enforce.ruleset import Captive, Ruleset
+from routerguard.service import Service
+
+log = logging.getLogger("routerguard.enforce")
+
+
+class Enforcer:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.marks = Marks(service.core.db)
+        self.responder = Responder(service.core.config.main.listen)
+        self._captive: Captive | None = None
+        self._lock = threading.Lock()  # the meter loop and the page's threads both sync
+        self._applied: Ruleset | None = None
+
+    def start(self) -> None:
+        for flowtable in nft.flowtables():
+            log.warning("flow offloading is on (flowtable %s): offloaded packets skip routerguard's rules,"
+                        " so caps hold only to the next meter reading; see `routerguard check`", flowtable)
+        self._captive = self.responder.start()
+        with self._lock:
+            self._rebuild()
+
+    def sync(self) -> None:
+        """Bring the kernel in line with the decisions of this moment."""
+        with self._lock:
+            if self._applied is None:
+                self._rebuild()
+                return
+            rules = build(self.service, self.marks, self._captive)
+            if rules != self._applied:
+                self._apply(ruleset.update(rules, ruleset.present_after(self._applied)), rules)
+
+    def close(self) -> None:
+        """Stop the redirect; the table stays, so caps hold while the daemon is away."""
+        self.responder.stop()
+
+    def _rebuild(self) -> None:
+        """The table from the database, over whatever table is there.
+
+        A table of ours is updated in place: its quota objects keep counting
+        (nothing crosses uncounted while the daemon starts), and only those
+        that counted less than the database holds are made anew from it. A
+        table that cannot be updated (another version's) is replaced.
+        """
+        rules = build(self.service, self.marks, self._captive)
+        found = nft.table_state()
+        if found is None:
+            self._apply(ruleset.create(rules), rules)
+            return
+        present, counted = found
+        recount = frozenset(q.name for q in rules.quotas if counted.get(q.name, q.allowance) < min(q.used, q.allowance))
+        try:
+            nft.apply(ruleset.update(rules, present, recount))
+        except nft.NftError as e:
+            log.warning("the table of an earlier routerguard cannot be updated, replacing it: %s", e)
+            quotas = tuple(dataclasses.replace(q, used=max(q.used, counted.get(q.name, 0))) for q in rules.quotas)
+            rules = dataclasses.replace(rules, quotas=quotas)
+            self._apply(ruleset.create(rules), rules)
+            return
+        self._applied = rules
+
+    def _apply(self, script: str, rules: Ruleset) -> None:
+        try:
+            nft.apply(script)
+        except nft.NftError as e:
+            log.error("could not update the kernel's caps (the previous ones stay in force; retrying): %s", e)
+            self._applied = None  # the next sync replaces the table from scratch
+            return
+        self._applied = rules

@@ -1,0 +1,303 @@
+"""The nftables text for a desired kernel state: a pure function, tested without a kernel.
+
+Everything lives in one table, `inet routerguard`, changed in one `nft -f`
+transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
+
+    forward (before fw4's filter chain)
+      LAN -> metered WAN: upstream    WAN -> LAN: downstream
+    upstream
+      ct mark id is none (or newcomer) -> ether saddr vmap @dev_by_mac -> mark_N: set the id
+      still none -> mark as a newcomer
+      ct mark id vmap @dev_by_mark -> dev_N | newcomer
+    downstream
+      ct mark id vmap @dev_by_mark -> dev_N | newcomer
+    dev_N: the device's guard: quotas charged, cut (reject), or slowed (limit)
+    captive (nat prerouting): blocked MACs' plain HTTP -> our responder
+    router_out / router_in: the router's own traffic charged to the plan, never cut
+
+Downstream packets carry no LAN MAC, so the mark set on a flow's upstream
+packets is what ties both directions to the device. The id sits in the high
+16 bits of the ct mark and is written with constant masks (nft 1.0.6 cannot
+`or` a map lookup into the mark), hence one tiny `mark_N` chain per device.
+
+Two scripts: `create` makes the table afresh (on a boot, or when an old
+table cannot be updated); `update` changes the table in place, keeping its
+quota and limit objects, so the kernel's count of what a quota has consumed
+survives every change of allowance: `add quota` on an existing object only
+changes its limit. Objects no longer wanted are deleted in the same
+transaction; sets that are not ours to fill (dnsmasq's) keep their elements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from routerguard.enforce.marks import MARK_MASK, NEWCOMER_ID, mark_of
+
+TABLE = "inet routerguard"
+FORWARD_PRIORITY = "filter - 10"  # before fw4's forward chain (filter), so a cut packet never reaches its `flow add`
+CAPTIVE_PRIORITY = "dstnat - 10"  # before fw4's port forwards
+ROUTER_PRIORITY = "filter"
+NEWCOMER_CHAIN = "newcomer"
+HTTP_PORT = 80
+KEEP_BITS = 0xFFFFFFFF & ~MARK_MASK  # the ct mark bits other tools own (mwan3: 0x3F00), and TOLD
+TOLD = 0x80000000  # ct mark bit: this flow's device has been sent its reset
+LIMIT_BURST = 1500  # bytes on top of nft's one second of rate, so a full-size packet always fits
+BYTES_PER_KBIT = 125
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A kernel quota object: one scope's allowance under one basis (its name says which).
+
+    `used` is where the count starts when the object is created; an object
+    that already exists keeps its own count (the kernel ignores it then).
+    """
+
+    name: str
+    allowance: int
+    used: int = field(default=0, compare=False)
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What the kernel does with one device's packets, both directions.
+
+    `counts` are charged and never cut (an exempt device still spends the
+    plan); `cuts` reject once used up; `throttles` (quota, kbit) slow down
+    once used up. `blocked` and `throttle_kbit` apply whatever the quotas
+    say: the daemon's own decision (a manual block, or usage the kernel did
+    not see), so the two can only make each other stricter.
+    """
+
+    counts: tuple[str, ...] = ()
+    cuts: tuple[str, ...] = ()
+    throttles: tuple[tuple[str, int], ...] = ()
+    blocked: bool = False
+    throttle_kbit: int | None = None
+
+    def slowed(self) -> list[tuple[str | None, int]]:
+        """(quota or None for the daemon's own decision, kbit): each limiter a packet may pass, one per rate.
+
+        A packet passes each limiter once: a quota slowing to the daemon's rate
+        or a faster one is only charged, the daemon's limiter holds it already.
+        """
+        held = self.throttle_kbit
+        limits: list[tuple[str | None, int]] = [(q, kbit) for q, kbit in self.throttles if not held or kbit < held]
+        return limits + [(None, held)] if held else limits
+
+
+@dataclass(frozen=True)
+class Device:
+    mac: str
+    id: int
+    guard: Guard
+
+
+@dataclass(frozen=True)
+class Captive:
+    """Where blocked devices' plain HTTP goes: our responder, per address family."""
+
+    port: int
+    ipv4: str | None = None
+    ipv6: str | None = None
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    lan_if: str
+    wan_ifs: tuple[str, ...]
+    quotas: tuple[Quota, ...] = ()
+    devices: tuple[Device, ...] = ()
+    newcomer: Guard = Guard()  # MACs not registered yet: they share one default allowance
+    plan: str | None = None  # the plan's quota, also charged by the router and by flows of no known device
+    captive: Captive | None = None
+
+
+@dataclass(frozen=True)
+class Present:
+    """The objects a table holds: what an update deletes when they are no longer wanted."""
+
+    chains: frozenset[str] = frozenset()
+    quotas: frozenset[str] = frozenset()
+    limits: frozenset[str] = frozenset()
+
+
+def create(rules: Ruleset) -> str:
+    """The table afresh, replacing any old one."""
+    return "\n".join([f"add table {TABLE}", f"delete table {TABLE}", *_body(rules)]) + "\n"
+
+
+def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset()) -> str:
+    """The table changed from what it holds (`present`) to `rules`, keeping every quota's and limit's count.
+
+    Quotas named in `recount` are made anew from their `used` (a restart
+    that finds the kernel counted less than the database holds).
+    """
+    lines = [f"flush table {TABLE}", f"flush map {TABLE} dev_by_mac", f"flush map {TABLE} dev_by_mark",
+             f"flush set {TABLE} blocked"]
+    lines += [f"delete quota {TABLE} {name}" for name in sorted(recount & present.quotas)]
+    lines += _body(rules)
+    wanted = present_after(rules)
+    lines += [f"delete chain {TABLE} {name}" for name in sorted(present.chains - wanted.chains)]
+    lines += [f"delete quota {TABLE} {name}" for name in sorted(present.quotas - wanted.quotas)]
+    lines += [f"delete limit {TABLE} {name}" for name in sorted(present.limits - wanted.limits)]
+    return "\n".join(lines) + "\n"
+
+
+def present_after(rules: Ruleset) -> Present:
+    """What the table holds once `rules` are applied."""
+    chains = {"forward", "upstream", "downstream", "cut"} | {chain for chain, _ in _guards(rules)}
+    chains |= {f"mark_{d.id}" for d in rules.devices}
+    if rules.captive:
+        chains.add("captive")
+    if rules.plan and rules.wan_ifs:
+        chains |= {"router_out", "router_in"}
+    return Present(frozenset(chains), frozenset(q.name for q in rules.quotas), frozenset(_limit_rates(rules)))
+
+
+def device_chain(device_id: int) -> str:
+    return f"dev_{device_id}"
+
+
+def limit_name(chain: str, kbit: int, direction: str) -> str:
+    return f"lim_{chain}_{kbit}_{direction}"
+
+
+# --- the script's parts --------------------------------------------------------
+
+
+def _body(rules: Ruleset) -> list[str]:
+    lines = [
+        f"add table {TABLE}",
+        f"add map {TABLE} dev_by_mac {{ type ether_addr : verdict; }}",
+        f"add map {TABLE} dev_by_mark {{ type mark : verdict; }}",
+        f"add set {TABLE} blocked {{ type ether_addr; }}",
+    ]
+    lines += [_quota(q) for q in rules.quotas]
+    lines += [f"add limit {TABLE} {name} {{ rate over {kbit * BYTES_PER_KBIT} bytes/second burst {LIMIT_BURST} bytes; }}"
+              for name, kbit in sorted(_limit_rates(rules).items())]
+    lines += _dispatch(rules)
+    for device in rules.devices:
+        lines += [f"add chain {TABLE} mark_{device.id}",
+                  f"add rule {TABLE} mark_{device.id} ct mark set ct mark and {KEEP_BITS:#010x} or {mark_of(device.id):#010x}"]
+    for chain, guard in _guards(rules):
+        lines += _guard(rules, chain, guard)
+    lines += _elements(rules)
+    lines += _captive(rules)
+    lines += _router(rules)
+    return lines
+
+
+def _quota(q: Quota) -> str:
+    """The kernel refuses a count above the limit; at the limit the next packet is over, which is the same."""
+    comment = f' comment "{q.comment}";' if q.comment else ""
+    return f"add quota {TABLE} {q.name} {{ over {q.allowance} bytes used {min(q.used, q.allowance)} bytes;{comment} }}"
+
+
+def _dispatch(rules: Ruleset) -> list[str]:
+    lan, wans = _name(rules.lan_if), _names(rules.wan_ifs)
+    newcomer = f"{mark_of(NEWCOMER_ID):#010x}"
+    lines = [
+        f"add chain {TABLE} forward {{ type filter hook forward priority {FORWARD_PRIORITY}; policy accept; }}",
+        f"add chain {TABLE} upstream",
+        f"add chain {TABLE} downstream",
+        f"add chain {TABLE} cut",
+        # Downstream, `reject` would answer only the server; the device, with nothing left to
+        # acknowledge, would wait for data forever. So the first cut packet towards it becomes
+        # its reset, and the rest are rejected as usual.
+        f"add rule {TABLE} cut oifname {lan} meta l4proto tcp ct mark and {TOLD:#010x} 0x00000000"
+        f" ct mark set ct mark or {TOLD:#010x} tcp flags set rst|ack accept",
+        f"add rule {TABLE} cut meta l4proto tcp reject with tcp reset",
+        f"add rule {TABLE} cut reject with icmpx admin-prohibited",
+        f"add rule {TABLE} upstream ct mark and {MARK_MASK:#010x} {{ 0x00000000, {newcomer} }} ether saddr vmap @dev_by_mac",
+        f"add rule {TABLE} upstream ct mark and {MARK_MASK:#010x} 0x00000000"
+        f" ct mark set ct mark and {KEEP_BITS:#010x} or {newcomer}",
+        f"add rule {TABLE} upstream ct mark and {MARK_MASK:#010x} vmap @dev_by_mark",
+        f"add rule {TABLE} downstream ct mark and {MARK_MASK:#010x} vmap @dev_by_mark",
+    ]
+    if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
+        lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
+    if wans:
+        lines += [f"add rule {TABLE} forward iifname {lan} oifname {wans} jump upstream",
+                  f"add rule {TABLE} forward iifname {wans} oifname {lan} jump downstream"]
+    return lines
+
+
+def _guard(rules: Ruleset, chain: str, guard: Guard) -> list[str]:
+    """One device's chain: charge, then cut or slow; every packet charges each quota once."""
+    lan = _name(rules.lan_if)
+    head = f"add rule {TABLE} {chain}"
+    lines = [f"add chain {TABLE} {chain}"]
+    lines += [f'{head} quota name "{q}"' for q in guard.counts]
+    if guard.blocked:
+        lines.append(f"{head} goto cut")
+    lines += [f'{head} quota name "{q}" goto cut' for q in guard.cuts]
+    slowed = guard.slowed()
+    lines += [f'{head} quota name "{quota}"' for quota, kbit in guard.throttles if (quota, kbit) not in slowed]
+    for quota, kbit in slowed:
+        charge = f' quota name "{quota}"' if quota else ""
+        lines += [f'{head} iifname {lan}{charge} limit name "{limit_name(chain, kbit, "up")}" drop',
+                  f'{head} oifname {lan}{charge} limit name "{limit_name(chain, kbit, "down")}" drop']
+    return lines
+
+
+def _elements(rules: Ruleset) -> list[str]:
+    by_mark = [f"{mark_of(NEWCOMER_ID):#010x} : goto {NEWCOMER_CHAIN}"]
+    by_mark += [f"{mark_of(d.id):#010x} : goto {device_chain(d.id)}" for d in rules.devices]
+    lines = [f"add element {TABLE} dev_by_mark {{ {', '.join(by_mark)} }}"]
+    if rules.devices:
+        by_mac = ", ".join(f"{d.mac} : jump mark_{d.id}" for d in rules.devices)
+        lines.append(f"add element {TABLE} dev_by_mac {{ {by_mac} }}")
+    blocked = [d.mac for d in rules.devices if d.guard.blocked]
+    if blocked:
+        lines.append(f"add element {TABLE} blocked {{ {', '.join(blocked)} }}")
+    return lines
+
+
+def _captive(rules: Ruleset) -> list[str]:
+    """Blocked devices' plain HTTP to anywhere but the router goes to our responder (captive.py)."""
+    captive = rules.captive
+    if captive is None:
+        return []
+    head = (f"add rule {TABLE} captive iifname {_name(rules.lan_if)} ether saddr @blocked"
+            f" fib daddr type != local tcp dport {HTTP_PORT}")
+    lines = [f"add chain {TABLE} captive {{ type nat hook prerouting priority {CAPTIVE_PRIORITY}; policy accept; }}"]
+    if captive.ipv4:
+        lines.append(f"{head} dnat ip to {captive.ipv4}:{captive.port}")
+    if captive.ipv6:
+        lines.append(f"{head} dnat ip6 to [{captive.ipv6}]:{captive.port}")
+    return lines
+
+
+def _router(rules: Ruleset) -> list[str]:
+    """The router's own traffic over a metered uplink spends the plan too, but is never cut."""
+    if not rules.plan or not rules.wan_ifs:
+        return []
+    wans = _names(rules.wan_ifs)
+    return [
+        f"add chain {TABLE} router_out {{ type filter hook output priority {ROUTER_PRIORITY}; policy accept; }}",
+        f'add rule {TABLE} router_out oifname {wans} ct direction original quota name "{rules.plan}"',
+        f"add chain {TABLE} router_in {{ type filter hook input priority {ROUTER_PRIORITY}; policy accept; }}",
+        f'add rule {TABLE} router_in iifname {wans} ct direction reply quota name "{rules.plan}"',
+    ]
+
+
+def _guards(rules: Ruleset) -> list[tuple[str, Guard]]:
+    """Each guard with the chain it fills."""
+    return [(NEWCOMER_CHAIN, rules.newcomer)] + [(device_chain(d.id), d.guard) for d in rules.devices]
+
+
+def _limit_rates(rules: Ruleset) -> dict[str, int]:
+    """Each named limit the guards use, and its rate in kbit/s."""
+    return {limit_name(chain, kbit, direction): kbit
+            for chain, guard in _guards(rules) for _, kbit in guard.slowed() for direction in ("up", "down")}
+
+
+def _name(ifname: str) -> str:
+    return f'"{ifname}"'
+
+
+def _names(ifnames: tuple[str, ...]) -> str:
+    return "{ " + ", ".join(_name(i) for i in ifnames) + " }"
