@@ -126,3 +126,63 @@ def test_a_burst_from_a_quiet_device_reaches_the_webhook(lab) -> None:
         assert all(a["mac"] != lab.clients[0].mac for a in stored)
     finally:
         daemon.stop()
+
+
+def test_a_blocked_category_cannot_be_fetched_while_an_allowed_one_can(lab) -> None:
+    kept, other = lab.clients
+    daemon = start_daemon(lab, "config category\n\toption id 'labvideo'\n\toption name 'Lab video'\n"
+                               "\tlist domain 'cdn.example.test'\n\n"
+                               f"config device\n\toption mac '{kept.mac}'\n\tlist block 'labvideo'\n")
+    try:
+        assert kept.download(100_000, host="dl.example.test") == 100_000
+        assert kept.download(100_000, host="cdn.example.test", check=False) == 0
+        assert kept.download(100_000, v6=True, host="www.cdn.example.test", check=False) == 0
+        assert other.download(100_000, host="cdn.example.test") == 100_000
+        daemon.wait_readings()
+        row = next(r for r in daemon.api("GET", f"/api/v1/devices/{other.mac}/destinations")["destinations"]
+                   if r["name"] == "cdn.example.test")
+        assert (row["service"], row["category"]) == ("Lab video", "labvideo")
+        assert daemon.api("PATCH", f"/api/v1/devices/{other.mac}", {"block": ["labvideo"]})["block"] == ["labvideo"]
+        assert other.download(100_000, host="cdn.example.test", check=False) == 0
+        assert other.download(100_000, host="dl.example.test") == 100_000
+    finally:
+        daemon.stop()
+
+
+SECOND_UPLINK = "wan1"
+SECOND_ROUTER, SECOND_INTERNET = "198.18.1.2", "198.18.1.1"
+
+
+def add_second_uplink(lab) -> None:
+    """A second veth from the router to the internet host (198.18.1.0/24), like a hotel Wi-Fi beside the eSIM."""
+    lab.router.ns.ip_batch([f"link add {SECOND_UPLINK} type veth peer name eth1 netns {lab.internet.ns.name}",
+                            f"addr add {SECOND_ROUTER}/24 dev {SECOND_UPLINK}", f"link set {SECOND_UPLINK} up"])
+    lab.internet.ns.ip_batch([f"addr add {SECOND_INTERNET}/24 dev eth1", "link set eth1 up",
+                              f"route add 192.168.8.0/24 via {SECOND_ROUTER}"])  # not NATed there: the way back to the LAN
+    lab.router.exec(["ethtool", "-K", SECOND_UPLINK, "tso", "off", "gso", "off", "gro", "off"])
+    lab.internet.exec(["ethtool", "-K", "eth1", "tso", "off", "gso", "off", "gro", "off"])
+    wait_until(lambda: "state UP" in lab.router.ns.ip("link", "show", SECOND_UPLINK).stdout, 10, "the second uplink")
+
+
+def test_traffic_over_an_unmetered_uplink_is_not_charged(lab) -> None:
+    add_second_uplink(lab)
+    daemon = start_daemon(lab, f"config uplink\n\toption ifname '{SECOND_UPLINK}'\n\toption metered '0'\n")
+    try:
+        client = lab.clients[0]
+        client.truth(reset=True)  # counts the first uplink's addresses only: the metered truth
+        assert client.download(3_000_000, host=SECOND_INTERNET) == 3_000_000
+        client.download(1_000_000)
+        lab.router.exec(["curl", "-sS", "-o", "/dev/null", f"http://{SECOND_INTERNET}/bytes/500000"])
+        daemon.wait_readings()
+        _, truth_down = client.truth()
+        usage = daemon.api("GET", f"/api/v1/devices/{client.mac}")["usage"]
+        assert_close(usage["down_bytes"], truth_down, "metered download")
+        plan = daemon.api("GET", "/api/v1/plan")
+        assert plan["router_bytes"] < 100_000 and plan["uplink"] == {"ifname": lab.router.wan_if, "metered": True}
+        lab.router.ns.ip_batch([f"route replace default via {SECOND_INTERNET} dev {SECOND_UPLINK}"])
+        wait_until(lambda: daemon.api("GET", "/api/v1/plan")["uplink"] == {"ifname": SECOND_UPLINK, "metered": False},
+                   10, "the plan to show the unmetered uplink")
+        snippet = os.path.join(lab.router.dnsmasq_conf_dir, SNIPPET)
+        wait_until(lambda: "ANDROID_METERED" not in open(snippet).read(), 10, "the metered hint to go")
+    finally:
+        daemon.stop()

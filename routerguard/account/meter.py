@@ -17,6 +17,7 @@ from typing import Callable
 from routerguard.account.flows import FlowTracker
 from routerguard.account.ledger import ROUTER
 from routerguard.core import Core
+from routerguard.enforce.marks import FREE_ID, id_of_mark
 from routerguard.read import conntrack, neighbours
 from routerguard.read.leases import LeaseFile
 
@@ -135,6 +136,8 @@ class Meter:
         src, dst, mark = key
         if dst in self._local:
             return None  # to the router itself: crosses no uplink
+        if id_of_mark(mark) == FREE_ID:
+            return None  # left by an unmetered uplink: nobody pays
         by_mark = self.mac_of_mark(mark)
         if by_mark is not None:
             return by_mark

@@ -27,7 +27,8 @@ import shlex
 import subprocess
 from typing import Mapping
 
-from routerguard.enforce.saver import TABLE_FAMILY, TABLE_NAME, set_names
+from routerguard.enforce.ruleset import TABLE
+from routerguard.enforce.saver import set_names
 
 log = logging.getLogger("routerguard.dnsmasq")
 
@@ -50,7 +51,7 @@ def nftset_lines(blocked: Mapping[str, list[str]]) -> list[str]:
             feeds.setdefault(domain, []).append(category)
     by_sets: dict[str, list[str]] = {}
     for domain, categories in sorted(feeds.items()):
-        targets = ",".join(f"{family}#{TABLE_FAMILY}#{TABLE_NAME}#{name}"
+        targets = ",".join(f"{family}#{TABLE.replace(' ', '#')}#{name}"
                            for category in categories for family, name in zip("46", set_names(category)))
         by_sets.setdefault(targets, []).append(domain)
     lines = []

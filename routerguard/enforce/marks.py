@@ -21,7 +21,8 @@ from routerguard.store.db import Database
 MARK_SHIFT = 16
 MARK_MASK = 0x7FFF0000  # the bits of the ct mark that hold a device id
 NEWCOMER_ID = 0x7FFF  # a MAC the daemon has not registered yet (ruleset.py marks its flows with this)
-MAX_ID = NEWCOMER_ID - 1
+FREE_ID = 0x7FFE  # a flow leaving by an unmetered uplink: nobody pays (saver.py marks it, the meter skips it)
+MAX_ID = FREE_ID - 1
 
 
 class MarksExhausted(RuntimeError):

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from routerguard.enforce import saver
 from routerguard.enforce.marks import MARK_MASK, NEWCOMER_ID, mark_of
+from routerguard.enforce.saver import Saver
 
 TABLE = "inet routerguard"
 FORWARD_PRIORITY = "filter - 10"  # before fw4's forward chain (filter), so a cut packet never reaches its `flow add`
@@ -113,6 +115,7 @@ class Ruleset:
     newcomer: Guard = Guard()  # MACs not registered yet: they share one default allowance
     plan: str | None = None  # the plan's quota, also charged by the router and by flows of no known device
     captive: Captive | None = None
+    saver: Saver = Saver()  # the leak guard's data saver and unmetered uplinks (saver.py)
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ def present_after(rules: Ruleset) -> Present:
         chains.add("captive")
     if rules.plan and rules.wan_ifs:
         chains |= {"router_out", "router_in"}
+    chains |= saver.chains(rules.saver) if rules.wan_ifs else set()
     return Present(frozenset(chains), frozenset(q.name for q in rules.quotas), frozenset(_limit_rates(rules)))
 
 
@@ -174,6 +178,7 @@ def _body(rules: Ruleset) -> list[str]:
         f"add map {TABLE} dev_by_mac {{ type ether_addr : verdict; }}",
         f"add map {TABLE} dev_by_mark {{ type mark : verdict; }}",
         f"add set {TABLE} blocked {{ type ether_addr; }}",
+        *saver.declarations(rules.saver, TABLE),
     ]
     lines += [_quota(q) for q in rules.quotas]
     lines += [f"add limit {TABLE} {name} {{ rate over {kbit * BYTES_PER_KBIT} bytes/second burst {LIMIT_BURST} bytes; }}"
@@ -187,6 +192,7 @@ def _body(rules: Ruleset) -> list[str]:
     lines += _elements(rules)
     lines += _captive(rules)
     lines += _router(rules)
+    lines += saver.router(rules.saver, TABLE, _names(rules.wan_ifs), KEEP_BITS) if rules.wan_ifs else []
     return lines
 
 
@@ -220,6 +226,7 @@ def _dispatch(rules: Ruleset) -> list[str]:
     if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
         lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
     if wans:
+        lines += saver.forward(rules.saver, TABLE, lan, wans, KEEP_BITS)
         lines += [f"add rule {TABLE} forward iifname {lan} oifname {wans} jump upstream",
                   f"add rule {TABLE} forward iifname {wans} oifname {lan} jump downstream"]
     return lines
