@@ -28,7 +28,7 @@ import subprocess
 from typing import Mapping
 
 from routerguard.enforce.ruleset import TABLE
-from routerguard.enforce.saver import set_names
+from routerguard.enforce.saver import SET_TYPES, set_names
 
 log = logging.getLogger("routerguard.dnsmasq")
 
@@ -52,7 +52,7 @@ def nftset_lines(blocked: Mapping[str, list[str]]) -> list[str]:
     by_sets: dict[str, list[str]] = {}
     for domain, categories in sorted(feeds.items()):
         targets = ",".join(f"{family}#{TABLE.replace(' ', '#')}#{name}"
-                           for category in categories for family, name in zip("46", set_names(category)))
+                           for category in categories for (family, _, _), name in zip(SET_TYPES, set_names(category)))
         by_sets.setdefault(targets, []).append(domain)
     lines = []
     for targets, domains in by_sets.items():

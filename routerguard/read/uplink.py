@@ -54,10 +54,6 @@ def is_metered(config: Config, ifname: str) -> bool:
     return next((u.metered for u in config.uplinks if u.ifname == ifname), True)
 
 
-def unmetered_uplinks(config: Config) -> tuple[str, ...]:
-    return tuple(u.ifname for u in config.uplinks if not u.metered)
-
-
 def uplink_view(config: Config, ifname: str | None) -> dict | None:
     """The plan view's `uplink`: the interface in use and whether it is metered (None when offline)."""
     return {"ifname": ifname, "metered": is_metered(config, ifname)} if ifname else None
