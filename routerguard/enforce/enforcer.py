@@ -23,6 +23,7 @@ from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build
 from routerguard.enforce.marks import Marks
 from routerguard.enforce.ruleset import Captive, Ruleset
+from routerguard.enforce.teardown import end_connections
 from routerguard.service import Service
 
 log = logging.getLogger("routerguard.enforce")
@@ -51,9 +52,11 @@ class Enforcer:
             if self._applied is None:
                 self._rebuild()
                 return
-            rules = build(self.service, self.marks, self._captive)
-            if rules != self._applied:
-                self._apply(ruleset.update(rules, ruleset.present_after(self._applied)), rules)
+            rules, previous = build(self.service, self.marks, self._captive), self._applied
+            if rules != previous:
+                self._apply(ruleset.update(rules, ruleset.present_after(previous)), rules)
+                if self._applied is rules:
+                    self._end_offloaded(rules, previous)
 
     def close(self) -> None:
         """Stop the redirect; the table stays, so caps hold while the daemon is away."""
@@ -83,6 +86,18 @@ class Enforcer:
             self._apply(ruleset.create(rules), rules)
             return
         self._applied = rules
+
+    def _end_offloaded(self, rules: Ruleset, previous: Ruleset) -> None:
+        """With flow offloading on, a newly blocked device's offloaded connections would go on past the cut."""
+        was_blocked = {d.id for d in previous.devices if d.guard.blocked}
+        newly = [d for d in rules.devices if d.guard.blocked and d.id not in was_blocked]
+        if not newly or not nft.flowtables():
+            return
+        for device in newly:
+            try:
+                end_connections(device.id)
+            except OSError as e:
+                log.error("could not end %s's offloaded connections (%s): they go on until they close", device.mac, e)
 
     def _apply(self, script: str, rules: Ruleset) -> None:
         try:

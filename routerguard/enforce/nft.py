@@ -32,6 +32,15 @@ def apply(script: str) -> None:
         raise NftError(proc.stderr.strip() or f"nft exited {proc.returncode}")
 
 
+def refusal(script: str) -> str | None:
+    """Why the kernel would refuse `script` (checked with `nft -c`, nothing changes), or None."""
+    try:
+        proc = _run(["-c", "-f", "-"], script)
+    except NftError as e:
+        return str(e)
+    return None if proc.returncode == 0 else proc.stderr.strip() or f"nft exited {proc.returncode}"
+
+
 def table_state() -> tuple[Present, dict[str, int]] | None:
     """What our table holds and how many bytes each quota has counted; None when there is no table.
 

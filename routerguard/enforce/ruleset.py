@@ -161,6 +161,12 @@ def present_after(rules: Ruleset) -> Present:
     return Present(frozenset(chains), frozenset(q.name for q in rules.quotas), frozenset(_limit_rates(rules)))
 
 
+def probe(lan_if: str, wan_ifs: tuple[str, ...]) -> Ruleset:
+    """A small ruleset that uses every kernel feature the caps need, for `routerguard check`."""
+    device = Device("02:00:00:00:00:01", 1, Guard(cuts=("q_probe",), throttles=(("q_probe", 256),), blocked=True))
+    return Ruleset(lan_if, wan_ifs, (Quota("q_probe", 1),), (device,), plan="q_probe", captive=Captive(8081, "192.0.2.1"))
+
+
 def device_chain(device_id: int) -> str:
     return f"dev_{device_id}"
 

@@ -82,6 +82,32 @@ def _nft_works() -> Finding:
     return Finding(True, "nftables works")
 
 
+def _caps_in_kernel(config: Config) -> Finding:
+    """Every kernel feature the caps use (quota, limit, reject, ct mark, NAT, fib), tried with `nft -c`."""
+    from routerguard.enforce import nft, ruleset
+
+    refused = nft.refusal(ruleset.create(ruleset.probe(config.main.lan_if, config.main.wan_if)))
+    if refused:
+        return Finding(False, f"the kernel refuses routerguard's caps table: {refused}",
+                       "install the nftables kernel modules: opkg install kmod-nft-core kmod-nft-nat kmod-nft-fib")
+    return Finding(True, "the kernel takes routerguard's caps table (quota, limit, reject, ct mark, NAT)")
+
+
+def _flow_offload() -> Finding:
+    """Offloaded packets skip every rule after the flowtable's: caps cannot be exact then (docs/enforcement.md)."""
+    from routerguard.enforce import nft
+
+    tables = nft.flowtables()
+    if not tables:
+        return Finding(True, "no flow offloading: every forwarded packet meets routerguard's caps")
+    return Finding(False, f"flow offloading is on ({', '.join(tables)}): offloaded connections skip routerguard's rules,"
+                          " so a device is not cut at its cap's byte nor throttled; it is blocked only when the meter"
+                          " reads its usage, a poll interval late (hardware offload may even stop the counting)",
+                   "for exact caps turn it off: uci set firewall.@defaults[0].flow_offloading='0';"
+                   " uci set firewall.@defaults[0].flow_offloading_hw='0'; uci commit firewall; fw4 reload",
+                   blocking=False)
+
+
 def _data_dir(path: str) -> Finding:
     probe = path
     while not os.path.exists(probe):
@@ -103,4 +129,6 @@ def check_system(config: Config) -> list[Finding]:
         _data_dir(config.main.data_dir),
     ]
     findings += [_interface("wan_if", name, blocking=False) for name in config.main.wan_if]
+    if shutil.which("nft"):
+        findings += [_caps_in_kernel(config), _flow_offload()]
     return findings
