@@ -13,6 +13,7 @@ read-only disk keeps them in memory, never loses them.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from typing import Callable
@@ -90,8 +91,9 @@ class Ledger:
                     extra(meta)
                 fold_due = self.db.append(rows, meta)
             except (OSError, sqlite3.Error) as e:
-                log.error("could not write usage to %s (%s); keeping %d pending rows in memory and retrying",
-                          self.db.path, e, len(rows))
+                log.error("could not save usage in %s (%s); keeping %d bytes of %d devices in memory, "
+                          "retrying at the next commit", os.path.dirname(self.db.path), e,
+                          sum(up + down for _, _, up, down in rows), len({row[0] for row in rows}))
                 return False
             self._fresh.clear()
             if fold_due:
