@@ -48,6 +48,7 @@ class LeakGuard:
         self.notifier = Notifier()
         self.capture: LanCapture | None = None
         self._synced: tuple[str, str] | None = None  # the snippet's path and text as last made so
+        self._unwritten: str | None = None  # a text the snippet could not be given (said once)
         self._recent: dict[str, deque[tuple[float, int]]] = {}
         self._sent: dict[tuple[str, float], set[int]] = {}
         self._history: dict[str, tuple[int, list[tuple[int, int]]]] = {}  # mac -> (hour, its hourly bytes before it)
@@ -179,9 +180,16 @@ class LeakGuard:
         uplink = default_interface()
         text = dnsmasq.snippet(blocked, metered=uplink is None or is_metered(config, uplink))
         snippet = dnsmasq.Snippet(main.dnsmasq_conf_dir, main.dnsmasq_restart)
-        if (snippet.path, text) != self._synced:
+        if (snippet.path, text) == self._synced:
+            return
+        try:
             snippet.sync(text)
-            self._synced = (snippet.path, text)
+        except OSError as e:
+            if self._unwritten != text:  # said once; tried again every reading
+                log.error("cannot write %s (%s): the data saver and the metered hint are not in effect", snippet.path, e)
+                self._unwritten = text
+            return
+        self._synced, self._unwritten = (snippet.path, text), None
 
     # --- on disk -----------------------------------------------------------------------
 

@@ -85,17 +85,19 @@ class Snippet:
             return None
 
     def sync(self, text: str) -> bool:
-        """Make the file say `text`; True when it changed (and dnsmasq was restarted)."""
+        """Make the file say `text`; True when it changed (and dnsmasq was restarted).
+
+        The conf-dir is made if missing (routerguard may start before dnsmasq
+        at boot). OSError when the file cannot be written: nothing changed.
+        """
         if self.current() == text:
             return False
-        temporary = os.path.join(os.path.dirname(self.path), f".{SNIPPET}.new")  # dnsmasq skips dotfiles in a conf-dir
-        try:
-            with open(temporary, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(temporary, self.path)
-        except OSError as e:
-            log.error("cannot write %s (%s): the data saver and the metered hint are not in effect", self.path, e)
-            return False
+        folder = os.path.dirname(self.path)
+        os.makedirs(folder, exist_ok=True)
+        temporary = os.path.join(folder, f".{SNIPPET}.new")  # dnsmasq skips dotfiles in a conf-dir
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, self.path)
         self._restart()
         return True
 
