@@ -19,8 +19,9 @@ from routerguard.enforce.marks import MARK_MASK, Marks, mark_of
 from routerguard.enforce.nft import parse_flowtables
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
 from routerguard.service import Service
+from test_service import CONFIG, A, B, C  # plan 1 GB, default cap 100 MB throttled, group zhang (A, B), C capped
 
-A, B, C, X = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c", "02:00:00:00:00:0d"
+X = "02:00:00:00:00:0d"
 DAY = 86400
 NOON = 1_800_000_000 - 1_800_000_000 % DAY + DAY / 2  # a UTC noon well after MIN_PLAUSIBLE_TIME
 
@@ -154,9 +155,10 @@ def test_a_recounted_quota_is_made_anew_before_anything_refers_to_it():
                     reason="nft -c needs root and a throwaway network namespace (unshare)")
 @pytest.mark.parametrize("script", [
     ruleset.create(RULES),
+    ruleset.create(ruleset.probe("br-lan", ("wan0",))),
     ruleset.create(SMALLER) + ruleset.update(RULES, ruleset.present_after(SMALLER))
     + ruleset.update(SMALLER, ruleset.present_after(RULES), recount=frozenset({"q_dev1_aa"})),
-], ids=["create", "create-then-updates"])
+], ids=["create", "probe", "create-then-updates"])
 def test_nft_accepts_the_scripts(script):
     proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", "-"], input=script, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -184,42 +186,7 @@ table ip other {
 
 # --- the desired state, from a real Core (config file + SQLite) ----------------------
 
-CONFIG = """config routerguard 'main'
-\toption lan_if 'br-lan'
-\tlist wan_if 'wwan0'
-\toption listen '127.0.0.1:8080'
-\toption data_dir '{data}'
-\toption timezone 'UTC'
-
-config plan 'plan'
-\toption quota '1GB'
-\toption period 'monthly'
-
-config defaults 'new_device'
-\toption cap '100MB'
-\toption period 'daily'
-\toption action 'throttle'
-\toption throttle '256kbit'
-
-config group
-\toption id 'zhang'
-\toption cap '50MB'
-\toption period 'daily'
-
-config device
-\toption mac '{a}'
-\toption group 'zhang'
-
-config device
-\toption mac '{b}'
-\toption group 'zhang'
-\toption exempt '1'
-
-config device
-\toption mac '{c}'
-\toption cap '10MB'
-\toption period 'daily'
-
+UNMETERED_UPLINK = """
 config uplink
 \toption ifname 'wlan-sta'
 \toption metered '0'
@@ -244,10 +211,12 @@ def wall():
 @pytest.fixture
 def service(tmp_path, wall):
     path = tmp_path / "routerguard"
-    path.write_text(CONFIG.format(data=tmp_path / "data", a=A, b=B, c=C))
+    path.write_text(CONFIG.format(data=tmp_path / "data", a=A, b=B, c=C) + UNMETERED_UPLINK)
     core = Core(str(path))
     core.clock = Clock(wall=wall, monotonic=wall)
-    return Service(core)
+    service = Service(core)
+    service.patch_device(B, {"exempt": True})
+    return service
 
 
 def desired(service):
@@ -316,6 +285,14 @@ def test_a_manual_block_and_an_exhausted_plan_are_the_daemons_own_decisions(serv
     rules = desired(service)
     assert device(rules, A).guard.blocked and device(rules, C).guard.blocked
     assert not device(rules, B).guard.blocked  # exempt
+
+
+def test_usage_alone_changes_nothing_the_kernel_holds(service):
+    """Every reading builds the wanted state; only a change of allowance, basis or decision reaches nft."""
+    before = desired(service)
+    charge(service, C, 1_000_000)
+    charge(service, A, 1_000_000)
+    assert desired(service) == before
 
 
 def test_device_ids_are_stable_across_restarts(service):

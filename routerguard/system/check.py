@@ -101,8 +101,9 @@ def _flow_offload() -> Finding:
     if not tables:
         return Finding(True, "no flow offloading: every forwarded packet meets routerguard's caps")
     return Finding(False, f"flow offloading is on ({', '.join(tables)}): offloaded connections skip routerguard's rules,"
-                          " so a device is not cut at its cap's byte nor throttled; it is blocked only when the meter"
-                          " reads its usage, a poll interval late (hardware offload may even stop the counting)",
+                          " so a device is neither cut at its cap's byte nor throttled; it is blocked when the meter"
+                          " reads its usage (a poll interval late) and its offloaded connections are ended about a"
+                          " second later; hardware offload and vendor fast paths may even stop the counting",
                    "for exact caps turn it off: uci set firewall.@defaults[0].flow_offloading='0';"
                    " uci set firewall.@defaults[0].flow_offloading_hw='0'; uci commit firewall; fw4 reload",
                    blocking=False)
