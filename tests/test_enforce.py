@@ -75,7 +75,7 @@ def run(lab):
             daemon.stop()
 
 
-def test_a_capped_device_is_cut_at_its_cap_keeps_its_page_and_a_topup_lets_it_back(lab, run):
+def test_a_capped_device_is_cut_at_its_cap_keeps_its_page_and_a_topup_or_reset_lets_it_back(lab, run):
     one, two = lab.clients
     daemon = run(device(one.mac, "5MB"))
     assert_near(cut_download(one), 5_000_000, "capped download")
@@ -94,6 +94,9 @@ def test_a_capped_device_is_cut_at_its_cap_keeps_its_page_and_a_topup_lets_it_ba
 
     assert daemon.api("POST", f"/api/v1/devices/{one.mac}/topup", {"bytes": 10_000_000})["state"] != "blocked"
     assert_near(cut_download(one), 10_000_000, "download after a 10 MB top-up")
+    wait_state(daemon, one.mac, "blocked")
+    assert daemon.api("POST", f"/api/v1/devices/{one.mac}/reset")["state"] != "blocked"
+    assert_near(cut_download(one), 15_000_000, "download after a reset (the cap and this period's top-up)")
 
 
 def test_a_group_of_two_shares_one_cap(lab, run):

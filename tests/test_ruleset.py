@@ -13,9 +13,11 @@ import pytest
 
 from routerguard.account.clock import Clock
 from routerguard.core import Core
-from routerguard.enforce import ruleset
+from routerguard.enforce import nft, ruleset
+from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build, metered_uplinks
 from routerguard.enforce.marks import MARK_MASK, Marks, mark_of
+from routerguard.enforce.enforcer import Enforcer
 from routerguard.enforce.nft import parse_flowtables
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
 from routerguard.service import Service
@@ -305,3 +307,18 @@ def test_device_ids_are_stable_across_restarts(service):
 
 def test_only_metered_uplinks_are_guarded(service):
     assert metered_uplinks(service.core.config) == ("wwan0",)
+
+
+def test_without_nft_the_daemon_carries_on_and_says_so_once(service, monkeypatch, caplog):
+    monkeypatch.setattr(nft, "NFT", "/nonexistent/nft")
+    enforcer = Enforcer(service)
+    enforcer.start()
+    enforcer.sync()
+    enforcer.sync()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "could not update the kernel's caps" in errors[0].getMessage()
+    enforcer.close()
+
+
+def test_the_redirect_is_only_served_on_an_address_the_kernel_can_send_devices_to():
+    assert Responder((("127.0.0.1", 8080), ("0.0.0.0", 8080), ("::", 8080))).start() is None

@@ -10,6 +10,7 @@ warning; it is rejected at once instead, like every other connection.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -71,8 +72,9 @@ class Responder:
         bound: dict[str, str] = {}
         for host, page_port in self.listen:
             family = "ipv6" if ":" in host else "ipv4"
-            if family in bound:
-                continue
+            address = ipaddress.ip_address(host)
+            if family in bound or address.is_unspecified or address.is_loopback:
+                continue  # the kernel can send a forwarded connection only to an address of the router on the LAN
             handler = type("Redirect", (_Redirect,), {"location": page_url(host, page_port)})
             try:
                 server = (_Server6 if family == "ipv6" else _Server)((host, self.port), handler)

@@ -37,6 +37,7 @@ class Enforcer:
         self._captive: Captive | None = None
         self._lock = threading.Lock()  # the meter loop and the page's threads both sync
         self._applied: Ruleset | None = None
+        self._error: str | None = None  # the latest failure, logged once
 
     def start(self) -> None:
         for flowtable in nft.flowtables():
@@ -71,7 +72,11 @@ class Enforcer:
         table that cannot be updated (another version's) is replaced.
         """
         rules = build(self.service, self.marks, self._captive)
-        found = nft.table_state()
+        try:
+            found = nft.table_state()
+        except nft.NftError as e:
+            self._failed(e)
+            return
         if found is None:
             self._apply(ruleset.create(rules), rules)
             return
@@ -85,7 +90,7 @@ class Enforcer:
             rules = dataclasses.replace(rules, quotas=quotas)
             self._apply(ruleset.create(rules), rules)
             return
-        self._applied = rules
+        self._applied, self._error = rules, None
 
     def _end_offloaded(self, rules: Ruleset, previous: Ruleset) -> None:
         """With flow offloading on, a newly blocked device's offloaded connections would go on past the cut."""
@@ -103,7 +108,12 @@ class Enforcer:
         try:
             nft.apply(script)
         except nft.NftError as e:
-            log.error("could not update the kernel's caps (the previous ones stay in force; retrying): %s", e)
-            self._applied = None  # the next sync replaces the table from scratch
+            self._failed(e)
             return
-        self._applied = rules
+        self._applied, self._error = rules, None
+
+    def _failed(self, error: nft.NftError) -> None:
+        """The caps in force stay as they are; the next sync rebuilds the table. Said once per new reason."""
+        if str(error) != self._error:
+            log.error("could not update the kernel's caps (those in force stay; retrying at every reading): %s", error)
+        self._applied, self._error = None, str(error)

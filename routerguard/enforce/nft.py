@@ -57,8 +57,11 @@ def table_state() -> tuple[Present, dict[str, int]] | None:
 
 
 def flowtables() -> list[str]:
-    """Every flowtable in the ruleset (see parse_flowtables)."""
-    proc = _run(["list", "flowtables"])
+    """Every flowtable in the ruleset (see parse_flowtables); none when nft cannot tell."""
+    try:
+        proc = _run(["list", "flowtables"])
+    except NftError:
+        return []
     return parse_flowtables(proc.stdout) if proc.returncode == 0 else []
 
 
