@@ -27,7 +27,7 @@ import logging
 
 from routerguard.config.model import Config
 from routerguard.decide import periods
-from routerguard.decide.policy import BLOCKED, EXEMPT, THROTTLED, Limit
+from routerguard.decide.policy import BLOCKED, EXEMPT, OK, THROTTLED, Limit
 from routerguard.enforce import saver
 from routerguard.enforce.marks import Marks, MarksExhausted
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
@@ -117,6 +117,6 @@ def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
                 names.append((name, limit))
         decision = limits.decision
         devices.append(Device(mac, device_id, guard(names, decision.state, decision.throttle_kbit)))
-    newcomer = guard(scopes.newcomers() + plan_named, "ok", None)
+    newcomer = guard(scopes.newcomers() + plan_named, OK, None)
     return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
                    newcomer, plan, captive, saver.desired(config))

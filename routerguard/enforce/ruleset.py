@@ -16,9 +16,10 @@ transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
     router_out / router_in: the router's own traffic charged to the plan, never cut
 
 Downstream packets carry no LAN MAC, so the mark set on a flow's upstream
-packets is what ties both directions to the device. The id sits in the high
-16 bits of the ct mark and is written with constant masks (nft 1.0.6 cannot
-`or` a map lookup into the mark), hence one tiny `mark_N` chain per device.
+packets is what ties both directions to the device. The id sits in bits
+0x7FFF0000 of the ct mark (marks.py) and is written with constant masks
+(nft 1.0.6 cannot `or` a map lookup into the mark), hence one tiny `mark_N`
+chain per device.
 
 Two scripts: `create` makes the table afresh (on a boot, or when an old
 table cannot be updated); `update` changes the table in place, keeping its
@@ -46,6 +47,7 @@ KEEP_BITS = 0xFFFFFFFF & ~MARK_MASK  # the ct mark bits other tools own (mwan3: 
 TOLD = 0x80000000  # ct mark bit: this flow's device has been sent its reset
 LIMIT_BURST = 1500  # bytes on top of nft's one second of rate, so a full-size packet always fits
 BYTES_PER_KBIT = 125
+PROBE_ADDRESS, PROBE_ADDRESS6 = "192.0.2.1", "2001:db8::1"  # documentation addresses: `nft -c` only needs some
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ def present_after(rules: Ruleset) -> Present:
 def probe(lan_if: str, wan_ifs: tuple[str, ...]) -> Ruleset:
     """A small ruleset that uses every kernel feature the caps need, for `routerguard check`."""
     device = Device("02:00:00:00:00:01", 1, Guard(cuts=("q_probe",), throttles=(("q_probe", 256),), blocked=True))
-    return Ruleset(lan_if, wan_ifs, (Quota("q_probe", 1),), (device,), plan="q_probe", captive=Captive(8081, "192.0.2.1"))
+    return Ruleset(lan_if, wan_ifs, (Quota("q_probe", 1),), (device,), plan="q_probe",
+                   captive=Captive(HTTP_PORT, PROBE_ADDRESS, PROBE_ADDRESS6))
 
 
 def device_chain(device_id: int) -> str:
