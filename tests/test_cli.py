@@ -150,3 +150,10 @@ def test_run_serves_reloads_on_sighup_and_exits_0_on_sigterm(config, netns):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_check_looks_for_dnsmasq_nftset_when_categories_are_blocked(config, netns):
+    config.write_text(config.read_text() + "\nconfig saver 'saver'\n\tlist block 'os_updates'\n")
+    result = routerguard("check", "--config", str(config), netns=netns)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: dnsmasq fills nftables sets (data saver)" in result.stdout

@@ -109,6 +109,18 @@ def _flow_offload() -> Finding:
                    blocking=False)
 
 
+def _dnsmasq_nftset() -> Finding:
+    """The data saver fills its sets through dnsmasq's nftset option, which only dnsmasq-full has on OpenWrt."""
+    try:
+        version = subprocess.run(["dnsmasq", "--version"], capture_output=True, text=True).stdout
+    except OSError:
+        version = ""
+    if " nftset" in version:
+        return Finding(True, "dnsmasq fills nftables sets (data saver)")
+    return Finding(False, "dnsmasq without nftset support: blocked categories cannot be enforced",
+                   "opkg remove dnsmasq && opkg install dnsmasq-full (Debian: apt-get install dnsmasq-base)", blocking=False)
+
+
 def _data_dir(path: str) -> Finding:
     probe = path
     while not os.path.exists(probe):
@@ -125,11 +137,20 @@ def check_system(config: Config) -> list[Finding]:
         _sysctl("nf_conntrack_timestamp"),
         _netlink(),
         _nft_works(),
-        _tool("tc", "iproute2 (OpenWrt: tc-tiny)"),
         _interface("lan_if", config.main.lan_if),
         _data_dir(config.main.data_dir),
     ]
     findings += [_interface("wan_if", name, blocking=False) for name in config.main.wan_if]
     if shutil.which("nft"):
         findings += [_caps_in_kernel(config), _flow_offload()]
+    if _blocks_categories(config):
+        findings.append(_dnsmasq_nftset())
+    tc = _tool("tc", "iproute2 (OpenWrt: tc-tiny)")
+    findings.append(Finding(tc.ok, tc.what + ("" if tc.ok else " (not needed: throttling uses nftables limits)"), tc.fix,
+                            blocking=False))
     return findings
+
+
+def _blocks_categories(config: Config) -> bool:
+    return bool(config.saver_block or any(g.block for g in config.groups.values())
+                or any(d.block for d in config.devices.values()))
