@@ -11,7 +11,10 @@ charged to anyone.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import socket
+import threading
 from typing import Callable
 
 from routerguard.account.flows import FlowTracker
@@ -50,12 +53,69 @@ def enable_accounting() -> None:
             log.warning("cannot set net.netfilter.%s=%s (%s): usage may be incomplete; see `routerguard check`", name, value, e)
 
 
+class EventDrain:
+    """DESTROY events read as they arrive, by a thread of their own, handed over at each reading.
+
+    Read only at readings, a churn of short flows (thousands a second)
+    overruns the socket's buffer between two of them, and the bytes of flows
+    that ended since their last reading are lost. `read()` keeps
+    DestroyEvents' contract: every event the kernel delivered before the
+    call is in its answer (it drains the socket too, under the thread's
+    lock, so no event is still on its way to the list), and EventsLost
+    when some were dropped.
+    """
+
+    def __init__(self, events: conntrack.DestroyEvents) -> None:
+        self._events = events
+        self._lock = threading.Lock()
+        self._flows: list[conntrack.Flow] = []
+        self._lost = False
+        self._wake, self._waker = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="conntrack-events", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        """With the lock held: move every waiting event to the list."""
+        try:
+            self._flows += self._events.read()
+        except conntrack.EventsLost as lost:
+            self._flows += lost.flows
+            self._lost = True
+
+    def _run(self) -> None:
+        while True:
+            ready, _, _ = select.select([self._events.fileno(), self._wake], [], [])
+            if self._wake in ready:
+                return
+            with self._lock:
+                try:
+                    self._drain()
+                except OSError as e:  # the readings' own drain meets it too, and reports it
+                    log.error("conntrack events: %s; reading them at each meter reading only", e)
+                    return
+
+    def read(self) -> list[conntrack.Flow]:
+        with self._lock:
+            self._drain()
+            flows, lost, self._flows, self._lost = self._flows, self._lost, [], False
+        if lost:
+            raise conntrack.EventsLost(flows)
+        return flows
+
+    def close(self) -> None:
+        os.write(self._waker, b"x")
+        self._thread.join()
+        for fd in (self._wake, self._waker):
+            os.close(fd)
+        self._events.close()
+
+
 class Meter:
     def __init__(self, core: Core, mac_of_mark: Callable[[int], str | None] = lambda mark: None) -> None:
         self.core = core
         self.mac_of_mark = mac_of_mark
         enable_accounting()
-        self.events = conntrack.DestroyEvents()
+        self.events = EventDrain(conntrack.DestroyEvents())
         self.tracker = FlowTracker(key=flow_key)
         self.leases = LeaseFile(core.config.main.leases)
         self._unknown: dict[tuple[bytes, bytes], list[int]] = {}  # (source, destination) -> [up, down, readings waited]

@@ -1,0 +1,93 @@
+"""5,000 new flows a second for a minute against a running daemon with 65,536 flows.
+
+Builds the benchmarks' router (bench/testbed.py: 250 devices, 65,536 flows,
+a month of history) and measures a quiet stretch first. Then, every second,
+`conntrack -R` inserts --rate new flows from the devices' addresses, each
+timing out --lifetime seconds later: --rate flows are born and, once the
+kernel's garbage collector reaps them, --rate DESTROY events a second reach
+the daemon's event socket, while the meter dumps the whole table every poll
+interval. (`conntrack -D` would dump the table for every flow it deletes.)
+
+Printed over time: the table's size, the daemon's VmRSS, its meter readings,
+the conntrack events it reports lost (/healthz `events_lost`) and the
+"resynchronising" lines in its log. Passes when every loss was followed by
+a resync, the readings kept their quiet pace, and memory stayed flat.
+
+Run as root:  python3 bench/load.py [--rate 5000] [--seconds 60] [--lifetime 2]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from testbed import Testbed, arguments, flow_line
+
+REPORT_EVERY = 5
+QUIET_SECONDS = 30
+LOAD_SPORTS = 20000  # source ports of the load's flows start here, clear of the table's own
+PACE_TOLERANCE = 0.8  # readings a minute under load, against the quiet pace
+FLAT_MIB = 5.0  # memory growth allowed over the minute
+RESYNC = "resynchronising"
+
+
+def readings_a_minute(bed: Testbed, seconds: float) -> float:
+    """The meter's pace over `seconds` of whatever is going on."""
+    before, started = bed.health()["readings"], time.monotonic()
+    time.sleep(seconds)  # the quiet stretch itself
+    return (bed.health()["readings"] - before) * 60 / (time.monotonic() - started)
+
+
+def status(bed: Testbed) -> dict[str, float]:
+    health = bed.health()
+    return {"rss": bed.rss_kib()["VmRSS"] / 1024, "readings": health["readings"], "lost": health["events_lost"],
+            "resyncs": bed.log().count(RESYNC), "table": bed.table_size()}
+
+
+def load(bed: Testbed, rate: int, seconds: int, lifetime: int) -> tuple[list[dict[str, float]], float]:
+    """Run the churn; returns the status every REPORT_EVERY s and the flows a second really achieved."""
+    started = time.monotonic()
+    samples = [{"t": 0.0, **status(bed)}]
+    second = 0
+    while second < seconds:
+        first = bed.flows + second * rate
+        bed.conntrack(flow_line(n, bed.devices, LOAD_SPORTS, lifetime) for n in range(first, first + rate))
+        second += 1
+        now = time.monotonic() - started
+        if second % REPORT_EVERY == 0:
+            samples.append({"t": now, **status(bed)})
+            s = samples[-1]
+            print(f"  t={now:5.1f} s  table {s['table']:6.0f}  VmRSS {s['rss']:5.1f} MiB  "
+                  f"readings {s['readings'] - samples[0]['readings']:3.0f}  events lost {s['lost']:.0f}  "
+                  f"resyncs {s['resyncs']:.0f}", flush=True)
+        time.sleep(max(0.0, second - (time.monotonic() - started)))  # the next second's batch
+    return samples, second * rate / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--rate", type=int, default=5000, help="new flows (and DESTROY events) a second")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--lifetime", type=int, default=2, help="seconds a load flow lives (its conntrack timeout)")
+    args = parser.parse_args()
+    print(f"reproduce: sudo {sys.executable} bench/load.py --devices {args.devices} --flows {args.flows} "
+          f"--rate {args.rate} --seconds {args.seconds} --lifetime {args.lifetime}")
+    with Testbed(args.devices, args.flows) as bed:
+        print(f"{args.devices} devices, {bed.table_size()} flows; quiet for {QUIET_SECONDS} s first")
+        quiet = readings_a_minute(bed, QUIET_SECONDS)
+        print(f"quiet: {quiet:.1f} readings a minute, VmRSS {bed.rss_kib()['VmRSS'] / 1024:.1f} MiB")
+        samples, achieved = load(bed, args.rate, args.seconds, args.lifetime)
+    first, last = samples[0], samples[-1]
+    pace = (last["readings"] - first["readings"]) * 60 / (last["t"] - first["t"])
+    rss = [s["rss"] for s in samples]
+    lost, resyncs = last["lost"] - first["lost"], last["resyncs"] - first["resyncs"]
+    print(f"load: {achieved:.0f} new flows and DESTROY events a second achieved (asked {args.rate})")
+    print(f"  events lost {lost:.0f}, resyncs logged {resyncs:.0f}: "
+          f"{'every loss resynchronised' if resyncs >= lost else 'LOSS WITHOUT RESYNC'}")
+    print(f"  readings {pace:.1f} a minute under load, {quiet:.1f} quiet: "
+          f"{'kept pace' if pace >= quiet * PACE_TOLERANCE else 'SLOWED'}")
+    print(f"  VmRSS {min(rss):.1f} to {max(rss):.1f} MiB: {'flat' if max(rss) - min(rss) < FLAT_MIB else 'GREW'}")
+
+
+if __name__ == "__main__":
+    main()
