@@ -7,9 +7,10 @@ Around each meter reading:
   current window, alerts are decided (decide/alerts.py), stored, logged and
   pushed (notify.py), and the dnsmasq snippet follows the config and the
   uplink in use (enforce/dnsmasq.py).
-Destinations and who was told "metered" are written every WRITE_INTERVAL
-and at stop: losing a few minutes of the breakdown to a power cut is a fair
-price for sparing the router's flash (usage itself is the ledger's).
+Destinations and who was told "metered" are written with the usage's folds
+into SQLite (every few hours, and at stop: store/db.py): losing some hours
+of the breakdown to a crash is a fair price for sparing the router's flash
+(usage itself is the ledger's, journaled every commit).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from collections import deque
+from typing import Callable
 
 from routerguard.attribute.categories import catalog
 from routerguard.attribute.destinations import address_text
@@ -35,7 +36,6 @@ from routerguard.service import Service, Snapshot, rfc3339
 
 log = logging.getLogger("routerguard.leakguard")
 
-WRITE_INTERVAL = 600.0  # seconds between writes of destinations
 TOLD_KEY = "told_metered"  # meta: {mac: time of the DHCP ack that told it}
 ALERTS_KEPT = 1000
 SENT_CACHE = 1000  # (scope, period) pairs remembered before the cache starts afresh
@@ -52,8 +52,9 @@ class LeakGuard:
         self._recent: dict[str, deque[tuple[float, int]]] = {}
         self._sent: dict[tuple[str, float], set[int]] = {}
         self._history: dict[str, tuple[int, list[tuple[int, int]]]] = {}  # mac -> (hour, its hourly bytes before it)
-        self._written = time.monotonic()
         self.core.told_metered.update(json.loads(self.core.db.get_meta(TOLD_KEY) or "{}"))
+        # 10-minute writes of every device's top destinations cost 17 MB of flash a day (bench/flash_writes.py).
+        self.core.db.fold_writers.append(self._write)
 
     def start(self) -> None:
         self.notifier.start()
@@ -88,8 +89,6 @@ class LeakGuard:
         for alert, levels in self._decide(snap, now):
             self._raise(alert, levels, now)
         self._sync_dnsmasq(snap.config)
-        if time.monotonic() - self._written >= WRITE_INTERVAL:
-            self.write()
 
     # --- alerts --------------------------------------------------------------------
 
@@ -193,25 +192,18 @@ class LeakGuard:
 
     # --- on disk -----------------------------------------------------------------------
 
-    def write(self) -> None:
-        """Destinations, who was told "metered", and the alert table trimmed, in one transaction."""
-        self._written = time.monotonic()
-        try:
-            with self.core.db.batch() as tx:
-                done = self.core.destinations.write(tx)
-                tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                           (TOLD_KEY, json.dumps(self.core.told_metered)))
-                tx.execute("DELETE FROM alert WHERE id <= (SELECT MAX(id) FROM alert) - ?", (ALERTS_KEPT,))
-        except sqlite3.Error as e:
-            log.error("could not write destinations to %s (%s); retrying later", self.core.db.path, e)
-            return
-        done()
+    def _write(self, tx: sqlite3.Connection) -> Callable[[], None]:
+        """Destinations, who was told "metered", and the alert table trimmed, in a fold's transaction."""
+        done = self.core.destinations.write(tx)
+        tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                   (TOLD_KEY, json.dumps(self.core.told_metered)))
+        tx.execute("DELETE FROM alert WHERE id <= (SELECT MAX(id) FROM alert) - ?", (ALERTS_KEPT,))
+        return done
 
     def stop(self) -> None:
         if self.capture:
             self.capture.stop()
         self.notifier.stop()
-        self.write()
 
 
 def _start(limit: Limit | None) -> float | None:
