@@ -32,6 +32,7 @@ class Daemon:
         self.stopping = threading.Event()
         self._reload = threading.Event()
         self.wan = None  # the SNMP poller, when `config snmp` is set
+        self.enforcer = None  # the kernel's caps, once run() has started them
         self._wan_period: str | None = self.core.db.get_meta(WAN_PERIOD_KEY)
 
     def _on_signal(self, signum: int, _frame) -> None:
@@ -49,6 +50,8 @@ class Daemon:
         except ConfigError as e:
             self.core.config_error = str(e)
             log.error("config reload refused, keeping the running settings:\n%s", e)
+        if self.enforcer:
+            self.enforcer.rebuild()
 
     def commit(self) -> bool:
         """Write pending usage, the clock's high-water mark and the SNMP state in one transaction."""
@@ -113,7 +116,7 @@ class Daemon:
         from routerguard.serve.snmp_agent import start_agent
 
         core = self.core
-        enforcer = Enforcer(self.service)
+        enforcer = self.enforcer = Enforcer(self.service)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
         core.on_change = enforcer.sync
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark)

@@ -195,3 +195,13 @@ def test_a_devices_connections_are_ended_by_the_id_in_their_mark(lab):
     lab.router.exec([sys.executable, "-c", "from routerguard.enforce.teardown import end_connections; end_connections(5)"])
     left = lab.router.exec(["conntrack", "-L", "-p", "udp", "--dport", "53"]).stdout
     assert [port for port in marks if f"sport={port} " in left] == [1002, 1003]
+
+
+def test_sighup_puts_back_a_table_flushed_by_someone_else(lab):
+    daemon = LabDaemon(lab).start()
+    table = ["nft", "list", "table", "inet", "routerguard"]
+    assert lab.router.exec(table, check=False).returncode == 0
+    lab.router.exec(["nft", "delete", "table", "inet", "routerguard"])
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: lab.router.exec(table, check=False).returncode == 0, 20, "the table to come back")
+    daemon.stop()

@@ -44,6 +44,11 @@ class Enforcer:
             log.warning("flow offloading is on (flowtable %s): offloaded packets skip routerguard's rules,"
                         " so caps hold only to the next meter reading; see `routerguard check`", flowtable)
         self._captive = self.responder.start()
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Rebuild from the database over whatever is in the kernel (on start, and on SIGHUP after
+        `systemctl reload nftables` or `fw4 reload` may have flushed our table)."""
         with self._lock:
             self._rebuild()
 
