@@ -6,6 +6,7 @@ get the same behaviour the daemon has, minus the kernel readers.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -22,6 +23,8 @@ from routerguard.decide.periods import Zone, bucket_start
 from routerguard.store.db import Database
 from routerguard.store.secrets import Secrets
 
+log = logging.getLogger("routerguard")
+
 CLOCK_KEY = "clock_high_water"
 
 
@@ -31,7 +34,8 @@ class Core:
         data_dir = self.config.main.data_dir
         self.db = Database(data_dir)
         self.secrets = Secrets(data_dir)
-        self.zone = Zone(self.config.main.timezone)
+        self._zone = _zone(self.config.main.timezone)
+        self._zone_name = self.config.main.timezone
         self.clock = Clock()
         self._clock_lock = threading.Lock()  # the meter loop and the page's threads both ask the time
         self.clock.restore(float(self.db.get_meta(CLOCK_KEY) or 0) or None)
@@ -54,7 +58,22 @@ class Core:
     def config(self):
         return self.config_file.config
 
+    @property
+    def zone(self) -> Zone:
+        """The configured timezone, following a reload that changed it."""
+        name = self.config.main.timezone
+        if name != self._zone_name:
+            self._zone, self._zone_name = _zone(name), name
+        return self._zone
+
     def now(self) -> float:
         """The time usage is charged to (see Clock: an untrusted wall clock never resets a period)."""
         with self._clock_lock:
             return self.clock.effective_now()
+
+
+def _zone(name: str | None) -> Zone:
+    zone = Zone(name)
+    if zone.unavailable:
+        log.warning("timezone %r is not available here (no tz database?): periods follow the system's local time", name)
+    return zone
