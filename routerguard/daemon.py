@@ -74,7 +74,7 @@ class Daemon:
         leak.before_reading()
         try:
             charged = meter.read()
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a netlink message the decoder refused
             log.error("meter reading failed (%s); retrying at the next interval", e)
             return
         leak.after_reading(charged)

@@ -65,8 +65,11 @@ STAMP_BITS = 8
 STAMP_MASK = (1 << STAMP_BITS) - 1
 
 # How long readings of flows that left the table are kept, so that a late or
-# repeated reading counts only its remainder; kept in a few age buckets.
-RETAIN_SECONDS = 30.0
+# repeated reading counts only its remainder; kept in a few age buckets. The
+# meter drains DESTROY events in a thread as they come, so a DESTROY is late by
+# milliseconds; 10 s keeps memory flat under 5,000 new flows a second
+# (docs/benchmarks.md: 30 s held ~150,000 ended flows).
+RETAIN_SECONDS = 10.0
 RETAIN_BUCKETS = 3
 
 source_and_mark: Callable[[Flow], Key] = itemgetter(Flow._fields.index("src"), Flow._fields.index("mark"))
