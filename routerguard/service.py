@@ -75,6 +75,7 @@ class Snapshot:
     def __init__(self, core: Core, now: float) -> None:
         self.core, self.now, self.config = core, now, core.config
         self._scopes: dict[str, Limit] = {}
+        self._devices: dict[str, DeviceLimits] = {}
         self.blocks = core.adjustments.blocks(now)
 
     def usage(self, mac: str, start: float | None) -> tuple[int, int]:
@@ -112,6 +113,11 @@ class Snapshot:
         return self._scopes[key]
 
     def device(self, mac: str) -> DeviceLimits:
+        if mac not in self._devices:
+            self._devices[mac] = self._device(mac)
+        return self._devices[mac]
+
+    def _device(self, mac: str) -> DeviceLimits:
         config = self.config
         device = config.devices.get(mac)
         group_limit = self.group(device.group) if device and device.group else None
