@@ -97,10 +97,10 @@ def python_version() -> str:
     return match.group(1)
 
 
-def downloads() -> dict[str, dict[str, str]]:
-    """`define Download/NAME` blocks: NAME -> {URL, FILE, HASH}."""
-    blocks = re.findall(r"^define Download/(\S+)\n(.*?)^endef$", makefile_text(), re.M | re.S)
-    return {name: dict(re.findall(r"^\s*(\w+):=(.*)$", body, re.M)) for name, body in blocks}
+def pinned_wheels() -> dict[str, tuple[str, str]]:
+    """openwrt/wheels.txt: name -> (version, sha256) of each bundled wheel."""
+    lines = (REPO / "openwrt" / "wheels.txt").read_text().splitlines()
+    return {m[1]: (m[2], m[3]) for m in (re.fullmatch(r"(\S+)==(\S+) --hash=sha256:(\S+)", line) for line in lines) if m}
 
 
 # --- shellcheck ----------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_every_python_dependency_is_an_openwrt_package_or_bundled():
     from packaging.utils import canonicalize_name
 
     depends = set(package_depends("routerguard"))
-    bundled = {canonicalize_name(wheel.split("-")[0]) for wheel in make_variable("ROUTERGUARD_WHEELS").split()}
+    bundled = {canonicalize_name(name) for name in pinned_wheels()}
     for line in install_requires():
         name = canonicalize_name(Requirement(line).name)
         assert f"python3-{name}" in depends or name in bundled, (
@@ -163,15 +163,13 @@ def test_bundled_wheels_are_pinned_hashed_and_satisfy_setup_cfg():
     from packaging.utils import canonicalize_name
 
     wanted = {canonicalize_name(Requirement(line).name): Requirement(line).specifier for line in install_requires()}
-    files = {d["FILE"]: d for d in downloads().values()}
-    assert set(make_variable("ROUTERGUARD_WHEELS").split()) == set(files)
-    for wheel, download in files.items():
-        assert wheel.endswith("-py3-none-any.whl"), f"{wheel}: only pure-Python wheels run on every router"
-        assert re.fullmatch(r"[0-9a-f]{64}", download["HASH"]), f"{wheel}: HASH must be a sha256"
-        assert download["URL"].startswith("https://files.pythonhosted.org/packages/")
-        name, version = wheel.split("-")[:2]
+    wheels = pinned_wheels()
+    assert wheels, "openwrt/wheels.txt pins no wheel"
+    assert "-r $(ROUTERGUARD_WHEELS)" in makefile_text() and "--require-hashes" in makefile_text()
+    for name, (version, digest) in wheels.items():
+        assert re.fullmatch(r"[0-9a-f]{64}", digest), f"{name}: the hash must be a sha256"
         spec = wanted.get(canonicalize_name(name))
-        assert spec is None or spec.contains(version), f"{wheel} does not satisfy setup.cfg's {name}{spec}"
+        assert spec is None or spec.contains(version), f"{name} {version} does not satisfy setup.cfg's {name}{spec}"
 
 
 def test_python_dependencies_are_split_between_the_two_packages():
@@ -251,8 +249,7 @@ def fake_pkg_install_dir(root: Path) -> None:
     (site / f"routerguard-{python_version()}.dist-info").mkdir()
     (site / f"routerguard-{python_version()}.dist-info" / "METADATA").write_text("Name: routerguard\n")
     vendor = root / "usr/lib/routerguard/vendor"
-    for wheel in make_variable("ROUTERGUARD_WHEELS").split():
-        name, version = wheel.split("-")[:2]
+    for name, (version, _) in pinned_wheels().items():
         (vendor / name).mkdir(parents=True)
         (vendor / name / "__init__.py").write_text(f"__version__ = {version!r}\n")
         (vendor / f"{name}-{version}.dist-info").mkdir()
