@@ -107,24 +107,26 @@ class LeakGuard:
         found = []
         plan = snap.plan()
         if plan:
-            found.append(self._threshold("plan", "The plan", plan, None))
+            found.append(self._threshold("plan", "The plan", plan, None, {"subject": "plan"}))
         for gid, group in config.groups.items():
             limit = snap.group(gid)
             if limit and group.cap:
-                found.append(self._threshold(f"group:{gid}", f"Group {group.name}'s {_cap_words(group.cap.period.kind)}", limit, None))
+                found.append(self._threshold(f"group:{gid}", f"Group {group.name}'s {_cap_words(group.cap.period.kind)}", limit, None,
+                                             {"subject": "group", "name": group.name}))
         for mac in self.service.known_macs():
             own = snap.device(mac).own
             cap = config.devices[mac].cap if mac in config.devices and config.devices[mac].cap else config.default_cap
             if own and cap:
-                found.append(self._threshold(f"device:{mac}", f"{self._who(mac)}'s {_cap_words(cap.period.kind)}", own, mac))
+                found.append(self._threshold(f"device:{mac}", f"{self._who(mac)}'s {_cap_words(cap.period.kind)}", own, mac,
+                                             {"subject": "device", "name": self._who(mac)}))
             recent = sum(n for _, n in self._recent.get(mac, ()))
             if recent >= alerts.MIN_BURST_BYTES:
                 found += [(a, [0]) for a in self._unusual(mac, recent, now) if 0 not in self._sent_levels(a.scope, a.period)]
         return [(alert, levels) for alert, levels in found if alert]
 
-    def _threshold(self, scope: str, what: str, limit: Limit, mac: str | None) -> tuple[Alert | None, list[int]]:
+    def _threshold(self, scope: str, what: str, limit: Limit, mac: str | None, subject: dict) -> tuple[Alert | None, list[int]]:
         sent = self._sent_levels(scope, _start(limit) or 0.0)
-        return alerts.threshold_alert(scope, what, limit, self.core.config.notify.thresholds, sent, mac)
+        return alerts.threshold_alert(scope, what, limit, self.core.config.notify.thresholds, sent, mac, subject)
 
     def _unusual(self, mac: str, recent: int, now: float) -> list[Alert]:
         zone = self.core.zone
@@ -156,8 +158,8 @@ class LeakGuard:
         alert_id = None
         try:
             with self.core.db.batch() as tx:
-                alert_id = tx.execute("INSERT INTO alert (time, kind, mac, message) VALUES (?, ?, ?, ?)",
-                                      (now, alert.kind, alert.mac, alert.message)).lastrowid
+                alert_id = tx.execute("INSERT INTO alert (time, kind, mac, message, params) VALUES (?, ?, ?, ?, ?)",
+                                      (now, alert.kind, alert.mac, alert.message, json.dumps(alert.params))).lastrowid
                 tx.executemany("INSERT OR IGNORE INTO alert_sent (scope, period, level) VALUES (?, ?, ?)",
                                [(alert.scope, alert.period, level) for level in levels])
         except sqlite3.Error as e:

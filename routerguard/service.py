@@ -433,8 +433,10 @@ class Service:
                 for c in catalog(self.core.config.categories).categories]
 
     def alerts(self) -> list[dict]:
-        rows = self.core.db.query("SELECT id, time, kind, mac, message FROM alert ORDER BY id DESC LIMIT ?", (ALERTS_SHOWN,))
-        return [{"id": i, "time": rfc3339(t), "kind": kind, "mac": mac, "message": message} for i, t, kind, mac, message in rows]
+        rows = self.core.db.query("SELECT id, time, kind, mac, message, params FROM alert ORDER BY id DESC LIMIT ?",
+                                  (ALERTS_SHOWN,))
+        return [{"id": i, "time": rfc3339(t), "kind": kind, "mac": mac, "message": message, "params": json.loads(params or "{}")}
+                for i, t, kind, mac, message, params in rows]
 
     def local_time(self, text: str) -> datetime:
         """An RFC 3339 time from a view on the router's wall clock, for the page."""

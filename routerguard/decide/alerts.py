@@ -43,13 +43,15 @@ class Alert:
     period: float
     level: int = 0
     details: dict = field(default_factory=dict)  # more for the webhook: percent, bytes
+    params: dict = field(default_factory=dict)  # what the page needs to say it in the reader's language
 
 
 def threshold_alert(scope: str, what: str, limit: Limit, thresholds: tuple[int, ...], sent: set[int],
-                    mac: str | None = None) -> tuple[Alert | None, list[int]]:
+                    mac: str | None = None, subject: dict | None = None) -> tuple[Alert | None, list[int]]:
     """The alert for the highest newly reached level of `limit`, and every level to mark as sent.
 
-    `what` names the scope in the message ("the plan", "Zhang phone's daily cap").
+    `what` names the scope in the message ("the plan", "Zhang phone's daily cap");
+    `subject` says the same for translation ({"subject": "device", "name": "Zhang phone"}).
     """
     reached = crossed_thresholds(limit, thresholds)
     if not set(reached) - sent:
@@ -61,7 +63,8 @@ def threshold_alert(scope: str, what: str, limit: Limit, thresholds: tuple[int, 
     else:
         message = f"{what} is {level}% used ({used})."
     details = {"scope": scope, "level": level, "used_bytes": limit.used, "allowance_bytes": limit.allowance}
-    return Alert(THRESHOLD, mac, message, scope, limit.start or 0.0, level, details), reached
+    params = {**(subject or {}), "level": level, "used": limit.used, "allowance": limit.allowance}
+    return Alert(THRESHOLD, mac, message, scope, limit.start or 0.0, level, details, params), reached
 
 
 def usual_hourly(active_hours: list[int], hours_known: int) -> int:
@@ -103,12 +106,13 @@ def unusual_use(mac: str, who: str, recent: int, history: list[tuple[int, int]],
     usual = usual_hourly([b for _, b in history], int((now - known_since) // HOUR))
     burst = f"{who} moved {format_size(recent)} in the last {int(RECENT_WINDOW // 60)} minutes"
     details = {"recent_bytes": recent, "usual_hourly_bytes": usual}
+    params = {"name": who, "recent": recent, "minutes": int(RECENT_WINDOW // 60), "usual": usual, "factor": RATE_FACTOR}
     if unusual_rate(recent, usual):
         alerts.append(Alert(UNUSUAL_RATE, mac, f"{burst}, over {RATE_FACTOR} times its usual rate ({format_size(usual)} an hour).",
-                            f"{UNUSUAL_RATE}:{mac}", period, 0, details))
+                            f"{UNUSUAL_RATE}:{mac}", period, 0, details, params))
     hour = hour_of_day(now)
     same_hour = [b for t, b in history if hour_of_day(t) == hour]
     if unusual_hour(recent, same_hour, int((now - known_since) // DAY)):
         alerts.append(Alert(UNUSUAL_HOUR, mac, f"{burst} at {hour:02d}:00, an hour it is normally idle.",
-                            f"{UNUSUAL_HOUR}:{mac}", period, 0, details))
+                            f"{UNUSUAL_HOUR}:{mac}", period, 0, details, {**params, "hour": hour}))
     return alerts

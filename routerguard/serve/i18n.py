@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, g, redirect, request
 
 from routerguard.serve.context import local_path
+from routerguard.units import format_size
 
 COOKIE = "lang"
 COOKIE_AGE = 365 * 86400
@@ -107,6 +108,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delete": "Delete",
         "no_groups": "No groups yet.",
         "no_alerts": "No alerts.",
+        "alert_subject_plan": "The plan",
+        "alert_subject_group": "Group {name}'s cap",
+        "alert_subject_device": "{name}'s cap",
+        "alert_threshold": "{subject} is {level}% used ({used} of {total}).",
+        "alert_used_up": "{subject} is used up ({used} of {total}).",
+        "alert_unusual_rate": "{name} moved {recent} in the last {minutes} minutes, over {factor} times its usual rate ({usual} an hour).",
+        "alert_unusual_hour": "{name} moved {recent} in the last {minutes} minutes at {hour:02d}:00, an hour it is normally idle.",
         "pause_hour": "Pause 1 hour",
         "set_cap": "Set a cap",
         "tokens_intro": "Scripts send a token as the header Authorization: Bearer <token>.",
@@ -220,6 +228,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delete": "删除",
         "no_groups": "暂无分组。",
         "no_alerts": "暂无提醒。",
+        "alert_subject_plan": "流量套餐",
+        "alert_subject_group": "分组 {name} 的上限",
+        "alert_subject_device": "{name} 的上限",
+        "alert_threshold": "{subject}已用 {level}%（已用 {used}，共 {total}）。",
+        "alert_used_up": "{subject}已用完（已用 {used}，共 {total}）。",
+        "alert_unusual_rate": "{name} 最近 {minutes} 分钟用了 {recent}，是平时速率（每小时 {usual}）的 {factor} 倍以上。",
+        "alert_unusual_hour": "{name} 在平时空闲的 {hour:02d}:00 时段，最近 {minutes} 分钟用了 {recent}。",
         "pause_hour": "暂停 1 小时",
         "set_cap": "设置上限",
         "tokens_intro": "脚本以请求头 Authorization: Bearer <令牌> 发送令牌。",
@@ -260,6 +275,24 @@ def translate(key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def alert_text(alert: dict) -> str:
+    """An alert in the reader's language, from what it is about; the stored English sentence when that is unknown."""
+    params, kind = alert.get("params") or {}, alert.get("kind")
+    try:
+        if kind == "threshold":
+            subject = translate(f"alert_subject_{params['subject']}", name=params.get("name"))
+            key = "alert_used_up" if params["level"] >= 100 else "alert_threshold"
+            return translate(key, subject=subject, level=params["level"], used=format_size(params["used"]),
+                             total=format_size(params["allowance"]))
+        if kind in ("unusual_rate", "unusual_hour"):
+            return translate(f"alert_{kind}", name=params["name"], recent=format_size(params["recent"]),
+                             minutes=params["minutes"], usual=format_size(params["usual"]), factor=params["factor"],
+                             hour=params.get("hour", 0))
+    except (KeyError, TypeError, ValueError):
+        pass
+    return alert.get("message", "")
+
+
 bp = Blueprint("i18n", __name__)
 
 
@@ -274,6 +307,7 @@ def switch(code: str) -> Response:
 
 def install(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_template_filter(alert_text, "alert_text")
 
     @app.before_request
     def choose() -> None:

@@ -115,7 +115,9 @@ DESTINATION = obj({"name": TEXT, "service": nullable(TEXT), "category": nullable
 CATEGORY = obj({"id": TEXT, "name": TEXT, "domains": {"type": "array", "items": TEXT},
                 "services": {"type": "array", "items": obj({"name": TEXT, "domains": {"type": "array", "items": TEXT}})}})
 
-ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "message": TEXT})
+ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "message": TEXT,
+             "params": {"type": "object", "description": "what the alert is about (subject, name, level, bytes), for "
+                                                         "saying it in the reader's language"}})
 
 EXPORT_ROW = obj({"time": TIME, "mac": TEXT, "up_bytes": INT, "down_bytes": INT})
 EXPORT = {"text/csv": {"schema": TEXT},

@@ -113,6 +113,10 @@ MIGRATIONS: list[str] = [
     DROP TABLE usage;
     ALTER TABLE usage_by_hour RENAME TO usage;
     """,
+    # What an alert is about, so that the page can say it in the reader's language.
+    """
+    ALTER TABLE alert ADD COLUMN params TEXT;
+    """,
 ]
 
 Row = tuple  # rows are plain tuples: the callers know their columns
