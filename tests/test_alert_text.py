@@ -4,7 +4,7 @@ from flask import Flask, g
 
 from routerguard.decide.alerts import threshold_alert, unusual_use
 from routerguard.decide.policy import Limit
-from routerguard.serve.i18n import alert_text
+from routerguard.serve.i18n import alert_kind, alert_text
 
 
 def render(alert, lang):
@@ -39,3 +39,11 @@ def test_an_alert_without_params_shows_its_stored_sentence():
     with app.test_request_context():
         g.lang = "zh-CN"
         assert alert_text({"kind": "threshold", "message": "old sentence", "params": {}}) == "old sentence"
+
+
+def test_alert_kinds_are_words_of_the_readers_language():
+    app = Flask(__name__)
+    with app.test_request_context():
+        g.lang = "zh-CN"
+        assert alert_kind("unusual_rate") == "用量异常"
+        assert alert_kind("something_new") == "something_new"

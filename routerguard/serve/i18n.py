@@ -108,6 +108,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delete": "Delete",
         "no_groups": "No groups yet.",
         "no_alerts": "No alerts.",
+        "alert_kind_threshold": "Cap",
+        "alert_kind_unusual_rate": "Unusual rate",
+        "alert_kind_unusual_hour": "Unusual hour",
         "alert_subject_plan": "The plan",
         "alert_subject_group": "Group {name}'s cap",
         "alert_subject_device": "{name}'s cap",
@@ -228,6 +231,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delete": "删除",
         "no_groups": "暂无分组。",
         "no_alerts": "暂无提醒。",
+        "alert_kind_threshold": "上限",
+        "alert_kind_unusual_rate": "用量异常",
+        "alert_kind_unusual_hour": "异常时段",
         "alert_subject_plan": "流量套餐",
         "alert_subject_group": "分组 {name} 的上限",
         "alert_subject_device": "{name} 的上限",
@@ -293,6 +299,12 @@ def alert_text(alert: dict) -> str:
     return alert.get("message", "")
 
 
+def alert_kind(kind: str) -> str:
+    """An alert's kind as a word of the reader's language (the raw kind when it is new to us)."""
+    key = f"alert_kind_{kind}"
+    return translate(key) if key in MESSAGES[g.get("lang", DEFAULT)] else kind
+
+
 bp = Blueprint("i18n", __name__)
 
 
@@ -308,6 +320,7 @@ def switch(code: str) -> Response:
 def install(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(alert_text, "alert_text")
+    app.add_template_filter(alert_kind, "alert_kind")
 
     @app.before_request
     def choose() -> None:
