@@ -26,9 +26,6 @@ from routerguard.read.leases import LeaseFile
 
 log = logging.getLogger("routerguard.meter")
 
-# Byte counters; DESTROY events for every flow (the default 2 skips flows born while no
-# listener was subscribed); start times, which tell a reborn flow from its predecessor.
-SYSCTLS = {"nf_conntrack_acct": "1", "nf_conntrack_events": "1", "nf_conntrack_timestamp": "1"}
 UNKNOWN_PATIENCE = 10  # readings to wait for a source address to show up in the neighbour table
 Key = tuple  # (packed source, packed destination, ct mark)
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
@@ -40,8 +37,8 @@ def flow_key(flow: conntrack.Flow) -> Key:
 
 def enable_accounting() -> None:
     """Turn on conntrack byte counters and events in this network namespace, where allowed."""
-    for name, value in SYSCTLS.items():
-        path = f"/proc/sys/net/netfilter/{name}"
+    for name, value in conntrack.SYSCTLS.items():
+        path = os.path.join(conntrack.SYSCTL_DIR, name)
         try:
             with open(path) as f:
                 current = f.read().strip()

@@ -44,6 +44,12 @@ from routerguard.read.netlink import (
     request,
 )
 
+# What this reader needs the kernel to keep, set per network namespace: byte
+# counters; DESTROY events for every flow (the default 2 skips flows born while no
+# listener was subscribed); start times, which tell a reborn flow from its predecessor.
+SYSCTL_DIR = "/proc/sys/net/netfilter"
+SYSCTLS = {"nf_conntrack_acct": "1", "nf_conntrack_events": "1", "nf_conntrack_timestamp": "1"}
+
 NFNL_SUBSYS_CTNETLINK = 1
 IPCTNL_MSG_CT_NEW = 0
 IPCTNL_MSG_CT_GET = 1

@@ -14,9 +14,7 @@ import subprocess
 from dataclasses import dataclass
 
 from routerguard.config.model import Config
-
-NETLINK_NETFILTER = 12
-SYSCTL_DIR = "/proc/sys/net/netfilter"
+from routerguard.read import conntrack, netlink
 
 
 @dataclass(frozen=True)
@@ -32,19 +30,19 @@ class Finding:
         return text + (f"\n    fix: {self.fix}" if self.fix and not self.ok else "")
 
 
-def _sysctl(name: str) -> Finding:
-    path = os.path.join(SYSCTL_DIR, name)
+def _sysctl(name: str, wanted: str) -> Finding:
+    path = os.path.join(conntrack.SYSCTL_DIR, name)
     key = f"net.netfilter.{name}"
     if not os.path.exists(path):
         return Finding(False, f"{key} does not exist: the conntrack module is not loaded",
                        "modprobe nf_conntrack (OpenWrt: opkg install kmod-nf-conntrack-netlink)")
     with open(path) as f:
         value = f.read().strip()
-    if value == "1":
+    if value == wanted:
         return Finding(True, f"{key} = {value}")
     writable = os.access(path, os.W_OK)
     return Finding(False, f"{key} = {value}" + (" (run turns it on)" if writable else ""),
-                   f"sysctl -w {key}=1 and add it to /etc/sysctl.d/", blocking=not writable)
+                   f"sysctl -w {key}={wanted} and add it to /etc/sysctl.d/", blocking=not writable)
 
 
 def _tool(name: str, package: str) -> Finding:
@@ -57,7 +55,7 @@ def _tool(name: str, package: str) -> Finding:
 def _netlink() -> Finding:
     """Dumping conntrack needs CAP_NET_ADMIN; opening the socket is not enough, so try a bind."""
     try:
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as s:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, netlink.NETLINK_NETFILTER) as s:
             s.bind((0, 1 << 2))  # the DESTROY event group: refused without CAP_NET_ADMIN
     except OSError as e:
         return Finding(False, f"no netlink access to conntrack ({e.strerror})", "run routerguard as root (or with CAP_NET_ADMIN)")
@@ -132,9 +130,7 @@ def _data_dir(path: str) -> Finding:
 
 def check_system(config: Config) -> list[Finding]:
     findings = [
-        _sysctl("nf_conntrack_acct"),
-        _sysctl("nf_conntrack_events"),
-        _sysctl("nf_conntrack_timestamp"),
+        *(_sysctl(name, wanted) for name, wanted in conntrack.SYSCTLS.items()),
         _netlink(),
         _nft_works(),
         _interface("lan_if", config.main.lan_if),
