@@ -71,6 +71,20 @@ def test_escapes_and_multiline_values():
     assert section.get("c") == "abc"
 
 
+# Found by bench/fuzz.py uci: ';' ends a statement, and the next one on the same
+# line was written back on a line of its own.
+@pytest.mark.parametrize("text", [
+    ";# routerguard\nconfig a\n",
+    "config x 'y' ; option a 'b' ;option c d\n\tlist e f;\n",
+    "config a ;\n",
+])
+def test_statements_separated_by_semicolons_are_written_back_as_they_were(text):
+    package = uci.parse(text)
+    assert uci.dumps(package) == text
+    package.sections[0].set("g", "h")
+    assert uci.parse(uci.dumps(package)).sections[0].get("g") == "h"
+
+
 @pytest.mark.parametrize("text,message", [
     ("option a 'b'\n", "before any `config`"),
     ("config x 'y'\n\toption a 'b\n", "unterminated single quote"),

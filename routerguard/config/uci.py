@@ -27,11 +27,16 @@ class UciSyntaxError(ValueError):
         self.path, self.line, self.message = path, line, message
 
 
+END_OF_LINE = "\n"
+SEPARATOR = ";"  # ends a statement and starts the next on the same line
+
+
 @dataclass
 class Raw:
     """A blank or comment line, kept verbatim."""
 
     text: str
+    end: str = END_OF_LINE  # what ended it in the source: a newline or ';'
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Option:
     is_list: bool = False
     line: int = 0
     raw: str | None = None  # the source text while unchanged
+    end: str = END_OF_LINE
 
 
 Item = Union[Raw, Option]
@@ -57,6 +63,7 @@ class Section:
     body: list[Item] = field(default_factory=list)
     line: int = 0
     raw: str | None = None
+    end: str = END_OF_LINE
 
     def options(self) -> Iterator[Option]:
         return (item for item in self.body if isinstance(item, Option))
@@ -173,6 +180,7 @@ class _Statement:
     words: list[str]
     line: int
     text: str  # source text, comments included
+    end: str  # END_OF_LINE or SEPARATOR
 
 
 def _statements(text: str, path: str) -> Iterator[_Statement]:
@@ -238,14 +246,12 @@ def _statements(text: str, path: str) -> Iterator[_Statement]:
         if word is not None:
             words.append("".join(word))
         end = i
-        if i < n and text[i] == ";":
-            i += 1
-        else:
-            i += 1
-            line += 1
+        separated = i < n and text[i] == SEPARATOR
+        i += 1
+        line += not separated
         if end >= n and start >= n and not words:
             return
-        yield _Statement(words, start_line, text[start:end])
+        yield _Statement(words, start_line, text[start:end], SEPARATOR if separated else END_OF_LINE)
 
 
 def parse(text: str, path: str = "<config>") -> Package:
@@ -255,11 +261,11 @@ def parse(text: str, path: str = "<config>") -> Package:
     for st in _statements(text, path):
         target = current.body if current else package.preamble
         if not st.words:
-            target.append(Raw(st.text))
+            target.append(Raw(st.text, st.end))
             continue
         keyword, args = st.words[0], st.words[1:]
         if keyword == "package":
-            target.append(Raw(st.text))
+            target.append(Raw(st.text, st.end))
         elif keyword == "config":
             if not 1 <= len(args) <= 2:
                 raise UciSyntaxError(path, st.line, "write `config TYPE` or `config TYPE 'name'`")
@@ -267,7 +273,7 @@ def parse(text: str, path: str = "<config>") -> Package:
                 raise UciSyntaxError(path, st.line, f"section type {args[0]!r}: use letters, digits, '_' and '-'")
             if len(args) == 2 and not NAME_RE.match(args[1]):
                 raise UciSyntaxError(path, st.line, f"section name {args[1]!r}: use only letters, digits and '_'")
-            current = Section(args[0], args[1] if len(args) == 2 else None, line=st.line, raw=st.text)
+            current = Section(args[0], args[1] if len(args) == 2 else None, line=st.line, raw=st.text, end=st.end)
             package.sections.append(current)
         elif keyword in ("option", "list"):
             if current is None:
@@ -276,7 +282,7 @@ def parse(text: str, path: str = "<config>") -> Package:
                 raise UciSyntaxError(path, st.line, f"write `{keyword} NAME 'value'` (quote values with spaces)")
             if not NAME_RE.match(args[0]):
                 raise UciSyntaxError(path, st.line, f"option name {args[0]!r}: use only letters, digits and '_'")
-            current.body.append(Option(args[0], args[1], keyword == "list", st.line, st.text))
+            current.body.append(Option(args[0], args[1], keyword == "list", st.line, st.text, st.end))
         else:
             raise UciSyntaxError(path, st.line, f"unknown keyword {keyword!r}: expected config, option or list")
     return package
@@ -305,14 +311,14 @@ def _item_text(item: Item) -> str:
 
 def dumps(package: Package) -> str:
     """The text of `package`: unchanged lines as written, changed ones in uci's style."""
-    lines = [_item_text(item) for item in package.preamble]
+    parts = [_item_text(item) + item.end for item in package.preamble]
     for section in package.sections:
         header = section.raw
         if header is None:
             header = f"config {section.type}" + (f" {quote(section.name)}" if section.name else "")
-        lines.append(header)
-        lines.extend(_item_text(item) for item in section.body)
-    return "".join(line + "\n" for line in lines)
+        parts.append(header + section.end)
+        parts.extend(_item_text(item) + item.end for item in section.body)
+    return "".join(parts)
 
 
 def write_atomic(path: str, text: str) -> None:
