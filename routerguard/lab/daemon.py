@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sysconfig
-from typing import Any
+from typing import Any, Mapping
 
 from . import plan
 from .demo import lab_environment
@@ -57,7 +57,8 @@ config device
 """
 
 
-def config_text(env: dict[str, str], extra: str = "", *, poll_interval: float = 0.5, commit_interval: int = 60) -> str:
+def config_text(env: dict[str, str], extra: str = "", *, poll_interval: float = 0.5, commit_interval: int = 60,
+                timezone: str = "UTC") -> str:
     """A daemon config for a lab described by `env` (demo.lab_environment's RG_LAB_* variables)."""
     return f"""config routerguard 'main'
 \toption lan_if '{env["RG_LAB_LAN_IF"]}'
@@ -69,7 +70,7 @@ def config_text(env: dict[str, str], extra: str = "", *, poll_interval: float = 
 \toption leases '{env["RG_LAB_LEASE_FILE"]}'
 \toption dnsmasq_conf_dir '{env["RG_LAB_DNSMASQ_CONF_DIR"]}'
 \toption dnsmasq_restart '{env["RG_LAB_DNSMASQ_RESTART"]}'
-\toption timezone 'UTC'
+\toption timezone '{timezone}'
 {extra}"""
 
 
@@ -85,8 +86,10 @@ def demo_main() -> int:
 class LabDaemon:
     """One `routerguard run` in the lab's router namespace."""
 
-    def __init__(self, lab: Lab, extra: str = "", **options: Any) -> None:
+    def __init__(self, lab: Lab, extra: str = "", *, env: Mapping[str, str] | None = None, **options: Any) -> None:
+        """`extra`: config sections after main; `options`: config_text's; `env`: added to the daemon's environment."""
         self.lab = lab
+        self.env = {**os.environ, **env} if env else None
         self.config = os.path.join(lab.dir, "routerguard.conf")
         with open(self.config, "w") as f:
             f.write(config_text(lab_environment(lab, plan.PAGE_PORT), extra, **options))
@@ -99,7 +102,8 @@ class LabDaemon:
 
     def start(self) -> "LabDaemon":
         log = open(self.log_path, "a")
-        self.proc = self.lab.router.popen([ROUTERGUARD, "run", "--config", self.config], stdout=log, stderr=log)
+        self.proc = self.lab.router.popen([ROUTERGUARD, "run", "--config", self.config], stdout=log, stderr=log,
+                                          env=self.env)
         log.close()
         wait_until(lambda: self.proc.poll() is not None or self.health(), START_TIMEOUT, "routerguard to answer /healthz")
         if self.proc.poll() is not None:
