@@ -7,19 +7,19 @@
 - The UCI parser and the config model (UciSyntaxError, ConfigError) on
   mutated versions of the example config: a bad edit before SIGHUP must be
   refused, never crash the daemon.
+- The rtnetlink neighbour and address decoders (ValueError, OSError), on
+  mutated real dumps and on the faults the old reader did not survive.
 - The lease-file parser (never raises), on mutated dnsmasq lease files.
+
+bench/fuzz.py runs coverage-guided fuzzing (atheris) of the same parsers;
+what it finds becomes a plain test here.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import struct
-import subprocess
-import sys
-import textwrap
-from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from routerguard.config import uci
 from routerguard.config.model import MAC_RE, ConfigError, build
-from routerguard.read import conntrack, netlink
+from routerguard.lab import samples
+from routerguard.read import conntrack, neighbours, netlink
 from routerguard.read.leases import parse_leases
 
 EXAMPLE_CONFIG = os.path.join(os.path.dirname(__file__), "data", "interface_example.uci")
@@ -37,64 +38,13 @@ NLA_F_NESTED = 0x8000
 ADDRESS_AND_RAW_FIELDS = 5  # src, dst, reply_src, reply_dst, orig_tuple: the rest of a Flow are integers
 U16_MAX, U32_MAX, U64_MAX = 2**16 - 1, 2**32 - 1, 2**64 - 1
 
-# Flows of every kind the meter meets: both families, TCP, UDP, ICMP, marks,
-# NAT'd reply tuples, a zone; `conntrack -I` builds them without traffic.
-FLOWS = [
-    "-s 192.168.8.11 -d 198.18.0.1 -p tcp --state ESTABLISHED --sport 40000 --dport 443 --mark 3",
-    "-s 192.168.8.12 -d 198.18.0.10 -r 198.18.0.10 -q 198.18.0.2 -p udp --sport 40001 --dport 53"
-    " --reply-port-src 53 --reply-port-dst 61001",
-    "-s 192.168.8.13 -d 198.18.0.20 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 7",
-    "-s fd00:8::11 -d fd00:198:18::1 -p tcp --state ESTABLISHED --sport 40002 --dport 80",
-    "-s fd00:8::12 -d fd00:198:18::10 -p udp --sport 40003 --dport 443 --mark 9 --zone 2",
-    "-s fd00:8::13 -d fd00:198:18::20 -p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 9",
-]
-TRACK_BOTH_FAMILIES = """table inet t {
-    chain c {
-        type filter hook prerouting priority 0; policy accept;
-        ct state new counter
-    }
-}
-"""
-SYSCTLS = ["net.netfilter.nf_conntrack_acct=1", "net.netfilter.nf_conntrack_timestamp=1",
-           "net.netfilter.nf_conntrack_events=1"]
-# Runs inside the namespace: the raw datagrams of one dump, then of the
-# DESTROY events of deleting the table, as hex.
-CAPTURE = textwrap.dedent("""
-    import json, subprocess, select
-    from routerguard.read import conntrack, netlink
-    sock = netlink.open_socket(netlink.NETLINK_NETFILTER)
-    sock.send(netlink.request(conntrack.CT_GET, netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP, 1, conntrack.DUMP_ALL_FAMILIES))
-    dump = []
-    while not dump or netlink.NLMSG_HEADER.unpack_from(dump[-1], len(dump[-1]) - 20)[1] != netlink.NLMSG_DONE:
-        dump.append(netlink.receive(sock))
-    events = conntrack.DestroyEvents()
-    subprocess.run(["conntrack", "-D"], capture_output=True, check=True)
-    destroyed = []
-    while select.select([events.fileno()], [], [], 1.0)[0]:
-        destroyed.append(netlink.receive(events._sock))
-    print(json.dumps({"dump": [d.hex() for d in dump], "destroy": [d.hex() for d in destroyed]}))
-""")
-
 
 @pytest.fixture(scope="module")
 def kernel_messages() -> dict[str, list[bytes]]:
     """Real ctnetlink datagrams from a throwaway namespace: a dump's and DESTROY events'."""
     if os.geteuid() != 0:
         pytest.skip("capturing kernel messages needs root (a network namespace)")
-    ns = f"rgfuzz{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        def run(*argv: str, **kwargs) -> subprocess.CompletedProcess:
-            return subprocess.run(["ip", "netns", "exec", ns, *argv], check=True, capture_output=True, text=True,
-                                  **kwargs)
-
-        run("sysctl", "-qw", *SYSCTLS)
-        run("nft", "-f", "-", input=TRACK_BOTH_FAMILIES)
-        run("conntrack", "-R", "/dev/stdin", input="".join(f"-I {flow} -t 600\n" for flow in FLOWS))
-        captured = json.loads(run(sys.executable, "-c", CAPTURE).stdout)
-    finally:
-        subprocess.run(["ip", "netns", "delete", ns], check=True)
-    messages = {kind: [bytes.fromhex(d) for d in data] for kind, data in captured.items()}
+    messages = samples.conntrack_datagrams()
     assert messages["dump"] and messages["destroy"], messages
     return messages
 
@@ -237,7 +187,7 @@ def test_hostile_messages_leave_real_ones_decoding_as_before(kernel_messages):
 
     before = decoded_all()
     assert {socket.AF_INET, socket.AF_INET6} <= {flow.family for flow in before}
-    assert len(before) == 2 * len(FLOWS)  # each flow once in the dump and once ended
+    assert len(before) == 2 * (len(samples.FLOWS) + 1)  # each flow (and the real datagram's) dumped and ended
 
     @FUZZ
     @given(st.data())
@@ -247,6 +197,69 @@ def test_hostile_messages_leave_real_ones_decoding_as_before(kernel_messages):
 
     hostile()
     assert decoded_all() == before
+
+
+# ---- the neighbour table: rtnetlink dumps ----
+
+@pytest.fixture(scope="module")
+def rtnetlink_messages() -> dict[str, list[bytes]]:
+    """Real RTM_NEWNEIGH and RTM_NEWADDR datagrams from a throwaway namespace."""
+    if os.geteuid() != 0:
+        pytest.skip("capturing kernel messages needs root (a network namespace)")
+    return samples.rtnetlink_datagrams()
+
+
+def decode_neighbours(data: bytes, reply_type: int) -> list[object]:
+    """The decoders' documented outcomes only: results, ValueError or OSError."""
+    found: list[neighbours.Message] = []
+    try:
+        neighbours.replies(data, reply_type, found)
+    except (ValueError, OSError):
+        pass
+    parse = neighbours.parse_neighbour if reply_type == neighbours.RTM_NEWNEIGH else neighbours.parse_addresses
+    results = []
+    for message in found:
+        try:
+            results.append(parse(*message))
+        except ValueError:
+            pass
+    return results
+
+
+def test_real_dumps_give_resolved_neighbours_and_local_addresses(rtnetlink_messages):
+    found = [n for d in rtnetlink_messages["neighbours"] for n in decode_neighbours(d, neighbours.RTM_NEWNEIGH) if n]
+    assert {(n.ip, n.mac) for n in found} == {("192.168.8.11", "02:00:00:00:00:11"),
+                                              ("192.168.8.12", "02:00:00:00:00:12"),
+                                              ("fd00:8::11", "02:00:00:00:00:11")}  # not failed, not noarp
+    addresses = set().union(*(a for d in rtnetlink_messages["addresses"]
+                               for a in decode_neighbours(d, neighbours.RTM_NEWADDR)))
+    assert {"127.0.0.1", "::1", "192.168.8.1", "fd00:8::1"} <= addresses
+
+
+@FUZZ
+@given(st.data())
+def test_the_neighbour_decoders_survive_mutated_kernel_dumps(rtnetlink_messages, data):
+    kind = data.draw(st.sampled_from(["neighbours", "addresses"]))
+    message = data.draw(mutations(rtnetlink_messages[kind]))
+    decode_neighbours(message, neighbours.RTM_NEWNEIGH if kind == "neighbours" else neighbours.RTM_NEWADDR)
+
+
+# The faults below stopped the old reader with other exceptions.
+@pytest.mark.parametrize("datagram,error", [
+    (netlink.request(netlink.NLMSG_ERROR, 0, 1, struct.pack("=i", -1) + bytes(16)), OSError),  # was AttributeError
+    (struct.pack("=IHHII", 0, neighbours.RTM_NEWNEIGH, 0, 1, 0), ValueError),  # length 0: was an endless loop
+])
+def test_a_bad_rtnetlink_datagram_is_an_os_or_value_error(datagram, error):
+    with pytest.raises(error):
+        neighbours.replies(datagram, neighbours.RTM_NEWNEIGH, [])
+
+
+def test_a_message_shorter_than_its_header_is_a_value_error():
+    message = (netlink.request(neighbours.RTM_NEWNEIGH, 0, 1, b""), netlink.NLMSG_HEADER.size, netlink.NLMSG_HEADER.size)
+    with pytest.raises(ValueError, match="shorter than its"):  # was struct.error
+        neighbours.parse_neighbour(*message)
+    with pytest.raises(ValueError, match="shorter than its"):  # was IndexError, or the next message's byte
+        neighbours.parse_addresses(*message)
 
 
 # ---- the config file: a bad edit is refused with its place, never a crash ----

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Iterator, NamedTuple
+from typing import Iterator, NamedTuple, Tuple
 
 from routerguard.read import netlink
 
@@ -29,6 +29,7 @@ NUD_NOARP = 0x40
 NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
 IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, ifindex
 ETHER_LEN = 6
+Message = Tuple[bytes, int, int]  # datagram, payload offset, message end
 
 
 class Neighbour(NamedTuple):
@@ -37,52 +38,76 @@ class Neighbour(NamedTuple):
     ifindex: int
 
 
-def _dump(msg_type: int, reply_type: int, payload: bytes) -> Iterator[tuple[bytes, int, int]]:
-    """(data, payload offset, message end) of each reply message of one rtnetlink dump."""
+def _dump(msg_type: int, reply_type: int, payload: bytes) -> Iterator[Message]:
+    """Each reply message of one rtnetlink dump."""
     with netlink.open_socket(NETLINK_ROUTE) as sock:
         sock.send(netlink.request(msg_type, netlink.NLM_F_REQUEST | netlink.NLM_F_DUMP, 1, payload))
         while True:
-            data = netlink.receive(sock)
-            offset = 0
-            while offset + netlink.NLMSG_HEADER.size <= len(data):
-                length, kind, _, _, _ = netlink.NLMSG_HEADER.unpack_from(data, offset)
-                if kind == netlink.NLMSG_DONE:
-                    return
-                if kind == netlink.NLMSG_ERROR:
-                    netlink.raise_error(data, offset)
-                elif kind == reply_type:
-                    yield data, offset + netlink.NLMSG_HEADER.size, offset + length
-                offset += netlink.align(length)
+            found: list[Message] = []
+            done = replies(netlink.receive(sock), reply_type, found)
+            yield from found
+            if done:
+                return
+
+
+def replies(data: bytes, reply_type: int, found: list[Message]) -> bool:
+    """Append the reply messages of one datagram to ``found``; True once the dump is done.
+
+    ValueError for a malformed datagram, OSError for an error the kernel reports.
+    """
+    for kind, offset, length in netlink.messages(data):
+        if kind == netlink.NLMSG_DONE:
+            return True
+        if kind == reply_type:
+            found.append((data, offset + netlink.NLMSG_HEADER.size, offset + length))
+    return False
+
+
+def _header(layout: struct.Struct, start: int, end: int) -> None:
+    if end - start < layout.size:
+        raise ValueError(f"rtnetlink message of {end - start} bytes, shorter than its {layout.size}-byte header")
 
 
 def _ip(family: int, data: bytes, start: int, end: int) -> str:
     return socket.inet_ntop(family, data[start:end])
 
 
+def parse_neighbour(data: bytes, start: int, end: int) -> Neighbour | None:
+    """The neighbour a RTM_NEWNEIGH message describes; None when unresolved or without a MAC.
+
+    ValueError for a malformed message (the meter's reading fails, the daemon goes on).
+    """
+    _header(NDMSG, start, end)
+    family, ifindex, state, _, _ = NDMSG.unpack_from(data, start)
+    if state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP) or family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    ip = mac = None
+    for kind, a, b in netlink.attributes(data, start + NDMSG.size, end):
+        if kind == NDA_DST:
+            ip = _ip(family, data, a, b)
+        elif kind == NDA_LLADDR and b - a == ETHER_LEN:
+            mac = data[a:b].hex(":")
+    return Neighbour(ip, mac, ifindex) if ip and mac else None
+
+
+def parse_addresses(data: bytes, start: int, end: int) -> set[str]:
+    """The addresses a RTM_NEWADDR message gives; ValueError when malformed."""
+    _header(IFADDRMSG, start, end)
+    family = data[start]
+    return {_ip(family, data, a, b) for kind, a, b in netlink.attributes(data, start + IFADDRMSG.size, end)
+            if kind in (IFA_ADDRESS, IFA_LOCAL)}
+
+
 def neighbours() -> list[Neighbour]:
     """Every resolved IPv4/IPv6 neighbour with a MAC address."""
-    found = []
-    for data, start, end in _dump(RTM_GETNEIGH, RTM_NEWNEIGH, NDMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
-        family, ifindex, state, _, _ = NDMSG.unpack_from(data, start)
-        if state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP) or family not in (socket.AF_INET, socket.AF_INET6):
-            continue
-        ip = mac = None
-        for kind, a, b in netlink.attributes(data, start + NDMSG.size, end):
-            if kind == NDA_DST:
-                ip = _ip(family, data, a, b)
-            elif kind == NDA_LLADDR and b - a == ETHER_LEN:
-                mac = data[a:b].hex(":")
-        if ip and mac:
-            found.append(Neighbour(ip, mac, ifindex))
-    return found
+    request = NDMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    found = (parse_neighbour(*message) for message in _dump(RTM_GETNEIGH, RTM_NEWNEIGH, request))
+    return [neighbour for neighbour in found if neighbour]
 
 
 def local_addresses() -> set[str]:
     """The router's own addresses, on every interface."""
-    found = set()
-    for data, start, end in _dump(RTM_GETADDR, RTM_NEWADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
-        family = data[start]
-        for kind, a, b in netlink.attributes(data, start + IFADDRMSG.size, end):
-            if kind in (IFA_ADDRESS, IFA_LOCAL):
-                found.add(_ip(family, data, a, b))
+    found: set[str] = set()
+    for message in _dump(RTM_GETADDR, RTM_NEWADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+        found |= parse_addresses(*message)
     return found

@@ -83,6 +83,27 @@ def check_status(data: bytes, offset: int, length: int) -> None:
         raise OSError(code, os.strerror(code) if 0 < code <= MAX_ERRNO else f"netlink error {code}")
 
 
+def messages(data: bytes) -> Iterator[Tuple[int, int, int]]:
+    """(type, offset, length) of each message of one datagram, every length checked.
+
+    NLMSG_ERROR and NLMSG_DONE are checked too: an error they carry is raised
+    as OSError. A length that does not fit is a ValueError, never an endless
+    loop on a zero length. The conntrack reader has an unrolled copy of this
+    walk on its hot path.
+    """
+    offset, size = 0, len(data)
+    while offset < size:
+        if size - offset < NLMSG_HEADER.size:
+            raise ValueError(f"malformed netlink message at byte {offset}: {size - offset} bytes, shorter than a header")
+        length, kind = NLMSG_HEADER.unpack_from(data, offset)[:2]
+        if length < NLMSG_HEADER.size or offset + length > size:
+            raise ValueError(f"malformed netlink message at byte {offset}: length {length}")
+        if kind in (NLMSG_ERROR, NLMSG_DONE):
+            check_status(data, offset, length)
+        yield kind, offset, length
+        offset += align(length)
+
+
 def attributes(data: bytes, start: int, end: int) -> Iterator[Attribute]:
     """Walk the attributes in data[start:end], checking every length against the bounds."""
     offset = start
