@@ -362,7 +362,7 @@ class Service:
         if len(steps) > MAX_HISTORY_POINTS:
             raise Invalid(f"that range has {len(steps)} {step}s; ask for at most {MAX_HISTORY_POINTS}")
         sums = {t: [0, 0] for t in steps}
-        for t, _, up, down in self.core.ledger.series(mac, steps[0], end, key):
+        for t, _, up, down in self.core.ledger.series(mac, steps[0], end, key, by_device=False):
             pair = sums.setdefault(t, [0, 0])
             pair[0], pair[1] = pair[0] + up, pair[1] + down
         return {"mac": mac, "step": step, "from": rfc3339(steps[0]), "to": rfc3339(end),

@@ -110,19 +110,27 @@ class Ledger:
             self.db.fold()
             self._pending = {key: list(pair) for key, pair in self._fresh.items()}
 
-    def series(self, mac: str | None, since: float, until: float, key: Callable[[int], int]) -> list[tuple[int, str, int, int]]:
-        """(time, mac, up, down) per step, oldest first; `key` maps an hour bucket to its step's start."""
+    def series(self, mac: str | None, since: float, until: float, key: Callable[[int], int],
+               by_device: bool = True) -> list[tuple[int, str | None, int, int]]:
+        """(time, mac, up, down) per step, oldest first; `key` maps an hour bucket to its step's start.
+
+        Without `by_device` the devices are summed (mac None) by SQLite: a
+        chart of all devices then reads a row an hour, not a row a device an
+        hour (12,000 rows, 5 MiB of objects, for two days of 250 devices).
+        """
         with self._lock:
             where, params = "hour >= ? AND hour < ?", [since, until]
             if mac is not None:
                 where += " AND mac = ?"
                 params.append(mac)
-            sums: dict[tuple[int, str], Pair] = {}
-            for hour, row_mac, up, down in self.db.query(f"SELECT hour, mac, up, down FROM usage WHERE {where}", params):
+            rows = f"hour, mac, up, down FROM usage WHERE {where}" if by_device else \
+                f"hour, NULL, SUM(up), SUM(down) FROM usage WHERE {where} GROUP BY hour"
+            sums: dict[tuple[int, str | None], Pair] = {}
+            for hour, row_mac, up, down in self.db.query(f"SELECT {rows}", params):
                 _bump(sums.setdefault((key(hour), row_mac), [0, 0]), up, down)
             for (row_mac, hour), (up, down) in self._pending.items():
                 if since <= hour < until and (mac is None or row_mac == mac):
-                    _bump(sums.setdefault((key(hour), row_mac), [0, 0]), up, down)
+                    _bump(sums.setdefault((key(hour), row_mac if by_device else None), [0, 0]), up, down)
             return sorted((t, m, up, down) for (t, m), (up, down) in sums.items())
 
 
