@@ -12,7 +12,7 @@ import time
 from typing import Callable
 
 from routerguard.account.adjustments import Adjustments
-from routerguard.account.clock import Clock
+from routerguard.account.clock import Clock, describe_jump
 from routerguard.account.destinations import Destinations
 from routerguard.account.ledger import Ledger
 from routerguard.account.rates import Rates
@@ -69,7 +69,11 @@ class Core:
     def now(self) -> float:
         """The time usage is charged to (see Clock: an untrusted wall clock never resets a period)."""
         with self._clock_lock:
-            return self.clock.effective_now()
+            now = self.clock.effective_now()
+            jump, trusted = self.clock.last_jump, self.clock.trusted()
+        if jump is not None:
+            log.warning("%s", describe_jump(jump, now, trusted))
+        return now
 
 
 def _zone(name: str | None) -> Zone:

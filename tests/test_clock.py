@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from routerguard.account.clock import JUMP_TOLERANCE, MIN_PLAUSIBLE_TIME, Clock
 from routerguard.config.model import Period
+from routerguard.core import Core
 from routerguard.decide.periods import Zone, bucket_start, period_bounds
 
 YEAR = 365 * 86400
@@ -113,6 +115,30 @@ def test_a_wall_clock_a_year_ahead_is_accepted_and_reported():
     assert clock.trusted()
     assert clock.last_jump == YEAR
     assert period_bounds(MONTHLY, clock.effective_now(), BERLIN)[0] > MARK + YEAR - 31 * 86400
+
+
+def test_the_daemon_logs_each_jump_once_with_the_time_usage_goes_to(fleet_config, caplog):
+    core = Core(str(fleet_config("")))
+    router = Router(wall=MARK)
+    core.clock = router.clock(MARK)
+    try:
+        with caplog.at_level(logging.WARNING, logger="routerguard"):
+            core.now()
+            router.run(60)
+            router.wall -= YEAR
+            core.now()
+            router.run(60)
+            core.now()
+            router.wall += YEAR  # NTP puts it right
+            core.now()
+    finally:
+        core.db.close()
+    assert [r.getMessage() for r in caplog.records if "wall clock" in r.getMessage()] == [
+        "the wall clock jumped back by 365 days, 0:00:00 and is behind the time usage was charged to; usage goes on "
+        "from 2026-11-20T10:01:00Z at the monotonic clock's pace, in the same period, until the wall clock catches up",
+        "the wall clock jumped forward by 365 days, 0:00:00; taken as the real time, usage is charged from "
+        "2026-11-20T10:02:00Z on",
+    ]
 
 
 def test_a_bogus_future_mark_is_cleared_by_restoring_none():

@@ -16,6 +16,7 @@ gives it back with `restore()` on start.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 # 2025-01-01T00:00:00Z: earlier than any real "now" for this software, later
@@ -104,3 +105,14 @@ class Clock:
             return None
         jump = wall - (self._last_wall + monotonic - self._mark_monotonic)
         return jump if abs(jump) > JUMP_TOLERANCE else None
+
+
+def describe_jump(jump: float, now: float, trusted: bool) -> str:
+    """The daemon's log line for a wall-clock jump: an admin reading it learns which time usage goes to."""
+    way = "forward" if jump > 0 else "back"
+    amount = timedelta(seconds=round(abs(jump)))
+    at = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if trusted:
+        return f"the wall clock jumped {way} by {amount}; taken as the real time, usage is charged from {at} on"
+    return (f"the wall clock jumped {way} by {amount} and is behind the time usage was charged to; usage goes on "
+            f"from {at} at the monotonic clock's pace, in the same period, until the wall clock catches up")

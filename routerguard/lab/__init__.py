@@ -6,5 +6,6 @@ The router lab, one module per job: ``plan`` (names and addresses),
 ``Internet``), ``dnsmasq`` and ``udhcpc`` (real DHCP and DNS), ``httpd``
 (the internet's web server), ``traffic`` (mixed demo traffic), ``relay``
 (a host port into a namespace), ``demo`` (``routerguard lab``),
-``fixtures`` (pytest), ``wait`` (polling with a deadline).
+``fixtures`` (pytest), ``wait`` (polling with a deadline), ``wallclock``
+(the daemon's wall clock, moved by a test: libfaketime).
 """
