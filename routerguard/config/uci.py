@@ -36,7 +36,7 @@ class Raw:
     """A blank or comment line, kept verbatim."""
 
     text: str
-    end: str = END_OF_LINE  # what ended it in the source: a newline or ';'
+    end: str = END_OF_LINE  # what ended the source text: a newline or ';'
 
 
 @dataclass
@@ -302,22 +302,23 @@ def quote(value: str) -> str:
 
 
 def _item_text(item: Item) -> str:
+    """The item's line; source text keeps what ended it (a ';' leaves the line to the next one)."""
     if isinstance(item, Raw):
-        return item.text
+        return item.text + item.end
     if item.raw is not None:
-        return item.raw
-    return f"\t{'list' if item.is_list else 'option'} {item.name} {quote(item.value)}"
+        return item.raw + item.end
+    return f"\t{'list' if item.is_list else 'option'} {item.name} {quote(item.value)}{END_OF_LINE}"
 
 
 def dumps(package: Package) -> str:
     """The text of `package`: unchanged lines as written, changed ones in uci's style."""
-    parts = [_item_text(item) + item.end for item in package.preamble]
+    parts = [_item_text(item) for item in package.preamble]
     for section in package.sections:
-        header = section.raw
-        if header is None:
-            header = f"config {section.type}" + (f" {quote(section.name)}" if section.name else "")
-        parts.append(header + section.end)
-        parts.extend(_item_text(item) + item.end for item in section.body)
+        if section.raw is not None:
+            parts.append(section.raw + section.end)
+        else:
+            parts.append(f"config {section.type}" + (f" {quote(section.name)}" if section.name else "") + END_OF_LINE)
+        parts.extend(_item_text(item) for item in section.body)
     return "".join(parts)
 
 
