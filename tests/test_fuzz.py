@@ -306,7 +306,9 @@ def test_a_badly_edited_config_is_refused_never_a_crash(text):
         package = uci.parse(text, EXAMPLE_CONFIG)
     except uci.UciSyntaxError:
         return
-    if text.endswith("\n"):
+    # A file ending in a line continuation is written back with a blank line after
+    # it, so that a line added below cannot join the last statement.
+    if text.endswith("\n") and not text.endswith("\\\n"):
         assert uci.dumps(package) == text  # what parses is written back byte for byte
     try:
         build(package, EXAMPLE_CONFIG)
