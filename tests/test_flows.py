@@ -11,7 +11,7 @@ from typing import Dict, Hashable, List, Tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routerguard.account.flows import FlowTracker
+from routerguard.account.flows import RETAIN_SECONDS, FlowTracker
 from routerguard.read.conntrack import Flow
 
 LAN = [bytes([192, 168, 8, n]) for n in (10, 11, 12)]
@@ -322,12 +322,15 @@ class Kernel:
         return events
 
 
-def run_operations(operations: list, seed: int, timestamps: bool = False) -> Tuple[Kernel, Counter]:
+def run_operations(operations: list, seed: int, timestamps: bool = False, tick: float = 0.0) -> Tuple[Kernel, Counter]:
     """Drive kernel and tracker as the daemon's loop does: events are read at
-    every tick, and before each dump all but those of flows ending meanwhile."""
-    kernel, tracker, counted = Kernel(timestamps), FlowTracker(clock=FakeClock()), Counter[Tuple[object, str]]()
+    every tick, and before each dump all but those of flows ending meanwhile.
+    The clock moves ``tick`` seconds an operation."""
+    clock = FakeClock()
+    kernel, tracker, counted = Kernel(timestamps), FlowTracker(clock=clock), Counter[Tuple[object, str]]()
     order = random.Random(seed)
     for operation, *args in operations:
+        clock.now += tick
         if operation == "dump":
             twice, racing, hold = args
             tracker.ended(kernel.deliver(hold=hold))
@@ -373,6 +376,14 @@ EXAMPLES = settings(max_examples=300, deadline=None)
 def test_every_byte_is_counted_exactly_once(ops: list, seed: int) -> None:
     """Ids shared between flows (1-3), duplicates, races and repeats: the sum is exact."""
     kernel, counted = run_operations(ops, seed)
+    assert +counted == +kernel.carried
+
+
+@EXAMPLES
+@given(operations(losing=False, reusing=False), st.integers(0, 1000))
+def test_readings_kept_in_sealed_buckets_count_exactly_once(ops: list, seed: int) -> None:
+    """Spread over the retention, the operations see its three buckets sealed, and none dropped."""
+    kernel, counted = run_operations(ops, seed, tick=RETAIN_SECONDS / max(len(ops), 1))
     assert +counted == +kernel.carried
 
 

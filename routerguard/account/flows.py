@@ -24,10 +24,11 @@ What is exact:
 
 What is not exact, and why it cannot be helped:
 - A flow whose DESTROY event is lost (``EventsLost``, ENOBUFS): its bytes since
-  its last reading, at most one poll interval of its traffic. Dumping at once
-  when events are lost gives every live flow a fresh reading, so flows whose
-  end is lost later in the same storm lose only what they carry after it. The
-  ``reliable`` event mode of ``DestroyEvents`` loses no DESTROY at all.
+  its last reading, at most one poll interval of its traffic. Dumping soon
+  after events are lost (the meter: at its next reading) gives every live
+  flow a fresh reading, so flows whose end is lost later in the same storm
+  lose only what they carry after it. The ``reliable`` event mode of
+  ``DestroyEvents`` loses no DESTROY at all.
 - Flows created while ``nf_conntrack_events`` is 2 (the default) and no
   listener was subscribed never report their end: as above.
 - A connection reborn under the same name without a start timestamp whose
@@ -47,9 +48,11 @@ matched to the wrong life of a reused name.
 from __future__ import annotations
 
 import time
+from array import array
+from bisect import bisect_left
 from collections import deque
 from operator import itemgetter
-from typing import Callable, Deque, Dict, Hashable, Iterable, List, Optional, Tuple
+from typing import Callable, Deque, Dict, Hashable, Iterable, List, Optional, Set, Tuple
 
 from routerguard.read.conntrack import Flow
 
@@ -63,12 +66,16 @@ COUNTER_BITS = 64
 COUNTER_MASK = (1 << COUNTER_BITS) - 1
 STAMP_BITS = 8
 STAMP_MASK = (1 << STAMP_BITS) - 1
+# A flow's name is hashed to 60 bits: CPython stores such an int in 32 bytes,
+# a 64-bit one in 48 (the tracker keeps one per live and per retired flow).
+IDENTITY_MASK = (1 << 60) - 1
 
 # How long readings of flows that left the table are kept, so that a late or
-# repeated reading counts only its remainder; kept in a few age buckets. The
-# meter drains DESTROY events in a thread as they come, so a DESTROY is late by
-# milliseconds; 10 s keeps memory flat under 5,000 new flows a second
-# (docs/benchmarks.md: 30 s held ~150,000 ended flows).
+# repeated reading counts only its remainder; kept in a few age buckets, aged
+# by dumps and events alike. The meter hands DESTROY events over as they come
+# (a dump's length late at most), so 10 s is a wide margin; it keeps memory
+# flat under 5,000 new flows a second (docs/benchmarks.md: 30 s held ~150,000
+# ended flows).
 RETAIN_SECONDS = 10.0
 RETAIN_BUCKETS = 3
 
@@ -76,7 +83,7 @@ source_and_mark: Callable[[Flow], Key] = itemgetter(Flow._fields.index("src"), F
 
 
 def _identity(flow: Flow) -> int:
-    return hash(flow.orig_tuple) ^ flow.id ^ flow.start
+    return (hash(flow.orig_tuple) ^ flow.id ^ flow.start) & IDENTITY_MASK
 
 
 def _counters(flow: Flow) -> int:
@@ -88,29 +95,61 @@ def _covers(counters: int, base: int) -> bool:
     return counters >> COUNTER_BITS >= base >> COUNTER_BITS and counters & COUNTER_MASK >= base & COUNTER_MASK
 
 
+class _Sealed:
+    """A bucket of readings no longer added to: uids sorted beside their counters, 24 bytes a flow.
+
+    A dict costs about 70 bytes a flow, 120 with large counters; at 5,000
+    flows ending a second the tracker retains some 50,000 of them.
+    """
+
+    def __init__(self, readings: Dict[int, int]) -> None:
+        uids = sorted(readings)
+        self._uids = array("Q", uids)
+        self._up = array("Q", [readings[uid] >> COUNTER_BITS for uid in uids])
+        self._down = array("Q", [readings[uid] & COUNTER_MASK for uid in uids])
+        self._taken: Set[int] = set()  # positions taken back: few, as late readings are
+
+    def take(self, uid: int, counters: int) -> Optional[int]:
+        uids = self._uids
+        at = bisect_left(uids, uid)
+        if at == len(uids) or uids[at] != uid or at in self._taken:
+            return None
+        base = self._up[at] << COUNTER_BITS | self._down[at]
+        if not _covers(counters, base):
+            return None
+        self._taken.add(at)
+        return base
+
+
 class _Retired:
-    """Readings of flows gone from the table, in buckets by age."""
+    """Readings of flows gone from the table, in buckets by age: the newest a dict, the older ones sealed."""
 
     def __init__(self, bucket_seconds: float, now: float) -> None:
         self._bucket_seconds = bucket_seconds
-        self._buckets: Deque[Tuple[float, Dict[int, int]]] = deque([(now, {})], maxlen=RETAIN_BUCKETS + 1)
+        self._newest: Dict[int, int] = {}
+        self._started = now
+        self._sealed: Deque[_Sealed] = deque(maxlen=RETAIN_BUCKETS)
 
     def put(self, uid: int, counters: int) -> None:
-        self._buckets[-1][1][uid] = counters
+        self._newest[uid] = counters
 
     def take(self, uid: int, counters: int) -> Optional[int]:
         """The newest reading that ``counters`` may follow, removed; None if none."""
-        for _, bucket in reversed(self._buckets):
-            base = bucket.get(uid)
-            if base is not None and _covers(counters, base):
-                del bucket[uid]
+        base = self._newest.get(uid)
+        if base is not None and _covers(counters, base):
+            del self._newest[uid]
+            return base
+        for bucket in reversed(self._sealed):
+            base = bucket.take(uid, counters)
+            if base is not None:
                 return base
         return None
 
     def age(self, now: float) -> None:
-        """Start a new bucket when the newest is old enough; the oldest falls off."""
-        if now - self._buckets[-1][0] >= self._bucket_seconds:
-            self._buckets.append((now, {}))
+        """Seal the newest bucket when it is old enough; the oldest sealed one falls off."""
+        if now - self._started >= self._bucket_seconds:
+            self._sealed.append(_Sealed(self._newest))
+            self._newest, self._started = {}, now
 
 
 class FlowTracker:
@@ -182,6 +221,7 @@ class FlowTracker:
 
     def ended(self, flows: Iterable[Flow]) -> None:
         """Account DESTROY events: the final counters of flows that ended."""
+        self._age()  # also between dumps: events come in all the time, and a bucket is meant to span its seconds
         live = self._live
         for flow in flows:
             uid = _identity(flow)
@@ -230,6 +270,9 @@ class FlowTracker:
         absent = [uid for uid, last in live.items() if last & STAMP_MASK != stamp]
         for uid in absent:
             self._vanished.put(uid, live.pop(uid) >> STAMP_BITS)
+        self._age()
+
+    def _age(self) -> None:
         now = self._clock()
         self._vanished.age(now)
         self._destroyed.age(now)

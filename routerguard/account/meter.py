@@ -15,9 +15,10 @@ import os
 import select
 import socket
 import threading
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
-from routerguard.account.flows import FlowTracker
+from routerguard.account.flows import Delta, FlowTracker
 from routerguard.account.ledger import ROUTER
 from routerguard.core import Core
 from routerguard.enforce.marks import FREE_ID, id_of_mark
@@ -51,32 +52,45 @@ def enable_accounting() -> None:
 
 
 class EventDrain:
-    """DESTROY events read as they arrive, by a thread of their own, handed over at each reading.
+    """DESTROY events handed to the flow tracker as they arrive, by a thread of their own.
 
     Read only at readings, a churn of short flows (thousands a second)
     overruns the socket's buffer between two of them, and the bytes of flows
-    that ended since their last reading are lost. `read()` keeps
-    DestroyEvents' contract: every event the kernel delivered before the
-    call is in its answer (it drains the socket too, under the thread's
-    lock, so no event is still on its way to the list), and EventsLost
-    when some were dropped.
+    that ended since their last reading are lost; kept as flows until the
+    reading, they cost about 550 bytes each (13,000 of them at 5,000 a
+    second). So each batch goes to the tracker at once, decoded a datagram at
+    a time, except during a dump (`dumping()`): the tracker must take a
+    flow's DESTROY after the lines of a dump read before it, so events read
+    meanwhile wait, undecoded, until the dump is done. The tracker's contract
+    holds: everything the kernel delivered before a dump has been handed
+    over when the dump starts.
     """
 
-    def __init__(self, events: conntrack.DestroyEvents) -> None:
+    def __init__(self, events: conntrack.DestroyEvents, tracker: FlowTracker) -> None:
         self._events = events
-        self._lock = threading.Lock()
-        self._flows: list[conntrack.Flow] = []
+        self._tracker = tracker
+        self._lock = threading.Lock()  # the tracker's, between this thread and the meter's
+        self._held: list[bytes] | None = None  # datagrams read during a dump, for its end
         self._lost = False
         self._wake, self._waker = os.pipe()
         self._thread = threading.Thread(target=self._run, name="conntrack-events", daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        """With the lock held: move every waiting event to the list."""
+        """With the lock held: every waiting event to the tracker, or to the held ones during a dump."""
+        datagrams, lost = self._events.receive()
+        self._lost = self._lost or lost
+        if self._held is None:
+            self._hand_over(datagrams)
+        else:
+            self._held += datagrams
+
+    def _hand_over(self, datagrams: list[bytes]) -> None:
+        """With the lock held: to the tracker. Events after a message the decoder refuses are lost, so resynced."""
         try:
-            self._flows += self._events.read()
-        except conntrack.EventsLost as lost:
-            self._flows += lost.flows
+            self._tracker.ended(conntrack.decode_events(datagrams))
+        except ValueError as e:
+            log.error("conntrack event refused (%s): the next reading resynchronises", e)
             self._lost = True
 
     def _run(self) -> None:
@@ -87,17 +101,29 @@ class EventDrain:
             with self._lock:
                 try:
                     self._drain()
-                except OSError as e:  # the readings' own drain meets it too, and reports it
+                except OSError as e:  # the dumps' own drain meets it too, and reports it
                     log.error("conntrack events: %s; reading them at each meter reading only", e)
                     return
 
-    def read(self) -> list[conntrack.Flow]:
+    @contextmanager
+    def dumping(self) -> Iterator[bool]:
+        """The tracker is the caller's for a dump; yields whether events were lost since the last one."""
         with self._lock:
             self._drain()
-            flows, lost, self._flows, self._lost = self._flows, self._lost, [], False
-        if lost:
-            raise conntrack.EventsLost(flows)
-        return flows
+            lost, self._lost = self._lost, False
+            self._held = []
+        try:
+            yield lost
+        finally:
+            with self._lock:
+                held, self._held = self._held, None
+                self._hand_over(held)
+                self._drain()
+
+    def take(self) -> list[Delta]:
+        """The tracker's bytes since the last take (see FlowTracker.take)."""
+        with self._lock:
+            return self._tracker.take()
 
     def close(self) -> None:
         os.write(self._waker, b"x")
@@ -108,18 +134,24 @@ class EventDrain:
 
 
 class Meter:
-    def __init__(self, core: Core, mac_of_mark: Callable[[int], str | None] = lambda mark: None) -> None:
+    def __init__(self, core: Core, mac_of_mark: Callable[[int], str | None] = lambda mark: None,
+                 before_baseline: Callable[[], None] = lambda: None) -> None:
+        """`before_baseline` runs just before the first dump, where the meter's counting begins: the enforcer
+        reads the kernel's counters there (enforce/recovery.py): their count ends where the meter's begins."""
         self.core = core
         self.mac_of_mark = mac_of_mark
         enable_accounting()
-        self.events = EventDrain(conntrack.DestroyEvents())
         self.tracker = FlowTracker(key=flow_key)
+        self.events = EventDrain(conntrack.DestroyEvents(), self.tracker)
         self.leases = LeaseFile(core.config.main.leases)
         self._unknown: dict[tuple[bytes, bytes], list[int]] = {}  # (source, destination) -> [up, down, readings waited]
         self._local: set[bytes] = set()
         self._refresh_directory()
-        # Bytes of flows alive now were charged before a restart (or predate us): count from here.
-        self.tracker.dump(conntrack.dump_flows(), account=False)
+        # Bytes of flows alive now were charged before a restart, or are in the counters before_baseline
+        # reads, or predate us: count from here.
+        before_baseline()
+        with self.events.dumping():
+            self.tracker.dump(conntrack.dump_flows(), account=False)
 
     def _refresh_directory(self) -> None:
         main = self.core.config.main
@@ -133,13 +165,15 @@ class Meter:
 
     def read(self) -> dict[str, tuple[int, int]]:
         """One reading; returns the bytes charged per device (the router as "router")."""
-        self._read_events()
-        self.tracker.dump(conntrack.dump_flows())
-        self._read_events()
+        with self.events.dumping() as lost:
+            if lost:
+                self.core.events_lost += 1
+                log.warning("conntrack events lost (receive buffer overrun): resynchronising with this reading's dump")
+            self.tracker.dump(conntrack.dump_flows())
         self._refresh_directory()
         now = self.core.now()
         charged: dict[str, list[int]] = {}
-        for key, up, down in self.tracker.take():
+        for key, up, down in self.events.take():
             mac = self.attribute(key)
             if mac is None:
                 continue
@@ -179,15 +213,6 @@ class Meter:
                 self.core.unattributed_bytes += up + down
                 log.warning("no device has address %s: %d bytes not charged to anyone", conntrack.address_text(src), up + down)
             del self._unknown[pair]
-
-    def _read_events(self) -> None:
-        try:
-            self.tracker.ended(self.events.read())
-        except conntrack.EventsLost as lost:
-            self.core.events_lost += 1
-            log.warning("%s; resynchronising", lost)
-            self.tracker.ended(lost.flows)
-            self.tracker.dump(conntrack.dump_flows())
 
     def attribute(self, key: Key) -> str | None:
         src, dst, mark = key
