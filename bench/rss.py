@@ -27,7 +27,7 @@ import time
 
 from testbed import Testbed, arguments
 
-TARGET_MIB = 60
+TARGET_MIB = 60e6 / 2**20  # issue 9's "under 60 MB": 57.2 MiB
 SAMPLE_EVERY = 5.0
 PAGES = ["/admin", "/api/v1/devices", "/metrics", "/api/v1/history?step=hour"]
 RESET_PEAK = "5"  # clear_refs: reset VmHWM to the current RSS (Linux >= 4.0)
@@ -100,7 +100,8 @@ def main() -> None:
           f"peak {browsing['peak']:.1f} MiB")
     print(f"one login (scrypt password check): +{login:.1f} MiB for its duration")
     worst = max(metering["peak"], browsing["peak"])
-    print(f"target < {TARGET_MIB} MiB (metering and browsing peaks): {'met' if worst < TARGET_MIB else 'MISSED'}")
+    print(f"target < 60 MB = {TARGET_MIB:.1f} MiB (metering and browsing peaks): "
+          f"{'met' if worst < TARGET_MIB else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -197,6 +197,17 @@ def test_destroy_later_than_the_retention_counts_from_zero() -> None:
     assert totals(tracker) == {(LAN[0], 0): (22, 20)}
 
 
+def test_destroy_repeated_after_its_reading_was_sealed_counts_once() -> None:
+    clock = FakeClock()
+    tracker = FlowTracker(clock=clock)
+    tracker.dump([flow(1, 10, 10), flow(2, 5, 5)])
+    tracker.ended([flow(1, 15, 20)])
+    clock.now += 5
+    tracker.dump([flow(2, 5, 5)])  # seals the reading of the ended flow
+    tracker.ended([flow(1, 15, 20)])
+    assert totals(tracker) == {(LAN[0], 0): (20, 25)}
+
+
 def test_dump_failing_midway_keeps_what_was_read_and_counts_the_rest_later() -> None:
     tracker = FlowTracker()
     tracker.dump([flow(1, 10, 10), flow(2, 10, 10)])
@@ -228,6 +239,26 @@ def test_memory_per_flow_is_about_a_hundred_bytes() -> None:
         tracemalloc.stop()
     assert len(tracker) == 65536
     assert per_flow < 128
+
+
+def test_memory_per_ended_flow_kept_for_late_readings_is_about_25_bytes() -> None:
+    """Once their bucket is sealed: 5,000 flows ending a second keep some 50,000 of them."""
+    rng = random.Random(1)
+    flows = [
+        flow(n, up=rng.randrange(1 << 20, 1 << 34), down=rng.randrange(1 << 20, 1 << 36), ct_id=rng.getrandbits(32))
+        for n in range(65536)
+    ]
+    clock = FakeClock()
+    tracemalloc.start()
+    try:
+        tracker = FlowTracker(clock=clock)
+        tracker.ended(flows)
+        clock.now += 5
+        tracker.ended([])
+        per_flow = tracemalloc.get_traced_memory()[0] / len(flows)
+    finally:
+        tracemalloc.stop()
+    assert per_flow < 32
 
 
 # ---- the tracker against a simulated kernel ----
