@@ -16,6 +16,7 @@ import time
 
 from routerguard.config.model import ConfigError
 from routerguard.core import CLOCK_KEY, Core
+from routerguard.enforce import recovery
 from routerguard.service import Service
 from routerguard.store.db import set_meta
 
@@ -54,14 +55,18 @@ class Daemon:
             self.enforcer.rebuild()
 
     def commit(self) -> bool:
-        """Write pending usage, the clock's high-water mark and the SNMP state in one transaction."""
+        """Write pending usage, the clock's high-water mark, the kernel's counts (after the reading whose usage
+        this saves: enforce/recovery.py) and the SNMP state in one transaction."""
         clock = self.core.clock.state()
         wan = self.wan.state() if self.wan else None
         period = self._wan_period
+        counts = recovery.dumps(self.enforcer.counts()) if self.enforcer else None
 
         def extra(tx) -> None:
             if clock:
                 set_meta(tx, CLOCK_KEY, repr(clock))
+            if counts is not None:
+                set_meta(tx, recovery.KEY, counts)
             if wan is not None:
                 set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
                 set_meta(tx, WAN_PERIOD_KEY, period or "")
@@ -117,9 +122,9 @@ class Daemon:
 
         core = self.core
         enforcer = self.enforcer = Enforcer(self.service)
+        meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
         core.on_change = enforcer.sync
-        meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark)
         leak = LeakGuard(self.service)
         leak.start()
         server = Server(self.service, core.config.main.listen)
@@ -134,11 +139,12 @@ class Daemon:
                 if self._reload.is_set():
                     self._reload_config()
                 self._read(meter, leak)
+                # Right after the reading, so the kernel's counts the commit saves are those of its usage.
+                if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
+                    last_commit = time.monotonic()
                 enforcer.sync()
                 self._read_wan()
                 core.readings += 1
-                if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
-                    last_commit = time.monotonic()
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
             server.stop()
@@ -148,8 +154,8 @@ class Daemon:
             if agent:
                 agent.stop()
             self._read(meter, leak)  # the bytes since the last reading: a clean stop loses none
-            leak.stop()
             self.commit()
+            leak.stop()
             meter.close()
             core.db.close()
             log.info("stopped after %d readings", core.readings)

@@ -7,6 +7,7 @@ counters (IP bytes both ways) are what they really got.
 
 import json
 import signal
+import subprocess
 import sys
 import time
 
@@ -165,6 +166,24 @@ def test_enforcement_survives_a_crash_and_a_restart(lab, run):
     assert refused_promptly(one, v6=True) and state(daemon, one.mac) == "blocked"
     assert daemon.api("POST", f"/api/v1/devices/{one.mac}/topup", {"bytes": 1_000_000})["state"] != "blocked"
     assert_near(cut_download(one), 1_000_000, "download after a top-up across restarts")
+
+
+def test_after_a_crash_mid_download_the_device_is_shown_as_cut_as_the_kernel_cut_it(lab, run):
+    """No commit before the kill: the restarted daemon learns the device's usage from the kernel's counters."""
+    one, _ = lab.clients
+    daemon = run(device(one.mac, "5MB"))  # commit interval 60 s: the kill loses every reading
+    one.truth(reset=True)
+    transfer = one.popen(one.download_command(BIG, limit_rate="2M", timeout=TRANSFER_TIMEOUT), stdout=subprocess.DEVNULL)
+    wait_until(lambda: total(one) > 1_500_000, STATE_TIMEOUT, "the download under way")
+    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    transfer.wait()  # cut by the kernel at the cap, with no daemon running
+    assert_near(total(one), 5_000_000, "capped download across the crash")
+
+    daemon.start()
+    assert state(daemon, one.mac) == "blocked"
+    usage = daemon.api("GET", f"/api/v1/devices/{one.mac}")["usage"]
+    assert_near(usage["up_bytes"] + usage["down_bytes"], total(one), "usage after the restart")
+    assert refused_promptly(one, v6=True)
 
 
 FLOWTABLE = f"""add flowtable inet labfw ft {{ hook ingress priority filter; devices = {{ {plan.LAN_IF}, {plan.WAN_IF} }}; counter; }}

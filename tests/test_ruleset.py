@@ -50,6 +50,18 @@ def chain(script, name):
     return [line.split(f" {name} ", 1)[1] for line in lines(script, f"add rule inet routerguard {name} ")]
 
 
+def counted(device_id):
+    """The two rules a device's chain starts with: its bytes up and down, for recovery after a restart."""
+    return [f'iifname "br-lan" counter name "c_dev_{device_id}_up"', f'oifname "br-lan" counter name "c_dev_{device_id}_down"']
+
+
+def guard(script, device_id):
+    """A device's chain after its counters."""
+    rules = chain(script, f"dev_{device_id}")
+    assert rules[:2] == counted(device_id)
+    return rules[2:]
+
+
 # --- the scripts -----------------------------------------------------------------
 
 
@@ -79,17 +91,17 @@ def test_upstream_marks_flows_by_mac_and_both_directions_dispatch_by_mark():
 
 
 def test_a_device_is_charged_every_quota_and_cut_by_any():
-    assert chain(ruleset.create(RULES), "dev_1") == [
+    assert guard(ruleset.create(RULES), 1) == [
         'quota name "q_dev1_aa" goto cut', 'quota name "q_grp_zhang-1_bb" goto cut', 'quota name "q_plan_cc" goto cut']
 
 
 def test_an_exempt_device_spends_its_group_and_the_plan_but_is_never_cut():
-    assert chain(ruleset.create(RULES), "dev_2") == ['quota name "q_grp_zhang-1_bb"', 'quota name "q_plan_cc"']
+    assert guard(ruleset.create(RULES), 2) == ['quota name "q_grp_zhang-1_bb"', 'quota name "q_plan_cc"']
 
 
 def test_a_blocked_device_is_cut_first_and_its_web_requests_redirected():
     script = ruleset.create(RULES)
-    assert chain(script, "dev_3")[0] == "goto cut"
+    assert guard(script, 3)[0] == "goto cut"
     assert f"add element inet routerguard blocked {{ {C} }}" in script
     captive = chain(script, "captive")
     assert captive == [
@@ -109,7 +121,7 @@ def test_a_throttle_limits_each_direction_to_its_rate():
 
 
 def test_a_packet_passes_one_limiter_per_rate_when_the_daemon_slows_it_too():
-    rules = chain(ruleset.create(RULES), "dev_3")
+    rules = guard(ruleset.create(RULES), 3)
     assert rules[1:] == ['quota name "q_plan_cc"',  # 256 kbit: the daemon's 128 kbit holds it already
                          'iifname "br-lan" limit name "lim_dev_3_128_up" drop',
                          'oifname "br-lan" limit name "lim_dev_3_128_down" drop']
@@ -130,10 +142,28 @@ def test_a_new_quota_starts_from_its_usage_but_never_above_its_limit():
     assert "add quota inet routerguard q_plan_cc { over 10000000000 bytes used 12345 bytes; }" in script
 
 
-def test_the_routers_own_traffic_spends_the_plan_only_with_a_plan():
+def test_the_routers_own_traffic_is_counted_and_spends_the_plan_only_with_a_plan():
     assert chain(ruleset.create(RULES), "router_out") == [
-        'oifname { "wan0", "wwan0" } ct direction original quota name "q_plan_cc"']
-    assert "router_out" not in ruleset.create(SMALLER)
+        'oifname { "wan0", "wwan0" } ct direction original counter name "c_router_up" quota name "q_plan_cc"']
+    assert chain(ruleset.create(SMALLER), "router_in") == [
+        'iifname { "wan0" } ct direction reply counter name "c_router_down"']
+
+
+def test_every_device_and_the_router_have_counters_and_the_newcomers_none():
+    script = ruleset.create(RULES)
+    assert lines(script, "add counter ") == [f"add counter inet routerguard {name}" for name in (
+        "c_dev_1_up", "c_dev_1_down", "c_dev_2_up", "c_dev_2_down", "c_dev_3_up", "c_dev_3_down",
+        "c_router_up", "c_router_down")]
+    assert not any("counter" in rule for rule in chain(script, "newcomer"))
+    assert script.index("add counter") < script.index('counter name "c_dev_1_up"')
+
+
+def test_an_update_keeps_counters_and_deletes_only_those_of_devices_gone():
+    script = ruleset.update(SMALLER, ruleset.present_after(RULES))
+    assert "add counter inet routerguard c_dev_1_up" in script
+    deleted = lines(script, "delete counter ")
+    assert deleted == [f"delete counter inet routerguard {name}" for name in (
+        "c_dev_2_down", "c_dev_2_up", "c_dev_3_down", "c_dev_3_up")]
 
 
 def test_an_update_keeps_every_wanted_object_and_deletes_the_rest():

@@ -4,8 +4,9 @@
   served, and rebuilds the table from the database in one transaction. On a
   boot the table is made afresh. A table left by a stopped or crashed daemon
   (it is never removed on exit, so caps hold while the daemon is away) is
-  updated in place: each quota object starts from the larger of the stored
-  usage and what the kernel counted under the same basis (desired.py).
+  updated in place, after what its counters counted since the last commit
+  is charged (recovery.py): each quota object starts from the larger of the
+  stored usage and what the kernel counted under the same basis (desired.py).
 - `sync()` runs after every reading and at once after a top-up, a reset or
   an edit (Core.on_change), so a block is lifted before the request returns.
   It changes the kernel only when the wanted state differs, and then only
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 import threading
 
-from routerguard.enforce import nft, ruleset
+from routerguard.account.ledger import ROUTER
+from routerguard.enforce import nft, recovery, ruleset
 from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build
 from routerguard.enforce.marks import Marks
@@ -38,12 +41,21 @@ class Enforcer:
         self._lock = threading.Lock()  # the meter loop and the page's threads both sync
         self._applied: Ruleset | None = None
         self._error: str | None = None  # the latest failure, logged once
+        self._start_counts: nft.Counts | None = None  # see read_start_counts()
+
+    def read_start_counts(self) -> None:
+        """Read the kernel's counters for start() to recover from: the meter calls this just before its first
+        dump, whose flows it takes as already charged, so no byte is recovered and metered both."""
+        self._start_counts = self.counts()
 
     def start(self) -> None:
+        """Charge what the counters moved from the last commit to read_start_counts(), then rebuild the table."""
         for flowtable in nft.flowtables():
             log.warning("flow offloading is on (flowtable %s): offloaded packets skip routerguard's rules,"
                         " so caps hold only to the next meter reading; see `routerguard check`", flowtable)
         self._captive = self.responder.start()
+        if self._start_counts is not None:
+            self._recover(self._start_counts)
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -64,6 +76,16 @@ class Enforcer:
                 if self._applied is rules:
                     self._end_offloaded(rules, previous)
 
+    def counts(self) -> nft.Counts | None:
+        """What the table's counters have counted, for a commit to save; None when unknown."""
+        with self._lock:  # not while a sync replaces the table
+            try:
+                return nft.counts()
+            except (OSError, ValueError) as e:
+                log.warning("could not read the table's counters (%s): a crash before the next commit loses "
+                            "the usage since", e)
+                return None
+
     def close(self) -> None:
         """Stop the redirect; the table stays, so caps hold while the daemon is away."""
         self.responder.stop()
@@ -83,19 +105,44 @@ class Enforcer:
             self._failed(e)
             return
         if found is None:
-            self._apply(ruleset.create(rules), rules)
+            self._create(rules)
             return
-        present, counted = found
+        present, counted = found.present, found.counted
         recount = frozenset(q.name for q in rules.quotas if counted.get(q.name, q.allowance) < min(q.used, q.allowance))
         try:
             nft.apply(ruleset.update(rules, present, recount))
         except nft.NftError as e:
             log.warning("the table of an earlier routerguard cannot be updated, replacing it: %s", e)
             quotas = tuple(dataclasses.replace(q, used=max(q.used, counted.get(q.name, 0))) for q in rules.quotas)
-            rules = dataclasses.replace(rules, quotas=quotas)
-            self._apply(ruleset.create(rules), rules)
+            self._create(dataclasses.replace(rules, quotas=quotas))
             return
         self._applied, self._error = rules, None
+
+    def _create(self, rules: Ruleset) -> None:
+        """The table afresh; its counters start from zero, which is saved at once (not at the next commit),
+        so a crash before that commit still has a start to recover from."""
+        self._apply(ruleset.create(rules), rules)
+        if self._applied is not rules:
+            return
+        try:
+            found = nft.table_state()
+            if found:
+                self.service.core.db.put_meta(recovery.KEY, recovery.dumps(nft.Counts(found.counts.table)))
+        except (nft.NftError, OSError, sqlite3.Error) as e:
+            log.warning("could not note the new table's counters (%s): a crash before the next commit loses "
+                        "the usage since", e)
+
+    def _recover(self, counts: nft.Counts) -> None:
+        """Charge what the kernel counted since the last commit (recovery.py)."""
+        core = self.service.core
+        moved = recovery.moved(recovery.loads(core.db.get_meta(recovery.KEY)), counts)
+        owed = recovery.owed(moved, recovery.owners(self.marks.ids(), ROUTER))
+        now = core.now()
+        for line, (up, down) in owed.items():
+            core.ledger.add(line, up, down, now)
+        if owed:
+            log.info("charged %d bytes the kernel counted for %d devices while routerguard was not reading",
+                     sum(up + down for up, down in owed.values()), len(owed))
 
     def _end_offloaded(self, rules: Ruleset, previous: Ruleset) -> None:
         """With flow offloading on, a newly blocked device's offloaded connections would go on past the cut."""

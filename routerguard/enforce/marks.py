@@ -70,3 +70,8 @@ class Marks:
     def macs(self) -> list[str]:
         with self._lock:
             return list(self._by_mac)
+
+    def ids(self) -> list[tuple[str, int]]:
+        """(mac, id) of every device given one."""
+        with self._lock:
+            return list(self._by_mac.items())

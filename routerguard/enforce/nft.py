@@ -8,11 +8,34 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass, field
 
 from routerguard.enforce.ruleset import TABLE, Present
+from routerguard.read import nftcounters
 
 NFT = "nft"
 TIMEOUT = 30.0
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The bytes each named counter of our table has counted, and which table that is.
+
+    `table` is the boot's id and the table's handle, which the kernel never
+    gives twice in a boot: a table made afresh (a reboot, a replaced table)
+    counts from zero, so counts of different tables cannot be compared.
+    """
+
+    table: str
+    bytes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableState:
+    present: Present
+    counted: dict[str, int]  # bytes each quota has counted, at most its limit
+    counts: Counts
 
 
 class NftError(RuntimeError):
@@ -41,19 +64,42 @@ def refusal(script: str) -> str | None:
     return None if proc.returncode == 0 else proc.stderr.strip() or f"nft exited {proc.returncode}"
 
 
-def table_state() -> tuple[Present, dict[str, int]] | None:
-    """What our table holds and how many bytes each quota has counted; None when there is no table.
-
-    The kernel reports a quota's count as at most its limit.
-    """
+def table_state() -> TableState | None:
+    """What our table holds and what its quotas and counters have counted; None when there is no table."""
     proc = _run(["-j", "list", "table", *TABLE.split()])
     if proc.returncode != 0:
         return None
-    items = json.loads(proc.stdout or "{}").get("nftables", [])
-    counted = {item["quota"]["name"]: item["quota"].get("used", 0) for item in items if "quota" in item}
-    present = Present(frozenset(item["chain"]["name"] for item in items if "chain" in item),
-                      frozenset(counted), frozenset(item["limit"]["name"] for item in items if "limit" in item))
-    return present, counted
+    return parse_table(proc.stdout, _boot_id())
+
+
+def counts() -> Counts | None:
+    """What our table's counters have counted, None when there is no table: over netlink (read/nftcounters.py),
+    in a millisecond, for every commit."""
+    found = nftcounters.read(*TABLE.split())
+    if found is None:
+        return None
+    handle, counters = found
+    return Counts(f"{_boot_id()}/{handle}", counters)
+
+
+def parse_table(listing: str, boot_id: str) -> TableState:
+    """`nft -j list table` of our table, read."""
+    items = json.loads(listing or "{}").get("nftables", [])
+    named = {kind: {item[kind]["name"]: item[kind] for item in items if kind in item}
+             for kind in ("chain", "quota", "limit", "counter")}
+    handle = next((item["table"].get("handle") for item in items if "table" in item), None)
+    counted = {name: quota.get("used", 0) for name, quota in named["quota"].items()}
+    present = Present(frozenset(named["chain"]), frozenset(counted), frozenset(named["limit"]), frozenset(named["counter"]))
+    counters = {name: counter.get("bytes", 0) for name, counter in named["counter"].items()}
+    return TableState(present, counted, Counts(f"{boot_id}/{handle}", counters))
+
+
+def _boot_id() -> str:
+    try:
+        with open(BOOT_ID) as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown-boot"
 
 
 def flowtables() -> list[str]:

@@ -11,9 +11,13 @@ transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
       ct mark id vmap @dev_by_mark -> dev_N | newcomer
     downstream
       ct mark id vmap @dev_by_mark -> dev_N | newcomer
-    dev_N: the device's guard: quotas charged, cut (reject), or slowed (limit)
+    dev_N: the device's guard: counted, quotas charged, cut (reject), or slowed (limit)
     captive (nat prerouting): blocked MACs' plain HTTP -> our responder
-    router_out / router_in: the router's own traffic charged to the plan, never cut
+    router_out / router_in: the router's own traffic, counted and charged to the plan, never cut
+
+Each device's chain, and the router's, starts with two named counters, its
+bytes up and down: the table outlives the daemon, so what they count while
+no daemon runs can be charged afterwards (recovery.py).
 
 Downstream packets carry no LAN MAC, so the mark set on a flow's upstream
 packets is what ties both directions to the device. The id sits in bits
@@ -42,6 +46,7 @@ FORWARD_PRIORITY = "filter - 10"  # before fw4's forward chain (filter), so a cu
 CAPTIVE_PRIORITY = "dstnat - 10"  # before fw4's port forwards
 ROUTER_PRIORITY = "filter"
 NEWCOMER_CHAIN = "newcomer"
+ROUTER_OWNER = "router"  # whose counters count the router's own traffic
 HTTP_PORT = 80
 KEEP_BITS = 0xFFFFFFFF & ~MARK_MASK  # the ct mark bits other tools own (mwan3: 0x3F00), and TOLD
 TOLD = 0x80000000  # ct mark bit: this flow's device has been sent its reset
@@ -127,6 +132,7 @@ class Present:
     chains: frozenset[str] = frozenset()
     quotas: frozenset[str] = frozenset()
     limits: frozenset[str] = frozenset()
+    counters: frozenset[str] = frozenset()
 
 
 def create(rules: Ruleset) -> str:
@@ -148,6 +154,7 @@ def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset
     lines += [f"delete chain {TABLE} {name}" for name in sorted(present.chains - wanted.chains)]
     lines += [f"delete quota {TABLE} {name}" for name in sorted(present.quotas - wanted.quotas)]
     lines += [f"delete limit {TABLE} {name}" for name in sorted(present.limits - wanted.limits)]
+    lines += [f"delete counter {TABLE} {name}" for name in sorted(present.counters - wanted.counters)]
     return "\n".join(lines) + "\n"
 
 
@@ -157,10 +164,11 @@ def present_after(rules: Ruleset) -> Present:
     chains |= {f"mark_{d.id}" for d in rules.devices}
     if rules.captive:
         chains.add("captive")
-    if rules.plan and rules.wan_ifs:
+    if rules.wan_ifs:
         chains |= {"router_out", "router_in"}
     chains |= saver.chains(rules.saver) if rules.wan_ifs else set()
-    return Present(frozenset(chains), frozenset(q.name for q in rules.quotas), frozenset(_limit_rates(rules)))
+    return Present(frozenset(chains), frozenset(q.name for q in rules.quotas), frozenset(_limit_rates(rules)),
+                   frozenset(_counters(rules)))
 
 
 def probe(lan_if: str, wan_ifs: tuple[str, ...]) -> Ruleset:
@@ -172,6 +180,11 @@ def probe(lan_if: str, wan_ifs: tuple[str, ...]) -> Ruleset:
 
 def device_chain(device_id: int) -> str:
     return f"dev_{device_id}"
+
+
+def counter_names(owner: str) -> tuple[str, str]:
+    """The counters of a device's chain (`owner` is device_chain(id)) or of the router's ("router"): (up, down)."""
+    return f"c_{owner}_up", f"c_{owner}_down"
 
 
 def limit_name(chain: str, kbit: int, direction: str) -> str:
@@ -190,6 +203,7 @@ def _body(rules: Ruleset) -> list[str]:
         *saver.declarations(rules.saver, TABLE),
     ]
     lines += [_quota(q) for q in rules.quotas]
+    lines += [f"add counter {TABLE} {name}" for name in _counters(rules)]
     lines += [f"add limit {TABLE} {name} {{ rate over {kbit * BYTES_PER_KBIT} bytes/second burst {LIMIT_BURST} bytes; }}"
               for name, kbit in sorted(_limit_rates(rules).items())]
     lines += _dispatch(rules)
@@ -197,7 +211,7 @@ def _body(rules: Ruleset) -> list[str]:
         lines += [f"add chain {TABLE} mark_{device.id}",
                   f"add rule {TABLE} mark_{device.id} ct mark set ct mark and {KEEP_BITS:#010x} or {mark_of(device.id):#010x}"]
     for chain, guard in _guards(rules):
-        lines += _guard(rules, chain, guard)
+        lines += _guard(rules, chain, guard, counted=chain != NEWCOMER_CHAIN)
     lines += _elements(rules)
     lines += _captive(rules)
     lines += _router(rules)
@@ -241,11 +255,14 @@ def _dispatch(rules: Ruleset) -> list[str]:
     return lines
 
 
-def _guard(rules: Ruleset, chain: str, guard: Guard) -> list[str]:
-    """One device's chain: charge, then cut or slow; every packet charges each quota once."""
+def _guard(rules: Ruleset, chain: str, guard: Guard, counted: bool) -> list[str]:
+    """One device's chain: count, charge, then cut or slow; every packet charges each quota once."""
     lan = _name(rules.lan_if)
     head = f"add rule {TABLE} {chain}"
     lines = [f"add chain {TABLE} {chain}"]
+    if counted:
+        up, down = counter_names(chain)
+        lines += [f'{head} iifname {lan} counter name "{up}"', f'{head} oifname {lan} counter name "{down}"']
     lines += [f'{head} quota name "{q}"' for q in guard.counts]
     if guard.blocked:
         lines.append(f"{head} goto cut")
@@ -288,21 +305,29 @@ def _captive(rules: Ruleset) -> list[str]:
 
 
 def _router(rules: Ruleset) -> list[str]:
-    """The router's own traffic over a metered uplink spends the plan too, but is never cut."""
-    if not rules.plan or not rules.wan_ifs:
+    """The router's own traffic over a metered uplink is counted and spends the plan too, but is never cut."""
+    if not rules.wan_ifs:
         return []
     wans = _names(rules.wan_ifs)
+    charge = f' quota name "{rules.plan}"' if rules.plan else ""
+    up, down = counter_names(ROUTER_OWNER)
     return [
         f"add chain {TABLE} router_out {{ type filter hook output priority {ROUTER_PRIORITY}; policy accept; }}",
-        f'add rule {TABLE} router_out oifname {wans} ct direction original quota name "{rules.plan}"',
+        f'add rule {TABLE} router_out oifname {wans} ct direction original counter name "{up}"{charge}',
         f"add chain {TABLE} router_in {{ type filter hook input priority {ROUTER_PRIORITY}; policy accept; }}",
-        f'add rule {TABLE} router_in iifname {wans} ct direction reply quota name "{rules.plan}"',
+        f'add rule {TABLE} router_in iifname {wans} ct direction reply counter name "{down}"{charge}',
     ]
 
 
 def _guards(rules: Ruleset) -> list[tuple[str, Guard]]:
     """Each guard with the chain it fills."""
     return [(NEWCOMER_CHAIN, rules.newcomer)] + [(device_chain(d.id), d.guard) for d in rules.devices]
+
+
+def _counters(rules: Ruleset) -> list[str]:
+    """Every named counter: two per device chain, two for the router's own traffic."""
+    owners = [device_chain(d.id) for d in rules.devices] + ([ROUTER_OWNER] if rules.wan_ifs else [])
+    return [name for owner in owners for name in counter_names(owner)]
 
 
 def _limit_rates(rules: Ruleset) -> dict[str, int]:

@@ -201,6 +201,14 @@ class Database:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else default
 
+    def put_meta(self, key: str, value: str) -> None:
+        """A meta value written at once, not through the journal: rare state that cannot wait for a commit.
+
+        A value journaled earlier and folded later overwrites it.
+        """
+        self.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     (key, value))
+
     def append(self, rows: list[Delta], meta: dict[str, str]) -> bool:
         """Journal one commit of usage deltas and meta values; True when a fold is due.
 

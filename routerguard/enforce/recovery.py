@@ -1,0 +1,65 @@
+"""Bytes the kernel counted while no daemon was reading them: charged when the daemon starts.
+
+The meter charges what it reads and the ledger keeps what it has committed,
+so a kill -9 loses the readings since the last commit, and what live flows
+move while the daemon is away is never read (the meter's first dump after a
+start is taken as already charged). The kernel sees all of it: each
+device's chain, and the router's, counts its bytes up and down in named
+counters (ruleset.py), and the table outlives the daemon. Every commit
+journals those counts in the same transaction as the usage it saves, so the
+two always agree; a daemon that starts and finds the same table charges each
+device what its counters moved since. No byte the kernel counted is lost,
+none is charged twice.
+
+The counts are read after the reading a commit saves: what crosses in the
+milliseconds between is missed, never counted twice. Bytes are charged to
+the hour the daemon starts in. A device not registered yet when the daemon
+stopped (a newcomer, counted only as such) is not recovered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from routerguard.enforce.nft import Counts
+from routerguard.enforce.ruleset import ROUTER_OWNER, counter_names, device_chain
+
+KEY = "kernel_counts"  # meta: the counts as of the last commit, "" when they could not be read
+
+
+def dumps(counts: Counts | None) -> str:
+    """The meta value a commit saves: "" when the kernel's counts are unknown, so none are recovered against."""
+    return json.dumps({"table": counts.table, "bytes": counts.bytes}, sort_keys=True) if counts else ""
+
+
+def loads(text: str | None) -> Counts | None:
+    """The counts a commit saved; None for none or a value this version cannot read."""
+    try:
+        value = json.loads(text) if text else None
+        counts = Counts(str(value["table"]), {str(k): int(v) for k, v in value["bytes"].items()}) if value else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return counts
+
+
+def moved(saved: Counts | None, now: Counts) -> dict[str, int]:
+    """Bytes each counter counted since `saved`; none unless both are counts of the same table."""
+    if saved is None or saved.table != now.table:
+        return {}
+    return {name: n - saved.bytes.get(name, 0) for name, n in now.bytes.items() if n > saved.bytes.get(name, 0)}
+
+
+def owners(ids: Iterable[tuple[str, int]], router_line: str) -> list[tuple[str, str]]:
+    """(ledger line, counter owner) for each device (mac, id) and for the router's own line."""
+    return [(mac, device_chain(device_id)) for mac, device_id in ids] + [(router_line, ROUTER_OWNER)]
+
+
+def owed(moved_bytes: dict[str, int], lines: Iterable[tuple[str, str]]) -> dict[str, tuple[int, int]]:
+    """(up, down) to charge each ledger line, from the bytes its counters moved."""
+    result = {}
+    for line, owner in lines:
+        up, down = (moved_bytes.get(name, 0) for name in counter_names(owner))
+        if up or down:
+            result[line] = (up, down)
+    return result
