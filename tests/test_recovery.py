@@ -3,8 +3,13 @@ test_faults.py and test_enforce.py)."""
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from routerguard.enforce import recovery
 from routerguard.enforce.nft import Counts, parse_table
+from routerguard.read import nftcounters
+from routerguard.read.netlink import NLMSG_DONE, request
 
 TABLE = "boot-1/7"
 A, B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
@@ -58,3 +63,37 @@ def test_the_table_listing_gives_objects_counts_and_the_tables_identity():
     assert state.counted == {"q_dev1_aa": 1200}
     assert state.present.chains == {"dev_1"} and state.present.limits == {"lim_dev_1_256_up"}
     assert state.present.counters == {"c_dev_1_up"} and state.present.quotas == {"q_dev1_aa"}
+
+
+# --- the netlink reader of the counters (read/nftcounters.py) ---------------------------------------
+
+def counter_message(name: str, nbytes: int) -> bytes:
+    """One NFT_MSG_NEWOBJ as the kernel sends it in a dump of counters."""
+    data = nftcounters._attr(nftcounters.NFTA_COUNTER_BYTES | 0x8000, nftcounters.BE64.pack(nbytes))
+    payload = (nftcounters.NFGENMSG.pack(1, 0, 0) + nftcounters._string(nftcounters.NFTA_OBJ_TABLE, "routerguard")
+               + nftcounters._string(nftcounters.NFTA_OBJ_NAME, name)
+               + nftcounters._attr(nftcounters.NFTA_OBJ_DATA | 0x8000, data))
+    return request(nftcounters._type(nftcounters.NFT_MSG_NEWOBJ), 2, 2, payload)
+
+
+DUMP = counter_message("c_dev_1_up", 1500) + counter_message("c_dev_1_down", 2**40) + request(NLMSG_DONE, 2, 2, b"\0" * 4)
+
+
+def test_a_dump_of_counters_reads_as_names_and_bytes():
+    found: dict = {}
+    assert nftcounters._counters(DUMP, found)
+    assert found == {"c_dev_1_up": 1500, "c_dev_1_down": 2**40}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_mangled_dump_is_a_value_or_os_error_never_another(data):
+    mangled = bytearray(DUMP)
+    for _ in range(data.draw(st.integers(1, 8))):
+        mangled[data.draw(st.integers(0, len(mangled) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(mangled)))
+    try:
+        nftcounters._counters(bytes(mangled[:cut]), {})
+        nftcounters._table_handle(bytes(mangled[:cut]))
+    except (ValueError, OSError):
+        pass
