@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from routerguard import __version__
@@ -193,8 +193,7 @@ def cmd_topup(args: argparse.Namespace, client) -> Any:
 def cmd_block(args: argparse.Namespace, client) -> Any:
     change: dict[str, Any] = {"blocked": True}
     if args.for_:
-        until = datetime.now(timezone.utc) + timedelta(seconds=parse_duration(args.for_))
-        change["blocked_until"] = until.isoformat(timespec="seconds").replace("+00:00", "Z")
+        change["blocked_for"] = parse_duration(args.for_)  # counted on the daemon's clock, not this machine's
     return _changed(args, client.patch_device(args.mac, change))
 
 

@@ -29,6 +29,7 @@ from routerguard.read.uplink import default_interface, uplink_view
 
 MAX_NAME = 64
 MAX_TOPUP = 10**15  # a petabyte: anything larger is a typo
+MAX_BLOCK_SECONDS = 366 * periods.DAY  # a timed block longer than a year is a typo: block without an end instead
 HISTORY_SPAN = {"hour": 2 * periods.DAY, "day": 30 * periods.DAY}  # what a chart shows when asked for no range
 MAX_HISTORY_POINTS = 4000  # keeps one request from walking years of hours
 ALERTS_SHOWN = 200
@@ -453,7 +454,7 @@ class Service:
         mac = self._known(mac)
         if not isinstance(changes, dict):
             raise Invalid("the body must be a JSON object")
-        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "block"}
+        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block"}
         unknown = set(changes) - allowed
         if unknown:
             raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}")
@@ -496,12 +497,19 @@ class Service:
 
     def _parse_block(self, changes: dict) -> float | None | bool:
         """The block's end (None: indefinite), or False when the request does not touch blocking."""
-        if "blocked" not in changes and "blocked_until" not in changes:
+        if not {"blocked", "blocked_until", "blocked_for"} & set(changes):
             return False
         blocked = changes.get("blocked", True)
         if not isinstance(blocked, bool):
             raise Invalid("blocked must be true or false")
-        until = changes.get("blocked_until")
+        until, seconds = changes.get("blocked_until"), changes.get("blocked_for")
+        if until is not None and seconds is not None:
+            raise Invalid("give blocked_until or blocked_for, not both")
+        if seconds is not None:
+            # The daemon's own time: a client whose clock is wrong (a router's, before NTP) still pauses for an hour.
+            if not _is_int(seconds) or not 0 < seconds <= MAX_BLOCK_SECONDS:
+                raise Invalid(f"blocked_for must be a whole number of seconds from 1 to {MAX_BLOCK_SECONDS}")
+            return self.core.now() + seconds
         if until is None:
             return None
         moment = parse_time(until, "blocked_until")

@@ -178,6 +178,11 @@ def test_a_clock_a_year_ahead_rolls_the_period_over_and_lets_a_blocked_device_ba
     assert sum(p["total_bytes"] for p in days if p["time"] < old_end) == old_used
     assert sum(p["total_bytes"] for p in days if p["time"] >= new_start) == new_used
 
+    # `block --for` from a machine whose clock is a year behind the daemon's: an hour on the daemon's clock.
+    assert daemon.routerguard("block", one.mac, "--for", "1h").returncode == 0
+    until = device(daemon, one.mac)["blocked_until"]
+    assert rfc3339(clock.now() + 3600 - 60) <= until <= rfc3339(clock.now() + 3600)
+
 
 # Europe/Berlin's changes in 2026: (the instant, its local day's start and end in UTC)
 DST = {

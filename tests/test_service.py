@@ -1,5 +1,7 @@
 """The service's views and commands over a real Core (config file + SQLite), no kernel."""
 
+from datetime import datetime
+
 import pytest
 
 from routerguard.core import Core
@@ -137,6 +139,19 @@ def test_manual_block_until_a_time(service):
     device = service.patch_device(C, {"blocked": True, "blocked_until": "2999-01-01T00:00:00Z"})
     assert device["blocked"] is True and device["state"] == "blocked" and device["blocked_until"] == "2999-01-01T00:00:00Z"
     assert service.patch_device(C, {"blocked": False})["state"] == "ok"
+
+
+def test_manual_block_for_a_while_counts_on_the_daemons_clock(service):
+    now = service.core.now()
+    device = service.patch_device(C, {"blocked": True, "blocked_for": 3600})
+    until = datetime.fromisoformat(device["blocked_until"].replace("Z", "+00:00")).timestamp()
+    assert device["state"] == "blocked" and now + 3600 - 1 <= until <= service.core.now() + 3600
+    for bad in (0, -5, 1.5, "1h", True, 10**9):
+        with pytest.raises(Invalid, match="blocked_for"):
+            service.patch_device(C, {"blocked": True, "blocked_for": bad})
+    with pytest.raises(Invalid, match="not both"):
+        service.patch_device(C, {"blocked_for": 60, "blocked_until": "2999-01-01T00:00:00Z"})
+    assert service.device(C)["blocked_until"] == device["blocked_until"]  # refused: nothing changed
 
 
 def test_groups_are_created_and_deleted_through_the_config(service):

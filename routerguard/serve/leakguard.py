@@ -8,7 +8,6 @@ from routerguard.serve.admin import act
 from routerguard.serve.admin import guard as admin_guard
 from routerguard.serve.api import guard as api_guard
 from routerguard.serve.context import service
-from routerguard.service import rfc3339
 
 bp = Blueprint("leakguard", __name__)
 PAUSE_SECONDS = 3600  # "pause for an hour"
@@ -28,8 +27,7 @@ def categories() -> Response:
 
 @bp.post("/admin/alerts/pause")
 def pause() -> Response | tuple[str, int]:
-    """One tap on an alert: the device is blocked for an hour (PATCH blocked_until now + 1 h)."""
+    """One tap on an alert: the device is blocked for an hour."""
     mac = request.form.get("mac", "")
-    until = rfc3339(service().core.now() + PAUSE_SECONDS)
-    return act(lambda: service().patch_device(mac, {"blocked": True, "blocked_until": until}),
+    return act(lambda: service().patch_device(mac, {"blocked": True, "blocked_for": PAUSE_SECONDS}),
                lambda error: render_template("alerts.html", alerts=service().alerts(), error=error), url_for("admin.alerts"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from routerguard import __version__
 from routerguard.config.model import ACTIONS, PERIODS
-from routerguard.service import HISTORY_SPAN, MAX_NAME, MAX_TOPUP
+from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP
 
 Schema = dict[str, Any]
 STATES = ["ok", "warned", "throttled", "blocked", "exempt"]
@@ -85,7 +85,8 @@ DEVICE = obj({
 DEVICE_PATCH = obj({
     "name": nullable({"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"}),
     "group": nullable(TEXT), "exempt": BOOL, "cap": nullable(ref("CapInput")), "blocked": BOOL,
-    "blocked_until": nullable(TIME), "block": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}},
+    "blocked_until": nullable(TIME), "blocked_for": nullable({"type": "integer", "minimum": 1, "maximum": MAX_BLOCK_SECONDS}),
+    "block": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}},
 }, required=[], closed=True)
 
 GROUP = obj({"id": TEXT, "name": TEXT, "members": {"type": "array", "items": TEXT}, "cap": nullable(ref("Cap")),
