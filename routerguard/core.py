@@ -12,7 +12,7 @@ import time
 from typing import Callable
 
 from routerguard.account.adjustments import Adjustments
-from routerguard.account.clock import Clock, describe_jump
+from routerguard.account.clock import Clock, describe_behind, describe_jump
 from routerguard.account.destinations import Destinations
 from routerguard.account.ledger import Ledger
 from routerguard.account.rates import Rates
@@ -38,6 +38,7 @@ class Core:
         self._zone_name = self.config.main.timezone
         self.clock = Clock()
         self._clock_lock = threading.Lock()  # the meter loop and the page's threads both ask the time
+        self._clock_trusted: bool | None = None  # at the latest now(); None before the first
         self.clock.restore(float(self.db.get_meta(CLOCK_KEY) or 0) or None)
         self.ledger = Ledger(self.db, lambda t: bucket_start(t, self.zone))
         self.adjustments = Adjustments(self.db)
@@ -70,9 +71,12 @@ class Core:
         """The time usage is charged to (see Clock: an untrusted wall clock never resets a period)."""
         with self._clock_lock:
             now = self.clock.effective_now()
-            jump, trusted = self.clock.last_jump, self.clock.trusted()
+            jump, trusted, wall = self.clock.last_jump, self.clock.trusted(), self.clock.wall() or 0.0
+            newly_behind, self._clock_trusted = self._clock_trusted is not False and not trusted, trusted
         if jump is not None:
             log.warning("%s", describe_jump(jump, now, trusted))
+        elif newly_behind:  # at start: the router booted with a wrong clock, no jump to tell of
+            log.warning("%s", describe_behind(wall, now))
         return now
 
 

@@ -141,6 +141,22 @@ def test_the_daemon_logs_each_jump_once_with_the_time_usage_goes_to(fleet_config
     ]
 
 
+def test_the_daemon_logs_a_clock_found_behind_at_start_once(fleet_config, caplog):
+    core = Core(str(fleet_config("")))
+    router = Router(wall=30.0)  # booted in 1970, before NTP
+    core.clock = router.clock(MARK)
+    try:
+        with caplog.at_level(logging.WARNING, logger="routerguard"):
+            for _ in range(3):
+                core.now()
+                router.run(60)
+    finally:
+        core.db.close()
+    assert [r.getMessage() for r in caplog.records if "wall clock" in r.getMessage()] == [
+        "the wall clock (1970-01-01T00:00:30Z) is behind the time usage was charged to; usage goes on from "
+        "2026-11-20T10:00:00Z at the monotonic clock's pace, in the same period, until the wall clock catches up"]
+
+
 def test_a_bogus_future_mark_is_cleared_by_restoring_none():
     router = Router(wall=MARK)
     clock = router.clock(MARK + YEAR)

@@ -76,6 +76,10 @@ class Clock:
         """
         self._mark, self._mark_monotonic, self._last_wall = value, None, None
 
+    def wall(self) -> float | None:
+        """The wall clock's reading at the latest effective_now()."""
+        return self._last_wall
+
     def trusted(self) -> bool:
         """Whether the latest effective_now() followed the wall clock."""
         return self._trusted
@@ -111,8 +115,20 @@ def describe_jump(jump: float, now: float, trusted: bool) -> str:
     """The daemon's log line for a wall-clock jump: an admin reading it learns which time usage goes to."""
     way = "forward" if jump > 0 else "back"
     amount = timedelta(seconds=round(abs(jump)))
-    at = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     if trusted:
-        return f"the wall clock jumped {way} by {amount}; taken as the real time, usage is charged from {at} on"
-    return (f"the wall clock jumped {way} by {amount} and is behind the time usage was charged to; usage goes on "
-            f"from {at} at the monotonic clock's pace, in the same period, until the wall clock catches up")
+        return f"the wall clock jumped {way} by {amount}; taken as the real time, usage is charged from {_utc(now)} on"
+    return f"the wall clock jumped {way} by {amount} and {_behind(now)}"
+
+
+def describe_behind(wall: float, now: float) -> str:
+    """The log line for a wall clock found behind without a jump: a start before NTP, or after it was set back."""
+    return f"the wall clock ({_utc(wall)}) {_behind(now)}"
+
+
+def _behind(now: float) -> str:
+    return (f"is behind the time usage was charged to; usage goes on from {_utc(now)} at the monotonic clock's "
+            f"pace, in the same period, until the wall clock catches up")
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
