@@ -13,7 +13,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from routerguard.account import destinations
 from routerguard.account.ledger import ROUTER
@@ -35,6 +35,7 @@ MAX_HISTORY_POINTS = 4000  # keeps one request from walking years of hours
 ALERTS_SHOWN = 200
 EXPORT_COLUMNS = ("time", "mac", "up_bytes", "down_bytes")
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+EXPORT_PIECE_HOURS = 26  # longer than any local day, so each piece ends on a later step's start
 
 
 class Invalid(ValueError):
@@ -206,6 +207,30 @@ def parse_cap(value: Any, field: str = "cap") -> Cap | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _csv_rows(pieces: Iterable[list[dict]]) -> Iterator[str]:
+    """A header line, then a piece at a time."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for rows in pieces:
+        writer.writerows(rows)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+def _json_rows(pieces: Iterable[list[dict]]) -> Iterator[str]:
+    """{"rows": [...]}, a piece at a time."""
+    yield '{"rows": ['
+    separator = ""
+    for rows in pieces:
+        if rows:
+            yield separator + ", ".join(map(json.dumps, rows))
+            separator = ", "
+    yield "]}"
 
 
 class Service:
@@ -396,11 +421,14 @@ class Service:
             found.append(t)
         return found
 
-    def export(self, mac: str | None, step: str, since: Any = None, until: Any = None, fmt: str = "csv") -> tuple[str, str]:
-        """(content type, text) of the stored usage per device and step, for spreadsheets and archives.
+    def export(self, mac: str | None, step: str, since: Any = None, until: Any = None,
+               fmt: str = "csv") -> tuple[str, Iterator[str]]:
+        """(content type, text in pieces) of the stored usage per device and step, for spreadsheets and archives.
 
         Unlike history (a chart's evenly spaced points) only steps with traffic
         appear, one row per device, over all history unless from/to narrow it.
+        The text is made a day at a time as it is sent: a month of 250
+        devices by the hour, made at once, took 88 MiB.
         """
         if step not in HISTORY_SPAN:
             raise Invalid(f"step must be one of {', '.join(HISTORY_SPAN)}")
@@ -411,15 +439,21 @@ class Service:
         key = self._step_key(step)
         begin = key(periods.bucket_start(parse_time(since, "from"), self.core.zone)) if since is not None else 0
         end = parse_time(until, "to") if until is not None else float("inf")
-        rows = [dict(zip(EXPORT_COLUMNS, (rfc3339(t), row_mac, up, down)))
-                for t, row_mac, up, down in self.core.ledger.series(mac, begin, end, key)]
-        if fmt == "json":
-            return EXPORT_TYPES[fmt], json.dumps({"rows": rows})
-        out = io.StringIO()
-        writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return EXPORT_TYPES[fmt], out.getvalue()
+        pieces = self._export_pieces(mac, key, begin, end)
+        return EXPORT_TYPES[fmt], (_json_rows if fmt == "json" else _csv_rows)(pieces)
+
+    def _export_pieces(self, mac: str | None, key: Callable[[int], int], begin: int,
+                       end: float) -> Iterator[list[dict]]:
+        """The export's rows, a piece of EXPORT_PIECE_HOURS at most at a time, each ending where a step begins."""
+        hours = self.core.ledger.hours(mac)
+        if hours is None:
+            return
+        start, end = max(begin, key(hours[0])), min(end, hours[1] + periods.HOUR)
+        while start < end:
+            upto = min(key(start + EXPORT_PIECE_HOURS * periods.HOUR), end)
+            yield [dict(zip(EXPORT_COLUMNS, (rfc3339(t), row_mac, up, down)))
+                   for t, row_mac, up, down in self.core.ledger.series(mac, start, upto, key)]
+            start = upto
 
     def destinations(self, mac: str) -> list[dict]:
         """What ate the device's data this period: bytes per name it looked up, biggest first."""

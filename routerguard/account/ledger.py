@@ -110,6 +110,15 @@ class Ledger:
             self.db.fold()
             self._pending = {key: list(pair) for key, pair in self._fresh.items()}
 
+    def hours(self, mac: str | None) -> tuple[int, int] | None:
+        """The first and the last hour bucket with usage of `mac` (of any device when None); None if none."""
+        with self._lock:
+            where, params = ("WHERE mac = ?", (mac,)) if mac is not None else ("", ())
+            (first, last), = self.db.query(f"SELECT MIN(hour), MAX(hour) FROM usage {where}", params)
+            found = [hour for hour in (first, last) if hour is not None]
+            found += [hour for row_mac, hour in self._pending if mac is None or row_mac == mac]
+            return (min(found), max(found)) if found else None
+
     def series(self, mac: str | None, since: float, until: float, key: Callable[[int], int],
                by_device: bool = True) -> list[tuple[int, str | None, int, int]]:
         """(time, mac, up, down) per step, oldest first; `key` maps an hour bucket to its step's start.

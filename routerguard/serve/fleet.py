@@ -30,6 +30,6 @@ def metrics() -> Response:
 @bp.get("/api/v1/export")
 def export() -> Response:
     args = request.args
-    content_type, text = service().export(args.get("mac"), args.get("step", "hour"), args.get("from"), args.get("to"),
-                                          args.get("format", "csv"))
-    return Response(text, content_type=content_type)
+    content_type, pieces = service().export(args.get("mac"), args.get("step", "hour"), args.get("from"), args.get("to"),
+                                            args.get("format", "csv"))
+    return Response(pieces, content_type=content_type)
