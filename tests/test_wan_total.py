@@ -112,6 +112,16 @@ def test_counters_cleared_while_agent_ran_count_from_zero() -> None:
     assert total.add(agent.reading()) == 4_500
 
 
+def test_a_dip_in_a_large_counter_costs_at_most_the_dip() -> None:
+    agent = Agent(uptime=90_000, in_octets=2**40, out_octets=2**39)
+    total = started_at(agent)
+    agent.in_octets -= 200  # neither a wrap nor a count from zero fits one second
+    agent.carry(down=0, up=50)
+    assert total.add(agent.reading()) == 50
+    agent.carry(down=700, up=0)  # the dip regained, and 500 more
+    assert total.add(agent.reading()) == 750
+
+
 def test_recreated_interface_counts_from_zero() -> None:
     agent = Agent(uptime=90_000, in_octets=10 * GB, out_octets=10 * GB)
     total = started_at(agent)

@@ -92,27 +92,32 @@ class WanTotal:
 
 
 def octets_between(before: Reading, after: Reading) -> int:
-    """In+out octets that went through the interface between two readings."""
-    if after.if_index != before.if_index or counters_reset(before, after):
-        return after.in_octets + after.out_octets  # a new interface or a reboot: counters began at 0
-    return _forward(before.in_octets, after.in_octets) + _forward(before.out_octets, after.out_octets)
+    """In+out octets that went through the interface between two readings.
 
-
-def counters_reset(before: Reading, after: Reading) -> bool:
-    """Whether the counters started again from zero, rather than moved on or wrapped.
-
-    A counter that went back is a reset if the agent restarted too (sysUpTime
-    went back: the device rebooted), or if a wrap would mean more bytes than
-    any link carries in the time between. An agent that restarted while the
-    counters went on (only snmpd restarted) is no reset.
+    A counter that went back either wrapped, started again from zero, or
+    dipped. The device rebooted if sysUpTime went back too (an agent that
+    restarted while the counters went on, only snmpd, counts as usual).
+    Otherwise the time between decides: a wrap needs the counter to have
+    moved no more than a link can carry meanwhile, a start from zero needs
+    the same of the new values. When neither fits, the counter dipped (as
+    some drivers' summed counters do): it counts nothing now and its dip
+    again when it regains it, never the whole counter once more.
     """
-    if after.in_octets >= before.in_octets and after.out_octets >= before.out_octets:
-        return False
+    from_zero = after.in_octets + after.out_octets
+    if after.if_index != before.if_index:
+        return from_zero  # a new interface: its counters began at 0
+    moved = _forward(before.in_octets, after.in_octets), _forward(before.out_octets, after.out_octets)
+    dipped = after.in_octets < before.in_octets, after.out_octets < before.out_octets
+    if not any(dipped):
+        return sum(moved)
     if after.uptime < before.uptime:
-        return True
+        return from_zero
     budget = max(after.uptime - before.uptime, 1) * MAX_BYTES_PER_TICK
-    wrapped = _forward(before.in_octets, after.in_octets), _forward(before.out_octets, after.out_octets)
-    return max(wrapped) > budget
+    if max(moved) <= budget:
+        return sum(moved)
+    if from_zero <= budget:
+        return from_zero
+    return sum(octets for octets, dip in zip(moved, dipped) if not dip)
 
 
 def _forward(before: int, after: int) -> int:

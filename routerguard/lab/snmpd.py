@@ -47,11 +47,14 @@ class SnmpAgent:
     """snmpd on 127.0.0.1:port, v2c read-only `community`, optionally inside `netns`.
 
     A context manager; `stop()` and `start()` in between restart it on the
-    same port, as an agent restart on a router would.
+    same port, as an agent restart on a router would. `config` lines are
+    added to snmpd.conf (e.g. `pass_persist`, see routerguard.lab.snmppass).
     """
 
-    def __init__(self, netns: str | None = None, port: int | None = None, community: str = "public") -> None:
-        self.netns, self.community = netns, community
+    def __init__(
+        self, netns: str | None = None, port: int | None = None, community: str = "public", config: Sequence[str] = (),
+    ) -> None:
+        self.netns, self.community, self.config = netns, community, list(config)
         self.port = port or 0  # 0: choose a free one at the first start, keep it for restarts
         self._dir = tempfile.mkdtemp(prefix="rg-snmpd-")
         self._process: subprocess.Popen[bytes] | None = None
@@ -111,6 +114,7 @@ class SnmpAgent:
         config = os.path.join(self._dir, "snmpd.conf")
         with open(config, "w", encoding="utf-8") as out:
             out.write(f"agentAddress udp:127.0.0.1:{port}\nrocommunity {self.community} 127.0.0.1\n")
+            out.writelines(line + "\n" for line in self.config)
         with open(self._log_path, "ab") as log:
             self._process = subprocess.Popen(
                 in_netns(self.netns, [SNMPD, "-f", "-Lo", "-C", "-c", config]),

@@ -230,10 +230,11 @@ class _Agent:
 
     def __init__(self, source: SnmpSource, timeout: float, retries: int) -> None:
         from pysnmp.hlapi.v3arch import asyncio as hlapi
-        from pysnmp.proto import rfc1905
+        from pysnmp.proto import rfc1902, rfc1905
 
         self._hlapi = hlapi
         self._missing = (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView)
+        self._counter64 = rfc1902.Counter64
         self._source, self._timeout, self._retries = source, timeout, retries
         self._engine = hlapi.SnmpEngine()
         self._auth = hlapi.CommunityData(source.community, mpModel=1)  # v2c
@@ -246,6 +247,9 @@ class _Agent:
     def is_missing(self, value: Any) -> bool:
         """Whether the agent answered "no such object/instance" rather than a value."""
         return isinstance(value, self._missing)
+
+    def is_counter64(self, value: Any) -> bool:
+        return isinstance(value, self._counter64)
 
     async def get(self, oids: Sequence[str]) -> list[Any]:
         """The values of `oids`, in one request."""
@@ -327,4 +331,10 @@ async def _read_counters(agent: _Agent, interface: _Interface, if_name: str) -> 
             f"SNMP agent {agent.where} has no 64-bit counters (IF-MIB ifHCInOctets/ifHCOutOctets) for {if_name!r}; "
             f"routerguard needs an agent that serves ifXTable over SNMPv2c"
         )
+    for value in (octets_in, octets_out):
+        if not agent.is_counter64(value):  # a 32-bit counter's wrap would read as a reset and count wrongly
+            raise SnmpError(
+                f"SNMP agent {agent.where} serves ifHCInOctets/ifHCOutOctets for {if_name!r} as {type(value).__name__}, "
+                f"not Counter64; routerguard needs an agent whose ifXTable counters are 64-bit"
+            )
     return Reading(uptime=int(uptime), if_index=index, in_octets=int(octets_in), out_octets=int(octets_out))
