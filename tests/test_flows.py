@@ -241,7 +241,7 @@ def test_memory_per_flow_is_about_a_hundred_bytes() -> None:
     assert per_flow < 128
 
 
-def test_memory_per_ended_flow_kept_for_late_readings_is_about_25_bytes() -> None:
+def test_memory_per_ended_flow_kept_for_late_readings_is_about_26_bytes() -> None:
     """Once their bucket is sealed: 5,000 flows ending a second keep some 50,000 of them."""
     rng = random.Random(1)
     flows = [

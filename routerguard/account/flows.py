@@ -75,8 +75,8 @@ IDENTITY_MASK = (1 << IDENTITY_BITS) - 1
 # repeated reading counts only its remainder; kept in a few age buckets, aged
 # by dumps and events alike. The meter hands DESTROY events over as they come
 # (a dump's length late at most), so 10 s is a wide margin; it keeps memory
-# flat under 5,000 new flows a second (docs/benchmarks.md: 30 s held ~150,000
-# ended flows).
+# flat under 5,000 new flows a second (docs/benchmarks.md, Churn; 30 s held
+# ~150,000 ended flows).
 RETAIN_SECONDS = 10.0
 RETAIN_BUCKETS = 3
 
@@ -97,7 +97,7 @@ def _covers(counters: int, base: int) -> bool:
 
 
 class _Sealed:
-    """A bucket of readings no longer added to: uids sorted beside their counters, 25 bytes a flow.
+    """A bucket of readings no longer added to: uids sorted beside their counters, 26 bytes a flow.
 
     A dict costs about 70 bytes a flow, 120 with large counters; at 5,000
     flows ending a second the tracker retains some 50,000 of them.

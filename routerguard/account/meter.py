@@ -168,7 +168,7 @@ class Meter:
         with self.events.dumping() as lost:
             if lost:
                 self.core.events_lost += 1
-                log.warning("conntrack events lost (receive buffer overrun): resynchronising with this reading's dump")
+                log.warning("conntrack events lost since the last reading: resynchronising with this reading's dump")
             self.tracker.dump(conntrack.dump_flows())
         self._refresh_directory()
         now = self.core.now()
