@@ -20,6 +20,8 @@ from routerguard.enforce.marks import MARK_MASK, Marks, mark_of
 from routerguard.enforce.enforcer import Enforcer
 from routerguard.enforce.nft import parse_flowtables
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
+from routerguard.read.leases import Lease
+from routerguard.read.neighbours import Neighbour
 from routerguard.service import Service
 from test_service import CONFIG, A, B, C  # plan 1 GB, default cap 100 MB throttled, group zhang (A, B), C capped
 
@@ -31,7 +33,7 @@ RULES = Ruleset(
     "br-lan", ("wan0", "wwan0"),
     quotas=(Quota("q_dev1_aa", 5_000_000, 7_000_000, "device:a since 0"), Quota("q_grp_zhang-1_bb", 0),
             Quota("q_plan_cc", 10**10, 12_345)),
-    devices=(Device(A, 1, Guard(cuts=("q_dev1_aa", "q_grp_zhang-1_bb", "q_plan_cc"))),
+    devices=(Device(A, 1, Guard(cuts=("q_dev1_aa", "q_grp_zhang-1_bb", "q_plan_cc")), ("192.168.8.23", "fd00:8::23")),
              Device(B, 2, Guard(counts=("q_grp_zhang-1_bb", "q_plan_cc"))),
              Device(C, 3, Guard(throttles=(("q_plan_cc", 256),), blocked=True, throttle_kbit=128))),
     newcomer=Guard(cuts=("q_plan_cc",)),
@@ -90,6 +92,21 @@ def test_upstream_marks_flows_by_mac_and_both_directions_dispatch_by_mark():
     assert f"{mark_of(2):#010x} : goto dev_2" in script and f"{A} : jump mark_1" in script
 
 
+def test_a_flow_opened_from_the_internet_reaches_its_devices_chain_by_address_until_the_device_marks_it():
+    script = ruleset.create(RULES)
+    downstream = chain(script, "downstream")
+    assert downstream[1:3] == ["ip daddr vmap @dev_by_ip4", "ip6 daddr vmap @dev_by_ip6"]  # after the mark's
+    assert "add element inet routerguard dev_by_ip4 { 192.168.8.23 : goto dev_1 }" in script
+    assert "add element inet routerguard dev_by_ip6 { fd00:8::23 : goto dev_1 }" in script
+    assert not any("dev_by_ip" in rule for rule in chain(script, "upstream"))  # the MAC marks; addresses never do
+
+
+def test_an_update_replaces_the_addresses():
+    script = ruleset.update(SMALLER, ruleset.present_after(RULES))
+    assert {"flush map inet routerguard dev_by_ip4", "flush map inet routerguard dev_by_ip6"} <= set(script.splitlines())
+    assert not lines(script, "add element inet routerguard dev_by_ip")
+
+
 def test_a_device_is_charged_every_quota_and_cut_by_any():
     assert guard(ruleset.create(RULES), 1) == [
         'quota name "q_dev1_aa" goto cut', 'quota name "q_grp_zhang-1_bb" goto cut', 'quota name "q_plan_cc" goto cut']
@@ -132,6 +149,7 @@ def test_a_packet_passes_one_limiter_per_rate_when_the_daemon_slows_it_too():
 def test_cut_tells_the_device_then_rejects():
     cut = chain(ruleset.create(RULES), "cut")
     assert "tcp flags set rst|ack accept" in cut[0] and cut[0].startswith('oifname "br-lan"')
+    assert "ct state != new" in cut[0]  # a connection opened from the internet is refused to its opener
     assert cut[1:] == ["meta l4proto tcp reject with tcp reset", "reject with icmpx admin-prohibited"]
 
 
@@ -309,6 +327,15 @@ def test_a_device_never_seen_gets_the_default_cap_and_newcomers_share_one(servic
     assert own.startswith("q_dev") and kbit == 256 and quota(rules, own).allowance == 100_000_000
     ((newcomers, _),) = rules.newcomer.throttles
     assert newcomers.startswith("q_newcomers_") and rules.plan in rules.newcomer.cuts
+
+
+def test_each_device_is_found_by_the_addresses_it_has_now_except_link_local_ones(service):
+    lease = Lease(A, "192.168.8.23", None, 0)
+    service.core.directory.refresh([Neighbour("fd00:8::23", A, 5), Neighbour("fe80::23", A, 5)], [lease], 5, NOON)
+    assert device(desired(service), A).addresses == ("192.168.8.23", "fd00:8::23")
+    service.core.directory.refresh([Neighbour("fd00:8::24", A, 5)], [], 5, NOON)
+    assert device(desired(service), A).addresses == ("fd00:8::24",)  # not every address it ever had
+    assert device(desired(service), C).addresses == ()
 
 
 def test_a_manual_block_and_an_exhausted_plan_are_the_daemons_own_decisions(service):

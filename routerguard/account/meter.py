@@ -1,11 +1,13 @@
 """One meter reading: read conntrack → attribute each flow → account per device.
 
-A flow counts when it leaves the router towards the internet: from a LAN
-device (found by the ct mark the enforcement table sets, else by its source
-address in the neighbour table and the DHCP leases) or from the router
-itself (its own line, "router"). Traffic between the LAN and the router
-(DNS to dnsmasq, this page) and inside the LAN crosses no uplink and is not
-charged to anyone.
+A flow counts when it crosses the router between the internet and a LAN
+device (found by the ct mark the enforcement table sets, else by its LAN
+address in the neighbour table and the DHCP leases), or between the internet
+and the router itself (its own line, "router"). Either side may open it: a
+flow opened from the internet (a port forward, an IPv6 connection to a
+device) has the device as its responder, so its original direction is the
+device's download. Traffic between the LAN and the router (DNS to dnsmasq,
+this page) and inside the LAN crosses no uplink and is not charged to anyone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import select
 import socket
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from routerguard.account.flows import Delta, FlowTracker
 from routerguard.account.ledger import ROUTER
@@ -28,12 +30,47 @@ from routerguard.read.leases import LeaseFile
 log = logging.getLogger("routerguard.meter")
 
 UNKNOWN_PATIENCE = 10  # readings to wait for a source address to show up in the neighbour table
-Key = tuple  # (packed source, packed destination, ct mark)
+Key = tuple  # (opener, responder, ct mark): packed addresses, the responder's after any DNAT
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 
 
 def flow_key(flow: conntrack.Flow) -> Key:
-    return flow.src, flow.dst, flow.mark
+    """A flow's real ends: the reply's source is where a port forward (DNAT) really took it."""
+    return flow.src, flow.reply_src, flow.mark
+
+
+class Charge(NamedTuple):
+    """Who pays for a flow's bytes, and which way they go for them."""
+
+    payer: str  # a MAC, ROUTER, or UNKNOWN
+    address: bytes  # the payer's end of the flow
+    remote: bytes  # the other end, on the internet
+    inbound: bool  # opened from the internet: the original direction is the payer's download
+
+    def oriented(self, original: int, reply: int) -> tuple[int, int]:
+        """A flow's bytes as the payer's (up, down)."""
+        return (reply, original) if self.inbound else (original, reply)
+
+
+def attribute(key: Key, local: set[bytes], lan_mac: Callable[[bytes], str | None],
+              mark_mac: Callable[[int], str | None]) -> Charge | None:
+    """Who pays for the flow `key`, or None when it crosses no metered uplink.
+
+    `local`: the router's own addresses; `lan_mac`: the device a LAN address
+    belongs to; `mark_mac`: the device a ct mark names. A responder on the
+    LAN means the flow was opened from outside it.
+    """
+    opener, responder, mark = key
+    if responder in local:
+        return None  # to the router itself (DNS, the page, the redirect): crosses no uplink
+    if id_of_mark(mark) == FREE_ID:
+        return None  # left by an unmetered uplink: nobody pays
+    inbound = lan_mac(responder) is not None
+    if inbound and (opener in local or lan_mac(opener) is not None):
+        return None  # from the router or inside the LAN
+    address, remote = (responder, opener) if inbound else (opener, responder)
+    payer = mark_mac(mark) or (ROUTER if opener in local else lan_mac(address) or UNKNOWN)
+    return Charge(payer, address, remote, inbound)
 
 
 def enable_accounting() -> None:
@@ -173,19 +210,20 @@ class Meter:
         self._refresh_directory()
         now = self.core.now()
         charged: dict[str, list[int]] = {}
-        for key, up, down in self.events.take():
-            mac = self.attribute(key)
-            if mac is None:
+        for key, original, reply in self.events.take():
+            charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
+            if charge is None:
                 continue
-            if mac is UNKNOWN:
-                waiting = self._unknown.setdefault(key[:2], [0, 0, 0])
+            up, down = charge.oriented(original, reply)
+            if charge.payer is UNKNOWN:
+                waiting = self._unknown.setdefault((charge.address, charge.remote), [0, 0, 0])
                 waiting[0] += up
                 waiting[1] += down
                 continue
-            total = charged.setdefault(mac, [0, 0])
+            total = charged.setdefault(charge.payer, [0, 0])
             total[0] += up
             total[1] += down
-            self.core.destinations.add(mac, key[1], up, down)
+            self.core.destinations.add(charge.payer, charge.remote, up, down)
         self._settle_unknown(charged)
         for mac, (up, down) in charged.items():
             self.core.ledger.add(mac, up, down, now)
@@ -196,16 +234,16 @@ class Meter:
         return result
 
     def _settle_unknown(self, charged: dict[str, list[int]]) -> None:
-        """Charge bytes held back for an unknown source once its device is known; give up after a while."""
+        """Charge bytes held back for an unknown LAN address once its device is known; give up after a while."""
         for pair in list(self._unknown):
-            src, dst = pair
+            src, remote = pair
             up, down, waited = self._unknown[pair]
-            mac = self.core.directory.mac_of(conntrack.address_text(src))
+            mac = self._lan_mac(src)
             if mac is not None:
                 total = charged.setdefault(mac, [0, 0])
                 total[0] += up
                 total[1] += down
-                self.core.destinations.add(mac, dst, up, down)
+                self.core.destinations.add(mac, remote, up, down)
             elif waited < UNKNOWN_PATIENCE:
                 self._unknown[pair][2] += 1
                 continue
@@ -214,21 +252,8 @@ class Meter:
                 log.warning("no device has address %s: %d bytes not charged to anyone", conntrack.address_text(src), up + down)
             del self._unknown[pair]
 
-    def attribute(self, key: Key) -> str | None:
-        src, dst, mark = key
-        if dst in self._local:
-            return None  # to the router itself: crosses no uplink
-        if id_of_mark(mark) == FREE_ID:
-            return None  # left by an unmetered uplink: nobody pays
-        by_mark = self.mac_of_mark(mark)
-        if by_mark is not None:
-            return by_mark
-        directory = self.core.directory
-        if directory.mac_of(conntrack.address_text(dst)) is not None:
-            return None  # inside the LAN
-        if src in self._local:
-            return ROUTER
-        return directory.mac_of(conntrack.address_text(src)) or UNKNOWN
+    def _lan_mac(self, address: bytes) -> str | None:
+        return self.core.directory.mac_of(conntrack.address_text(address))
 
     def close(self) -> None:
         self.events.close()

@@ -29,11 +29,13 @@ class Directory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_ip: dict[str, str] = {}
+        self._current: dict[str, str] = {}  # ip -> MAC, as the latest refresh found them
         self._devices: dict[str, DeviceInfo] = {}
 
     def refresh(self, neighbours: list[Neighbour], leases: list[Lease], lan_ifindex: int | None, now: float) -> None:
         """Learn from one neighbour dump (LAN interface only) and the current leases."""
         with self._lock:
+            self._current = {}
             for lease in leases:
                 info = self._info(lease.mac)
                 info.hostname = lease.hostname or info.hostname
@@ -50,6 +52,7 @@ class Directory:
         return info
 
     def _claim(self, ip: str, mac: str) -> None:
+        self._current[ip] = mac
         previous = self._by_ip.get(ip)
         if previous == mac:
             return
@@ -60,6 +63,12 @@ class Directory:
 
     def mac_of(self, ip: str) -> str | None:
         return self._by_ip.get(ip)
+
+    def current(self) -> dict[str, str]:
+        """ip -> MAC of the addresses in use now (the latest leases and neighbour entries): the kernel's
+        address maps (enforce/ruleset.py) are kept to these, not to every address a device ever had."""
+        with self._lock:
+            return dict(self._current)
 
     def seen(self, mac: str, now: float) -> None:
         """Traffic from `mac` was just counted."""

@@ -23,6 +23,7 @@ kernel misses, and the ledger still has them, so the daemon's own decision
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 
 from routerguard.config.model import Config
@@ -88,6 +89,16 @@ def guard(names: list[Named], decision_state: str, throttle_kbit: int | None) ->
                  throttle_kbit=throttle_kbit if decision_state == THROTTLED else None)
 
 
+def addresses_by_mac(current: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each MAC's routable LAN addresses (ip -> MAC as the directory has them now); link-local ones are never
+    forwarded."""
+    found: dict[str, list[str]] = {}
+    for ip, mac in current.items():
+        if not ipaddress.ip_address(ip).is_link_local:
+            found.setdefault(mac, []).append(ip)
+    return {mac: tuple(sorted(ips)) for mac, ips in found.items()}
+
+
 def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
     """The Ruleset for every known device, from one snapshot of usage and limits."""
     snap = service.snapshot()
@@ -97,6 +108,7 @@ def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
     plan = scopes.quota("plan", "plan", plan_limit) if plan_limit else None
     plan_named = [(plan, plan_limit)] if plan and plan_limit else []
     devices = []
+    addresses = addresses_by_mac(service.core.directory.current())
     for mac in sorted(set(service.known_macs()) | set(marks.macs())):
         try:
             device_id = marks.id_for(mac, snap.now)
@@ -116,7 +128,8 @@ def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
             if name:
                 names.append((name, limit))
         decision = limits.decision
-        devices.append(Device(mac, device_id, guard(names, decision.state, decision.throttle_kbit)))
+        devices.append(Device(mac, device_id, guard(names, decision.state, decision.throttle_kbit),
+                              addresses.get(mac, ())))
     newcomer = guard(scopes.newcomers() + plan_named, OK, None)
     return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
                    newcomer, plan, captive, saver.desired(config))

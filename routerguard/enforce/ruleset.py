@@ -11,6 +11,7 @@ transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
       ct mark id vmap @dev_by_mark -> dev_N | newcomer
     downstream
       ct mark id vmap @dev_by_mark -> dev_N | newcomer
+      none (a flow opened from the internet, before the device answers): daddr vmap @dev_by_ip4/6 -> dev_N
     dev_N: the device's guard: counted, quotas charged, cut (reject), or slowed (limit)
     captive (nat prerouting): blocked MACs' plain HTTP -> our responder
     router_out / router_in: the router's own traffic, counted and charged to the plan, never cut
@@ -20,7 +21,11 @@ bytes up and down: the table outlives the daemon, so what they count while
 no daemon runs can be charged afterwards (recovery.py).
 
 Downstream packets carry no LAN MAC, so the mark set on a flow's upstream
-packets is what ties both directions to the device. The id sits in bits
+packets is what ties both directions to the device. A flow opened from the
+internet (a port forward, an IPv6 connection to a device: P2P, games) sends
+its first packets downstream before the device has said anything: those
+reach the device's chain by its LAN address (the daemon's directory, as of
+its last reading), and the device's first answer marks the flow by MAC. The id sits in bits
 0x7FFF0000 of the ct mark (marks.py) and is written with constant masks
 (nft 1.0.6 cannot `or` a map lookup into the mark), hence one tiny `mark_N`
 chain per device.
@@ -53,6 +58,7 @@ TOLD = 0x80000000  # ct mark bit: this flow's device has been sent its reset
 LIMIT_BURST = 1500  # bytes on top of nft's one second of rate, so a full-size packet always fits
 BYTES_PER_KBIT = 125
 PROBE_ADDRESS, PROBE_ADDRESS6 = "192.0.2.1", "2001:db8::1"  # documentation addresses: `nft -c` only needs some
+ADDRESS_MAPS = {"ipv4": "dev_by_ip4", "ipv6": "dev_by_ip6"}  # a device's chain by its LAN address, per family
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,12 @@ class Guard:
 
 @dataclass(frozen=True)
 class Device:
+    """`addresses`: its LAN addresses now, for the packets of flows opened from the internet before it answers."""
+
     mac: str
     id: int
     guard: Guard
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,7 @@ def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset
     that finds the kernel counted less than the database holds).
     """
     lines = [f"flush table {TABLE}", f"flush map {TABLE} dev_by_mac", f"flush map {TABLE} dev_by_mark",
-             f"flush set {TABLE} blocked"]
+             *(f"flush map {TABLE} {name}" for name in ADDRESS_MAPS.values()), f"flush set {TABLE} blocked"]
     lines += [f"delete quota {TABLE} {name}" for name in sorted(recount & present.quotas)]
     lines += _body(rules)
     wanted = present_after(rules)
@@ -199,6 +208,7 @@ def _body(rules: Ruleset) -> list[str]:
         f"add table {TABLE}",
         f"add map {TABLE} dev_by_mac {{ type ether_addr : verdict; }}",
         f"add map {TABLE} dev_by_mark {{ type mark : verdict; }}",
+        *(f"add map {TABLE} {name} {{ type {family}_addr : verdict; }}" for family, name in ADDRESS_MAPS.items()),
         f"add set {TABLE} blocked {{ type ether_addr; }}",
         *saver.declarations(rules.saver, TABLE),
     ]
@@ -235,8 +245,9 @@ def _dispatch(rules: Ruleset) -> list[str]:
         f"add chain {TABLE} cut",
         # Downstream, `reject` would answer only the server; the device, with nothing left to
         # acknowledge, would wait for data forever. So the first cut packet towards it becomes
-        # its reset, and the rest are rejected as usual.
-        f"add rule {TABLE} cut oifname {lan} meta l4proto tcp ct mark and {TOLD:#010x} 0x00000000"
+        # its reset, and the rest are rejected as usual. A connection the internet opens to a cut
+        # device (ct state new) is refused to its opener at once: the device never hears of it.
+        f"add rule {TABLE} cut oifname {lan} meta l4proto tcp ct state != new ct mark and {TOLD:#010x} 0x00000000"
         f" ct mark set ct mark or {TOLD:#010x} tcp flags set rst|ack accept",
         f"add rule {TABLE} cut meta l4proto tcp reject with tcp reset",
         f"add rule {TABLE} cut reject with icmpx admin-prohibited",
@@ -245,6 +256,8 @@ def _dispatch(rules: Ruleset) -> list[str]:
         f" ct mark set ct mark and {KEEP_BITS:#010x} or {newcomer}",
         f"add rule {TABLE} upstream ct mark and {MARK_MASK:#010x} vmap @dev_by_mark",
         f"add rule {TABLE} downstream ct mark and {MARK_MASK:#010x} vmap @dev_by_mark",
+        f"add rule {TABLE} downstream ip daddr vmap @{ADDRESS_MAPS['ipv4']}",
+        f"add rule {TABLE} downstream ip6 daddr vmap @{ADDRESS_MAPS['ipv6']}",
     ]
     if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
         lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
@@ -283,6 +296,11 @@ def _elements(rules: Ruleset) -> list[str]:
     if rules.devices:
         by_mac = ", ".join(f"{d.mac} : jump mark_{d.id}" for d in rules.devices)
         lines.append(f"add element {TABLE} dev_by_mac {{ {by_mac} }}")
+    for family, name in ADDRESS_MAPS.items():
+        by_address = [f"{a} : goto {device_chain(d.id)}" for d in rules.devices for a in d.addresses
+                      if ("ipv6" if ":" in a else "ipv4") == family]
+        if by_address:
+            lines.append(f"add element {TABLE} {name} {{ {', '.join(by_address)} }}")
     blocked = [d.mac for d in rules.devices if d.guard.blocked]
     if blocked:
         lines.append(f"add element {TABLE} blocked {{ {', '.join(blocked)} }}")
