@@ -12,13 +12,15 @@ Printed over time: the table's size, the daemon's VmRSS, its meter readings,
 the conntrack events it reports lost (/healthz `events_lost`) and the
 "resynchronising" lines in its log. Passes when every loss was followed by
 a resync, the readings kept their quiet pace, and memory stayed flat over the
-second half (once the table and the ended flows kept for 10 s are at their size).
+second half (once the table and the ended flows kept for 10 s are at their size):
+the trend of a least-squares line through its samples, not their spread.
 
 Run as root:  python3 bench/load.py [--rate 5000] [--seconds 60] [--lifetime 2]
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 
@@ -28,7 +30,7 @@ REPORT_EVERY = 5
 QUIET_SECONDS = 30
 LOAD_SPORTS = 20000  # source ports of the load's flows start here, clear of the table's own
 PACE_TOLERANCE = 0.8  # readings a minute under load, against the quiet pace
-FLAT_MIB = 2.0  # memory growth allowed over the second half of the load
+FLAT_MIB = 2.0  # memory growth allowed over the second half of the load, by its trend (not its ups and downs)
 RESYNC = "resynchronising"
 
 
@@ -81,7 +83,9 @@ def main() -> None:
     first, last = samples[0], samples[-1]
     pace = (last["readings"] - first["readings"]) * 60 / (last["t"] - first["t"])
     rss = [s["rss"] for s in samples]
-    settled = [s["rss"] for s in samples if s["t"] >= last["t"] / 2]  # the table and the retained flows at their size
+    settled = [s for s in samples if s["t"] >= last["t"] / 2]  # the table and the retained flows at their size
+    times, sizes = [s["t"] for s in settled], [s["rss"] for s in settled]
+    trend = statistics.linear_regression(times, sizes).slope * (times[-1] - times[0])  # MiB over the second half
     lost, resyncs = last["lost"] - first["lost"], last["resyncs"] - first["resyncs"]
     print(f"load: {achieved:.0f} new flows and DESTROY events a second achieved (asked {args.rate})")
     print(f"  events lost {lost:.0f}, resyncs logged {resyncs:.0f}: "
@@ -89,7 +93,7 @@ def main() -> None:
     print(f"  readings {pace:.1f} a minute under load, {quiet:.1f} quiet: "
           f"{'kept pace' if pace >= quiet * PACE_TOLERANCE else 'SLOWED'}")
     print(f"  VmRSS {rss[0]:.1f} MiB quiet, peak {max(rss):.1f} MiB (+{max(rss) - rss[0]:.1f}); over the second half "
-          f"{min(settled):.1f} to {max(settled):.1f} MiB: {'flat' if max(settled) - min(settled) < FLAT_MIB else 'GREW'}")
+          f"{min(sizes):.1f} to {max(sizes):.1f} MiB, trend {trend:+.1f} MiB: {'flat' if trend < FLAT_MIB else 'GREW'}")
 
 
 if __name__ == "__main__":
