@@ -10,6 +10,7 @@ the shell of OpenWrt).
 from __future__ import annotations
 
 import configparser
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 
@@ -331,15 +333,22 @@ def test_the_two_packages_share_no_file(installed):
 # --- flash budget and what the router does not need ------------------------------
 
 
-def test_package_own_files_fit_in_500_kb():
-    """What the packages install of ours: the code (not the lab, which they leave out), the page, the router files."""
-    total = 0
-    for top in ("openwrt/files", "routerguard", "web"):
-        for path in (REPO / top).rglob("*"):
-            shipped = "__pycache__" not in path.parts and path.suffix != ".pyc" and "lab" not in path.relative_to(REPO).parts[:2]
-            if path.is_file() and shipped:
-                total += path.stat().st_size
-    assert total < SIZE_BUDGET, f"openwrt/files + routerguard/ (without the lab) + web/ take {total} bytes, over {SIZE_BUDGET}"
+def test_package_own_files_fit_in_500_kb(installed):
+    """What the package installs of ours (not the bundled waitress): byte code (not the lab), the page, the router files.
+
+    Counted as opkg fetches them and as the overlay's compressing filesystem
+    (JFFS2, UBIFS) stores them: gzip'd, as in the .ipk. Unpacked, byte code
+    takes about twice its source; docs/openwrt.md gives both figures.
+    """
+    root = installed["routerguard"]
+    own = [p for p in sorted(root.rglob("*")) if p.is_file() and "vendor" not in p.relative_to(root).parts]
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+        for path in own:
+            tar.add(path, arcname=path.relative_to(root).as_posix())
+    size, unpacked = len(packed.getvalue()), sum(p.stat().st_size for p in own)
+    print(f"routerguard's own files: {size} bytes packed, {unpacked} unpacked")
+    assert size < SIZE_BUDGET, f"the package's own files take {size} bytes packed ({unpacked} unpacked), over {SIZE_BUDGET}"
 
 
 def test_the_cli_starts_without_the_lab_that_the_package_leaves_out():
