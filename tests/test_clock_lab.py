@@ -27,7 +27,6 @@ HOUR = 3600
 POLL_INTERVAL = 0.2
 WAIT = 20.0
 TOLERANCE = 0.01  # conntrack's count against the client's, as in test_metering
-SETTLE_TRIES = 10
 BIG = 20_000_000  # more than the 5 MB cap: a download the kernel cuts
 TRANSFER_TIMEOUT = 20  # a cut transfer ends at once; this only stops a hung test
 REFUSED_TIMEOUT = 4  # a blocked device's connection is refused at once, far within this
@@ -65,15 +64,8 @@ def period(daemon: LabDaemon, mac: str) -> tuple[str, str]:
 
 
 def settled(daemon: LabDaemon, mac: str) -> int:
-    """The device's usage once the last packets of its transfers (FIN, ACK, resets) are counted."""
-    previous = None
-    for _ in range(SETTLE_TRIES):
-        daemon.wait_readings()
-        current = used(daemon, mac)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError(f"usage of {mac} never settled: {previous}")
+    """The device's usage once the last packets of its transfers are counted."""
+    return daemon.settled(lambda: used(daemon, mac))
 
 
 def moved(client: Client, nbytes: int) -> int:

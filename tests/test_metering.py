@@ -9,7 +9,6 @@ import pytest
 from routerguard.lab.daemon import LabDaemon
 
 TOLERANCE = 0.01
-SETTLE_TRIES = 10
 
 
 def usage(daemon, mac):
@@ -18,14 +17,7 @@ def usage(daemon, mac):
 
 def settled_usage(daemon, mac):
     """Usage once the last packets of finished transfers (FIN, ACK) have been counted."""
-    previous = None
-    for _ in range(SETTLE_TRIES):
-        daemon.wait_readings()
-        current = usage(daemon, mac)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError(f"usage of {mac} never settled: {previous}")
+    return daemon.settled(lambda: usage(daemon, mac))
 
 
 def assert_close(measured, truth, what):

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sysconfig
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from . import plan
 from .demo import lab_environment
@@ -21,6 +21,8 @@ from .wait import wait_until
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
+SETTLE_TRIES = 10
+T = TypeVar("T")
 ROUTERGUARD = os.path.join(sysconfig.get_path("scripts"), "routerguard")
 
 
@@ -131,6 +133,18 @@ class LabDaemon:
         """Wait until `count` more meter readings have happened: what is in conntrack now is counted."""
         target = self.readings() + count
         wait_until(lambda: self.readings() >= target, START_TIMEOUT, f"{count} more meter readings")
+
+    def settled(self, read: Callable[[], T]) -> T:
+        """What `read` gives once two readings apart agree: the last packets of finished transfers (FIN, ACK,
+        resets) are counted a reading or two after the transfer ends."""
+        previous = None
+        for _ in range(SETTLE_TRIES):
+            self.wait_readings()
+            current = read()
+            if current == previous:
+                return current
+            previous = current
+        raise AssertionError(f"never settled: {previous}")
 
     def token(self) -> str:
         if self._token is None:
