@@ -57,9 +57,8 @@ LISTING = {"nftables": [
 ]}
 
 
-def test_the_table_listing_gives_objects_counts_and_the_tables_identity():
-    state = parse_table(json.dumps(LISTING), "boot-1")
-    assert state.counts == Counts("boot-1/7", {"c_dev_1_up": 1500})
+def test_the_table_listing_gives_its_objects_and_the_quotas_counts():
+    state = parse_table(json.dumps(LISTING))
     assert state.counted == {"q_dev1_aa": 1200}
     assert state.present.chains == {"dev_1"} and state.present.limits == {"lim_dev_1_256_up"}
     assert state.present.counters == {"c_dev_1_up"} and state.present.quotas == {"q_dev1_aa"}

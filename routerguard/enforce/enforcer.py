@@ -125,10 +125,10 @@ class Enforcer:
         if self._applied is not rules:
             return
         try:
-            found = nft.table_state()
-            if found:
-                self.service.core.db.put_meta(recovery.KEY, recovery.dumps(nft.Counts(found.counts.table)))
-        except (nft.NftError, OSError, sqlite3.Error) as e:
+            made = nft.counts()
+            if made:
+                self.service.core.db.put_meta(recovery.KEY, recovery.dumps(nft.Counts(made.table)))
+        except (OSError, ValueError, sqlite3.Error) as e:
             log.warning("could not note the new table's counters (%s): a crash before the next commit loses "
                         "the usage since", e)
 

@@ -35,7 +35,6 @@ class Counts:
 class TableState:
     present: Present
     counted: dict[str, int]  # bytes each quota has counted, at most its limit
-    counts: Counts
 
 
 class NftError(RuntimeError):
@@ -65,11 +64,11 @@ def refusal(script: str) -> str | None:
 
 
 def table_state() -> TableState | None:
-    """What our table holds and what its quotas and counters have counted; None when there is no table."""
+    """What our table holds and what its quotas have counted; None when there is no table."""
     proc = _run(["-j", "list", "table", *TABLE.split()])
     if proc.returncode != 0:
         return None
-    return parse_table(proc.stdout, _boot_id())
+    return parse_table(proc.stdout)
 
 
 def counts() -> Counts | None:
@@ -82,16 +81,15 @@ def counts() -> Counts | None:
     return Counts(f"{_boot_id()}/{handle}", counters)
 
 
-def parse_table(listing: str, boot_id: str) -> TableState:
-    """`nft -j list table` of our table, read."""
+def parse_table(listing: str) -> TableState:
+    """`nft -j list table` of our table, read; its counters' counts are left to counts() (over netlink, a
+    fortieth of this at 250 devices)."""
     items = json.loads(listing or "{}").get("nftables", [])
     named = {kind: {item[kind]["name"]: item[kind] for item in items if kind in item}
              for kind in ("chain", "quota", "limit", "counter")}
-    handle = next((item["table"].get("handle") for item in items if "table" in item), None)
     counted = {name: quota.get("used", 0) for name, quota in named["quota"].items()}
     present = Present(frozenset(named["chain"]), frozenset(counted), frozenset(named["limit"]), frozenset(named["counter"]))
-    counters = {name: counter.get("bytes", 0) for name, counter in named["counter"].items()}
-    return TableState(present, counted, Counts(f"{boot_id}/{handle}", counters))
+    return TableState(present, counted)
 
 
 def _boot_id() -> str:
