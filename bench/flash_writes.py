@@ -95,7 +95,7 @@ class Router:
         self.random = random.Random(seed)
         self.names = [bytes([198, 51, n // 256, n % 256]) for n in range(names)]
         self.core = self.daemon.core
-        self.leakguard = LeakGuard(self.daemon.service)  # not started: its writes, not its capture
+        self.leakguard = LeakGuard(self.daemon.core)  # not started: its writes, not its capture
 
     def use(self, now: float, minutes: float) -> None:
         """A minute of every device: the ledger's usage and the leak guard's destinations."""

@@ -9,23 +9,37 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.clock import Clock, describe_behind, describe_jump
 from routerguard.account.destinations import Destinations
-from routerguard.account.ledger import Ledger
+from routerguard.account.ledger import ROUTER, Ledger
 from routerguard.account.rates import Rates
-from routerguard.attribute.destinations import Names
 from routerguard.attribute.directory import Directory
+from routerguard.attribute.names import Names
 from routerguard.config.file import ConfigFile
+from routerguard.decide.limits import Snapshot
 from routerguard.decide.periods import Zone, bucket_start
+from routerguard.store.alert_log import AlertLog
 from routerguard.store.db import Database
 from routerguard.store.secrets import Secrets
 
 log = logging.getLogger("routerguard")
 
 CLOCK_KEY = "clock_high_water"
+
+
+@dataclass
+class Health:
+    """How the daemon's loop is doing, for /healthz and /metrics: written by the loop (daemon.py) alone."""
+
+    readings: int = 0
+    events_lost: int = 0  # conntrack event overruns, each followed by a resync
+    unattributed_bytes: int = 0  # bytes from addresses no device ever claimed
+    wan_total: int | None = None  # uplink octets over SNMP since the plan period began, when configured
+    config_error: str | None = None  # why the last reload was refused, shown until a good one
 
 
 class Core:
@@ -46,12 +60,9 @@ class Core:
         self.rates = Rates()
         self.names = Names()  # what each device looked up, from the DNS answers the daemon sees
         self.destinations = Destinations(self.db, self.names)
-        self.told_metered: dict[str, float] = {}  # MAC -> when a DHCP ack told it the network is metered
-        self.readings = 0
-        self.events_lost = 0  # conntrack event overruns, each followed by a resync
-        self.unattributed_bytes = 0  # bytes from addresses no device ever claimed
-        self.wan_total: int | None = None  # uplink octets over SNMP since the plan period began, when configured
-        self.config_error: str | None = None  # why the last reload was refused, shown until a good one
+        self.alerts = AlertLog(self.db)
+        self.told_metered: dict[str, float] = {}  # MAC -> when a DHCP ack told it the network is metered (leakguard.py's)
+        self.health = Health()
         self.started = time.time()
         self.on_change: Callable[[], None] = lambda: None  # the enforcer's sync: a top-up, reset or edit reaches the kernel at once
 
@@ -78,6 +89,22 @@ class Core:
         elif newly_behind:  # at start: the router booted with a wrong clock, no jump to tell of
             log.warning("%s", describe_behind(wall, now))
         return now
+
+    def snapshot(self, now: float | None = None) -> Snapshot:
+        """Every limit in force now (decide/limits.py), for one decision, one sync or one page."""
+        return Snapshot(self.config, self.ledger, self.adjustments, self.zone, self.now() if now is None else now)
+
+    def known_macs(self) -> list[str]:
+        """The devices routerguard knows: configured, on the LAN now, or with usage on record."""
+        macs = set(self.config.devices) | set(self.directory.macs()) | set(self.ledger.macs())
+        macs.discard(ROUTER)
+        return sorted(macs)
+
+    def name_of(self, mac: str) -> str | None:
+        """What a person calls the device: its configured name, else the hostname it gave DHCP."""
+        configured = self.config.devices.get(mac)
+        info = self.directory.info(mac)
+        return (configured.name if configured else None) or (info.hostname if info else None)
 
 
 def _zone(name: str | None) -> Zone:

@@ -46,10 +46,10 @@ class Daemon:
         self._reload.clear()
         try:
             self.core.config_file.reload()
-            self.core.config_error = None
+            self.core.health.config_error = None
             log.info("config reloaded from %s", self.core.config_file.path)
         except ConfigError as e:
-            self.core.config_error = str(e)
+            self.core.health.config_error = str(e)
             log.error("config reload refused, keeping the running settings:\n%s", e)
         if self.enforcer:
             self.enforcer.rebuild()
@@ -73,22 +73,24 @@ class Daemon:
 
         return self.core.ledger.commit(extra)
 
-    @staticmethod
-    def _read(meter, leak) -> None:
+    def _read(self, meter, leak) -> None:
         """One meter reading; a kernel hiccup is logged and the next reading catches up (counters are cumulative)."""
         leak.before_reading()
         try:
-            charged = meter.read()
+            reading = meter.read()
         except (OSError, ValueError) as e:  # ValueError: a netlink message the decoder refused
             log.error("meter reading failed (%s); retrying at the next interval", e)
             return
-        leak.after_reading(charged)
+        health = self.core.health
+        health.events_lost += reading.events_lost
+        health.unattributed_bytes += reading.unattributed_bytes
+        leak.after_reading(reading.charged)
 
     def _start_wan(self) -> None:
         source = self.core.config.snmp
         if source is None:
             return
-        from routerguard.read.snmp import WanPoller
+        from routerguard.account.wan_poller import WanPoller
 
         saved = self.core.db.get_meta(WAN_STATE_KEY)
         try:
@@ -102,13 +104,13 @@ class Daemon:
         """The carrier-side total since the plan period began; it starts afresh when the period rolls."""
         if self.wan is None:
             return
-        plan = self.service.snapshot().plan()
+        plan = self.core.snapshot().plan()
         period = repr(plan.start) if plan else ""
         if period != self._wan_period:
             if self._wan_period is not None:
                 self.wan.start_period()
             self._wan_period = period
-        self.core.wan_total = self.wan.latest()
+        self.core.health.wan_total = self.wan.latest()
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
@@ -121,11 +123,11 @@ class Daemon:
         from routerguard.serve.snmp_agent import start_agent
 
         core = self.core
-        enforcer = self.enforcer = Enforcer(self.service)
+        enforcer = self.enforcer = Enforcer(core)
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
         core.on_change = enforcer.sync
-        leak = LeakGuard(self.service)
+        leak = LeakGuard(core)
         leak.start()
         server = Server(self.service, core.config.main.listen)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
@@ -144,7 +146,7 @@ class Daemon:
                     last_commit = time.monotonic()
                 enforcer.sync()
                 self._read_wan()
-                core.readings += 1
+                core.health.readings += 1
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
             server.stop()
@@ -158,5 +160,5 @@ class Daemon:
             leak.stop()
             meter.close()
             core.db.close()
-            log.info("stopped after %d readings", core.readings)
+            log.info("stopped after %d readings", core.health.readings)
         return 0

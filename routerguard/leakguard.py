@@ -22,35 +22,37 @@ from collections import deque
 from typing import Callable
 
 from routerguard.attribute.categories import catalog
-from routerguard.attribute.destinations import address_text
+from routerguard.attribute.names import address_text
 from routerguard.config.model import Config
+from routerguard.core import Core
 from routerguard.decide import alerts
 from routerguard.decide.alerts import Alert
-from routerguard.decide.periods import HOUR, bucket_start
+from routerguard.decide.limits import Snapshot, scope_key
+from routerguard.decide.periods import bucket_start
 from routerguard.decide.policy import Limit
+from routerguard.decide.uplinks import is_metered
 from routerguard.enforce import dnsmasq, saver
 from routerguard.notify import Notifier
 from routerguard.read.capture import DnsSeen, LanCapture
-from routerguard.read.uplink import default_interface, is_metered
-from routerguard.service import Service, Snapshot, rfc3339
+from routerguard.read.uplink import default_interface
+from routerguard.store.alert_log import AlertLog
+from routerguard.store.db import META_UPSERT
+from routerguard.units import rfc3339
 
 log = logging.getLogger("routerguard.leakguard")
 
 TOLD_KEY = "told_metered"  # meta: {mac: time of the DHCP ack that told it}
-ALERTS_KEPT = 1000
-SENT_CACHE = 1000  # (scope, period) pairs remembered before the cache starts afresh
 CAP_WORDS = {"daily": "daily cap", "weekly": "weekly cap", "monthly": "monthly cap"}
 
 
 class LeakGuard:
-    def __init__(self, service: Service) -> None:
-        self.service, self.core = service, service.core
+    def __init__(self, core: Core) -> None:
+        self.core = core
         self.notifier = Notifier()
         self.capture: LanCapture | None = None
         self._synced: tuple[str, str] | None = None  # the snippet's path and text as last made so
         self._unwritten: str | None = None  # a text the snippet could not be given (said once)
         self._recent: dict[str, deque[tuple[float, int]]] = {}
-        self._sent: dict[tuple[str, float], set[int]] = {}
         self._history: dict[str, tuple[int, list[tuple[int, int]]]] = {}  # mac -> (hour, its hourly bytes before it)
         self.core.told_metered.update(json.loads(self.core.db.get_meta(TOLD_KEY) or "{}"))
         # 10-minute writes of every device's top destinations cost 17 MB of flash a day (bench/flash_writes.py).
@@ -83,7 +85,7 @@ class LeakGuard:
 
     def after_reading(self, charged: dict[str, tuple[int, int]]) -> None:
         now = self.core.now()
-        snap = self.service.snapshot()
+        snap = self.core.snapshot(now)
         self.core.destinations.settle(lambda mac: _start(snap.window(mac)))
         self._note_recent(charged, now)
         for alert, levels in self._decide(snap, now):
@@ -107,25 +109,25 @@ class LeakGuard:
         found = []
         plan = snap.plan()
         if plan:
-            found.append(self._threshold("plan", "The plan", plan, None, {"subject": "plan"}))
+            found.append(self._threshold(scope_key("plan"), "The plan", plan, None, {"subject": "plan"}))
         for gid, group in config.groups.items():
             limit = snap.group(gid)
             if limit and group.cap:
-                found.append(self._threshold(f"group:{gid}", f"Group {group.name}'s {_cap_words(group.cap.period.kind)}", limit, None,
+                found.append(self._threshold(scope_key("group", gid), f"Group {group.name}'s {_cap_words(group.cap.period.kind)}", limit, None,
                                              {"subject": "group", "name": group.name}))
-        for mac in self.service.known_macs():
+        for mac in self.core.known_macs():
             own = snap.device(mac).own
             cap = config.devices[mac].cap if mac in config.devices and config.devices[mac].cap else config.default_cap
             if own and cap:
-                found.append(self._threshold(f"device:{mac}", f"{self._who(mac)}'s {_cap_words(cap.period.kind)}", own, mac,
+                found.append(self._threshold(scope_key("device", mac), f"{self._who(mac)}'s {_cap_words(cap.period.kind)}", own, mac,
                                              {"subject": "device", "name": self._who(mac)}))
             recent = sum(n for _, n in self._recent.get(mac, ()))
             if recent >= alerts.MIN_BURST_BYTES:
-                found += [(a, [0]) for a in self._unusual(mac, recent, now) if 0 not in self._sent_levels(a.scope, a.period)]
+                found += [(a, [0]) for a in self._unusual(mac, recent, now) if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
         return [(alert, levels) for alert, levels in found if alert]
 
     def _threshold(self, scope: str, what: str, limit: Limit, mac: str | None, subject: dict) -> tuple[Alert | None, list[int]]:
-        sent = self._sent_levels(scope, _start(limit) or 0.0)
+        sent = self.core.alerts.sent_levels(scope, _start(limit) or 0.0)
         return alerts.threshold_alert(scope, what, limit, self.core.config.notify.thresholds, sent, mac, subject)
 
     def _unusual(self, mac: str, recent: int, now: float) -> list[Alert]:
@@ -141,32 +143,15 @@ class LeakGuard:
                                   lambda t: zone.to_local(t).hour)
 
     def _who(self, mac: str) -> str:
-        return self.service.name_of(mac) or mac
-
-    def _sent_levels(self, scope: str, period: float) -> set[int]:
-        key = (scope, period)
-        if key not in self._sent:
-            if len(self._sent) > SENT_CACHE:
-                self._sent.clear()
-            rows = self.core.db.query("SELECT level FROM alert_sent WHERE scope = ? AND period = ?", key)
-            self._sent[key] = {level for level, in rows}
-        return self._sent[key]
+        return self.core.name_of(mac) or mac
 
     def _raise(self, alert: Alert, levels: list[int], now: float) -> None:
-        """Store, log and push one alert; it counts as sent even when the disk refuses it, so it is not repeated."""
-        self._sent_levels(alert.scope, alert.period).update(levels)
-        alert_id = None
-        try:
-            with self.core.db.batch() as tx:
-                alert_id = tx.execute("INSERT INTO alert (time, kind, mac, message, params) VALUES (?, ?, ?, ?, ?)",
-                                      (now, alert.kind, alert.mac, alert.message, json.dumps(alert.params))).lastrowid
-                tx.executemany("INSERT OR IGNORE INTO alert_sent (scope, period, level) VALUES (?, ?, ?)",
-                               [(alert.scope, alert.period, level) for level in levels])
-        except sqlite3.Error as e:
-            log.error("could not store an alert (%s)", e)
+        """Store, log and push one alert."""
+        alert_id = self.core.alerts.record(now, alert.kind, alert.mac, alert.message, alert.params,
+                                           alert.scope, alert.period, levels)
         log.warning("alert (%s): %s", alert.kind, alert.message)
         payload = {"id": alert_id, "kind": alert.kind, "mac": alert.mac, "message": alert.message, "time": rfc3339(now),
-                   "device": self.service.name_of(alert.mac) if alert.mac else None, **alert.details}
+                   "device": self.core.name_of(alert.mac) if alert.mac else None, **alert.details}
         self.notifier.push(self.core.config.notify, payload)
 
     # --- dnsmasq ---------------------------------------------------------------------
@@ -197,9 +182,8 @@ class LeakGuard:
     def _write(self, tx: sqlite3.Connection) -> Callable[[], None]:
         """Destinations, who was told "metered", and the alert table trimmed, in a fold's transaction."""
         done = self.core.destinations.write(tx)
-        tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                   (TOLD_KEY, json.dumps(self.core.told_metered)))
-        tx.execute("DELETE FROM alert WHERE id <= (SELECT MAX(id) FROM alert) - ?", (ALERTS_KEPT,))
+        tx.execute(META_UPSERT, (TOLD_KEY, json.dumps(self.core.told_metered)))
+        AlertLog.trim(tx)
         return done
 
     def stop(self) -> None:

@@ -11,21 +11,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 from routerguard.account import destinations
 from routerguard.account.ledger import ROUTER
 from routerguard.attribute.categories import catalog
-from routerguard.attribute.destinations import describe
+from routerguard.attribute.names import describe
 from routerguard.config.file import device_section, group_section, write_cap
 from routerguard.config.model import ACTIONS, ID_RE, PERIODS, Cap, Config, Period, parse_mac, parse_start
 from routerguard.config import uci
 from routerguard.core import Core
 from routerguard.decide import periods
-from routerguard.decide.policy import Decision, Limit, decide
-from routerguard.read.uplink import default_interface, uplink_view
+from routerguard.decide.limits import Snapshot, members, scope_key
+from routerguard.decide.policy import Limit
+from routerguard.decide.uplinks import is_metered
+from routerguard.read.uplink import default_interface
+from routerguard.units import rfc3339
 
 MAX_NAME = 64
 MAX_TOPUP = 10**15  # a petabyte: anything larger is a typo
@@ -46,12 +48,6 @@ class NotFound(LookupError):
     """No such device or group (HTTP 404)."""
 
 
-def rfc3339(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def parse_time(text: Any, field: str) -> float:
     if not isinstance(text, str):
         raise Invalid(f"{field} must be an RFC 3339 time string, e.g. 2026-11-25T15:00:00Z")
@@ -64,82 +60,9 @@ def parse_time(text: Any, field: str) -> float:
     return moment.timestamp()
 
 
-@dataclass(frozen=True)
-class DeviceLimits:
-    own: Limit | None  # the device's own cap, or the default cap standing in for it
-    limits: list[Limit]
-    decision: Decision
-
-
-class Snapshot:
-    """Usage and limits of every scope at one moment, each computed once."""
-
-    def __init__(self, core: Core, now: float) -> None:
-        self.core, self.now, self.config = core, now, core.config
-        self._scopes: dict[str, Limit] = {}
-        self._devices: dict[str, DeviceLimits] = {}
-        self.blocks = core.adjustments.blocks(now)
-
-    def usage(self, mac: str, start: float | None) -> tuple[int, int]:
-        return self.core.ledger.usage(mac, start)
-
-    def _limit(self, scope: str, key: str, cap: Cap, macs: list[str]) -> Limit:
-        start, end = periods.period_bounds(cap.period, self.now, self.core.zone)
-        used_up = used_down = 0
-        for mac in macs:
-            up, down = self.usage(mac, start)
-            used_up, used_down = used_up + up, used_down + down
-        off_up, off_down = self.core.adjustments.reset_offset(key, start)
-        used = max(0, used_up - off_up) + max(0, used_down - off_down)
-        allowance = cap.bytes + self.core.adjustments.topups(key, start)
-        if cap.period.kind == "days" and end is not None and self.now >= end:
-            used = max(used, allowance)  # an expired eSIM plan has nothing left
-        return Limit(scope, allowance, used, cap.action, cap.throttle_kbit, start, end)
-
-    def plan(self) -> Limit | None:
-        plan = self.config.plan
-        if plan is None:
-            return None
-        if "plan" not in self._scopes:
-            cap = Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit)
-            self._scopes["plan"] = self._limit("plan", "plan", cap, self.core.ledger.macs())
-        return self._scopes["plan"]
-
-    def group(self, gid: str) -> Limit | None:
-        group = self.config.groups.get(gid)
-        if group is None or group.cap is None:
-            return None
-        key = f"group:{gid}"
-        if key not in self._scopes:
-            self._scopes[key] = self._limit("group", key, group.cap, members(self.config, gid))
-        return self._scopes[key]
-
-    def device(self, mac: str) -> DeviceLimits:
-        if mac not in self._devices:
-            self._devices[mac] = self._device(mac)
-        return self._devices[mac]
-
-    def _device(self, mac: str) -> DeviceLimits:
-        config = self.config
-        device = config.devices.get(mac)
-        group_limit = self.group(device.group) if device and device.group else None
-        own = None
-        if device and device.cap:
-            own = self._limit("device", f"device:{mac}", device.cap, [mac])
-        elif group_limit is None and config.default_cap and mac != ROUTER:
-            own = self._limit("default", f"device:{mac}", config.default_cap, [mac])
-        limits = [limit for limit in (own, group_limit, self.plan()) if limit is not None]
-        warn = min(config.notify.thresholds) if config.notify.thresholds else 80
-        decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks, warn_percent=warn)
-        return DeviceLimits(own, limits, decision)
-
-    def window(self, mac: str) -> Limit | None:
-        """The limit whose period a device's usage (and what ate it) is shown for: its own cap's, else the plan's."""
-        return self.device(mac).own or self.plan()
-
-
-def members(config: Config, gid: str) -> list[str]:
-    return sorted(mac for mac, device in config.devices.items() if device.group == gid)
+def uplink_view(config: Config, ifname: str | None) -> dict | None:
+    """The plan view's `uplink`: the interface in use and whether it is metered (None when offline)."""
+    return {"ifname": ifname, "metered": is_metered(config, ifname)} if ifname else None
 
 
 def cap_view(cap: Cap | None, limit: Limit | None) -> dict | None:
@@ -241,13 +164,10 @@ class Service:
     # --- views ---------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self.core, self.core.now())
+        return self.core.snapshot()
 
     def known_macs(self) -> list[str]:
-        core = self.core
-        macs = set(core.config.devices) | set(core.directory.macs()) | set(core.ledger.macs())
-        macs.discard(ROUTER)
-        return sorted(macs)
+        return self.core.known_macs()
 
     def devices(self) -> list[dict]:
         snap = self.snapshot()
@@ -272,11 +192,7 @@ class Service:
         info = core.directory.info(mac)
         limits = snap.device(mac)
         own = limits.own
-        window = snap.window(mac)
-        up, down = snap.usage(mac, window.start if window else None)
-        if own is not None:
-            off_up, off_down = core.adjustments.reset_offset(f"device:{mac}", own.start)
-            up, down = max(0, up - off_up), max(0, down - off_down)
+        up, down = snap.window_usage(mac)
         life_up, life_down = snap.usage(mac, None)
         rate_up, rate_down = core.rates.rate(mac)
         cap = configured.cap if configured and configured.cap else None
@@ -305,10 +221,7 @@ class Service:
         }
 
     def name_of(self, mac: str) -> str | None:
-        """What a person calls the device: its configured name, else the hostname it gave DHCP."""
-        configured = self.core.config.devices.get(mac)
-        info = self.core.directory.info(mac)
-        return (configured.name if configured else None) or (info.hostname if info else None)
+        return self.core.name_of(mac)
 
     @staticmethod
     def _limit_view(limit: Limit) -> dict:
@@ -326,6 +239,7 @@ class Service:
         limit = snap.plan()
         used = sum(sum(snap.usage(mac, limit.start if limit else None)) for mac in core.ledger.macs())
         rate = sum(sum(core.rates.rate(mac)) for mac in core.ledger.macs()) / 8
+        wan_total = core.health.wan_total
         return {
             "quota_bytes": plan.quota if plan else None,
             "used_bytes": used,
@@ -335,8 +249,8 @@ class Service:
             "period_start": rfc3339(limit.start if limit else None),
             "period_end": rfc3339(limit.end if limit else None),
             "action": plan.action if plan else None,
-            "wan_snmp_bytes": core.wan_total,
-            "gap_bytes": core.wan_total - used if core.wan_total is not None else None,
+            "wan_snmp_bytes": wan_total,
+            "gap_bytes": wan_total - used if wan_total is not None else None,
             "router_bytes": sum(snap.usage(ROUTER, limit.start if limit else None)),
             "forecast_exhausted_at": rfc3339(periods.forecast_exhausted_at(limit.allowance, limit.used, rate, snap.now, end=limit.end))
             if limit else None,
@@ -364,14 +278,13 @@ class Service:
             "cap": cap_view(group.cap, limit),
             "usage": {"total_bytes": limit.used if limit else None},
             "allowance_bytes": limit.allowance if limit else None,
-            "state": ("blocked" if limit.action == "block" else "throttled" if limit.action == "throttle" else "warned")
-            if limit and limit.exhausted else "ok",
+            "state": snap.group_state(gid),
         }
 
     def health(self) -> dict:
-        core = self.core
-        return {"ok": True, "readings": core.readings, "config_error": core.config_error,
-                "events_lost": core.events_lost, "unattributed_bytes": core.unattributed_bytes}
+        health = self.core.health
+        return {"ok": True, "readings": health.readings, "config_error": health.config_error,
+                "events_lost": health.events_lost, "unattributed_bytes": health.unattributed_bytes}
 
     def history(self, mac: str | None, step: str, since: Any = None, until: Any = None) -> dict:
         """Usage per local hour or day, every step present (zeros too) so a chart has no gaps."""
@@ -468,10 +381,8 @@ class Service:
                 for c in catalog(self.core.config.categories).categories]
 
     def alerts(self) -> list[dict]:
-        rows = self.core.db.query("SELECT id, time, kind, mac, message, params FROM alert ORDER BY id DESC LIMIT ?",
-                                  (ALERTS_SHOWN,))
-        return [{"id": i, "time": rfc3339(t), "kind": kind, "mac": mac, "message": message, "params": json.loads(params or "{}")}
-                for i, t, kind, mac, message, params in rows]
+        return [{"id": a.id, "time": rfc3339(a.time), "kind": a.kind, "mac": a.mac, "message": a.message, "params": a.params}
+                for a in self.core.alerts.recent(ALERTS_SHOWN)]
 
     def local_time(self, text: str) -> datetime:
         """An RFC 3339 time from a view on the router's wall clock, for the page."""
@@ -565,7 +476,7 @@ class Service:
         own = self.snapshot().device(mac).own
         if own is None:
             raise Invalid(f"{mac} has no cap of its own to top up; set a cap first (or top up its group)")
-        self.core.adjustments.topup(f"device:{mac}", own.start, nbytes, self.core.now())
+        self.core.adjustments.topup(scope_key("device", mac), own.start, nbytes, self.core.now())
         self.core.on_change()
         return self.device(mac)
 
@@ -574,7 +485,7 @@ class Service:
         own = self.snapshot().device(mac).own
         start = own.start if own else None
         up, down = self.core.ledger.usage(mac, start)
-        self.core.adjustments.reset(f"device:{mac}", start, up, down, self.core.now())
+        self.core.adjustments.reset(scope_key("device", mac), start, up, down, self.core.now())
         self.core.on_change()
         return self.device(mac)
 

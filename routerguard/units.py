@@ -1,4 +1,4 @@
-"""Sizes, rates and durations: parsed and shown in one place.
+"""Sizes, rates, durations and times: parsed and shown in one place.
 
 Users type sizes the way carriers sell them (`20GB`, powers of 1000) or the
 way operating systems show them (`512MiB`, powers of 1024); both must mean
@@ -8,6 +8,7 @@ exactly what they say, because a cap that is off by 7% is a broken promise.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 SIZE_UNITS: dict[str, int] = {
     "B": 1,
@@ -88,3 +89,10 @@ def format_rate(bits_per_second: float) -> str:
             return f"{bits_per_second:.0f} {unit}" if unit == "bit/s" else f"{bits_per_second:.1f} {unit}"
         bits_per_second /= 1000
     return f"{bits_per_second:.1f} Gbit/s"
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    """A moment as the API writes it: UTC, whole seconds, a trailing Z (None stays None)."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from routerguard.enforce.marks import mark_of
+from routerguard.attribute.marks import mark_of
 from routerguard.lab import plan
 from routerguard.lab.daemon import LabDaemon
 from routerguard.lab.wait import wait_until

@@ -65,7 +65,7 @@ def test_device_and_plan_say_who_was_told_and_which_uplink(site: Site) -> None:
 
 
 def test_each_threshold_alerts_once_per_period(site: Site) -> None:
-    guard = LeakGuard(site.service)
+    guard = LeakGuard(site.core)
     site.usage(PHONE, 0, 850_000_000)  # 85% of its daily 1 GB
     guard.after_reading({})
     guard.after_reading({})
@@ -78,11 +78,11 @@ def test_each_threshold_alerts_once_per_period(site: Site) -> None:
     alerts = get(site, "/api/v1/alerts")["alerts"]
     assert [a["message"].split(" is ")[1][:8] for a in alerts] == ["used up ", "80% used"]  # newest first
     assert datetime.fromisoformat(alerts[0]["time"].replace("Z", "+00:00"))
-    assert LeakGuard(site.service)._decide(site.service.snapshot(), site.core.now()) == []  # a restart repeats none
+    assert LeakGuard(site.core)._decide(site.service.snapshot(), site.core.now()) == []  # a restart repeats none
 
 
 def test_the_plan_alerts_with_no_device(site: Site) -> None:
-    guard = LeakGuard(site.service)
+    guard = LeakGuard(site.core)
     site.usage(LAPTOP, 0, 19 * GB)  # 95% of the 20 GB plan
     guard.after_reading({})
     plan_alerts = [a for a in get(site, "/api/v1/alerts")["alerts"] if a["mac"] is None]
@@ -90,7 +90,7 @@ def test_the_plan_alerts_with_no_device(site: Site) -> None:
 
 
 def test_a_burst_from_a_quiet_device_alerts(site: Site) -> None:
-    guard = LeakGuard(site.service)
+    guard = LeakGuard(site.core)
     for hours_ago in range(2, 7 * 24):
         site.usage(LAPTOP, 1000, 9000, ago=hours_ago * HOUR)
     site.usage(LAPTOP, 0, 20_000_000)

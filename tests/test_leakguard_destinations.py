@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from routerguard.account.destinations import OTHER, Destinations, Tally, view
 from routerguard.attribute.categories import Catalog, shipped
-from routerguard.attribute.destinations import Names, describe
+from routerguard.attribute.names import Names, describe
 from routerguard.read.dns import Answer
 from routerguard.store.db import Database
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from routerguard.attribute.categories import Catalog, catalog, merged, shipped
-from routerguard.attribute.destinations import Names
+from routerguard.attribute.names import Names
 from routerguard.config.model import Category
 from routerguard.read import capture
 from routerguard.read.dhcp import Ack, parse_ack

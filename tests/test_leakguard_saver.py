@@ -12,7 +12,7 @@ import pytest
 
 from routerguard.config.model import load_config
 from routerguard.enforce import dnsmasq, ruleset, saver
-from routerguard.enforce.marks import FREE_ID, MARK_MASK, mark_of
+from routerguard.attribute.marks import FREE_ID, MARK_MASK, mark_of
 from routerguard.enforce.ruleset import Device, Guard, Ruleset
 from routerguard.enforce.saver import Block, Saver
 

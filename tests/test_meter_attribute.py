@@ -4,7 +4,7 @@ import socket
 
 from routerguard.account.ledger import ROUTER
 from routerguard.account.meter import UNKNOWN, Charge, attribute
-from routerguard.enforce.marks import FREE_ID, mark_of
+from routerguard.attribute.marks import FREE_ID, mark_of
 
 
 def packed(ip):

@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from routerguard.core import Core
 from routerguard.serve.app import create_app
 from routerguard.serve.metrics import DEVICE_STATES, render_metrics
-from routerguard.service import Invalid, Service, parse_time, rfc3339
+from routerguard.service import Invalid, Service, parse_time
+from routerguard.units import rfc3339
 
 A, B, C = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
 
@@ -114,11 +115,11 @@ def test_group_figures_equal_the_api(service):
 
 
 def test_health_figures(service):
-    service.core.readings = 42
+    service.core.health.readings = 42
     samples = scrape(service)
     assert samples["routerguard_meter_readings_total"][()] == 42
     assert samples["routerguard_config_error"][()] == 0
-    service.core.config_error = "bad option"
+    service.core.health.config_error = "bad option"
     assert scrape(service)["routerguard_config_error"][()] == 1
 
 

@@ -15,8 +15,9 @@ from routerguard.account.clock import Clock
 from routerguard.core import Core
 from routerguard.enforce import nft, ruleset
 from routerguard.enforce.captive import Responder
-from routerguard.enforce.desired import build, metered_uplinks
-from routerguard.enforce.marks import MARK_MASK, Marks, mark_of
+from routerguard.decide.uplinks import metered_uplinks
+from routerguard.enforce.desired import build
+from routerguard.attribute.marks import MARK_MASK, Marks, mark_of
 from routerguard.enforce.enforcer import Enforcer
 from routerguard.enforce.nft import parse_flowtables
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
@@ -270,7 +271,7 @@ def service(tmp_path, wall):
 
 
 def desired(service):
-    return build(service, Marks(service.core.db), None)
+    return build(service.core, Marks(service.core.db), None)
 
 
 def charge(service, mac, nbytes):
@@ -368,7 +369,7 @@ def test_only_metered_uplinks_are_guarded(service):
 
 def test_without_nft_the_daemon_carries_on_and_says_so_once(service, monkeypatch, caplog):
     monkeypatch.setattr(nft, "NFT", "/nonexistent/nft")
-    enforcer = Enforcer(service)
+    enforcer = Enforcer(service.core)
     enforcer.start()
     enforcer.sync()
     enforcer.sync()

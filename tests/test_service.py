@@ -167,3 +167,13 @@ def test_groups_are_created_and_deleted_through_the_config(service):
 def test_me_finds_the_device_by_its_address(service):
     assert service.device_for_address("192.168.8.23")["mac"] == A
     assert service.device_for_address("192.168.8.200") is None
+
+
+def test_a_group_is_warned_from_the_same_level_as_its_members(service) -> None:
+    """A group and a device at 90% of their caps read the same state (decided once, in decide/limits.py)."""
+    service.core.ledger.add(A, 0, 45_000_000, service.core.now())  # 90% of the group's 50 MB
+    service.core.ledger.add(C, 0, 9_000_000, service.core.now())  # 90% of its own 10 MB
+    assert service.group("zhang")["state"] == "warned"
+    assert service.device(C)["state"] == "warned" and service.device(A)["state"] == "warned"
+    service.core.ledger.add(B, 0, 5_000_000, service.core.now())  # the group's cap used up: its action, block
+    assert service.group("zhang")["state"] == "blocked"

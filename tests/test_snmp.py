@@ -24,7 +24,7 @@ import pytest
 from routerguard.config.model import SnmpSource
 from routerguard.lab.snmpd import NamespacedPoller, SnmpAgent, free_udp_port
 from routerguard.lab.wait import wait_until
-from routerguard.read.snmp import WanPoller
+from routerguard.account.wan_poller import WanPoller
 
 MB = 10**6
 TOLERANCE = 0.02
@@ -250,5 +250,5 @@ def test_a_dead_agent_costs_the_caller_nothing() -> None:
 
 
 def test_configurations_without_snmp_do_not_load_pysnmp() -> None:
-    probe = "import sys, routerguard.read.snmp; print('pysnmp' in sys.modules)"
+    probe = "import sys, routerguard.read.snmp, routerguard.account.wan_poller; print('pysnmp' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"

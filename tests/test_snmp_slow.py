@@ -12,7 +12,7 @@ import pytest
 from routerguard.config.model import SnmpSource
 from routerguard.lab.snmpd import SnmpAgent
 from routerguard.lab.wait import wait_until
-from routerguard.read.snmp import WanPoller
+from routerguard.account.wan_poller import WanPoller
 
 TIMEOUT, INTERVAL = 0.5, 0.2
 QUICK, SLOW = 0.05, 2.0  # seconds the relay holds each packet

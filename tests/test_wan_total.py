@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routerguard.account.wan_total import COUNTER64_MODULUS, TICKS_PER_SECOND, Reading, WanTotal
+from routerguard.account.wan_total import COUNTER64_MODULUS, TICKS_PER_SECOND, WanTotal
+from routerguard.read.snmp import Reading
 
 GB = 10**9
 STEP_BYTES_MAX = GB  # per direction per one-second step: 8 Gbit/s, a plausible rate

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from typing import Callable, Iterable
 
-from routerguard.attribute.destinations import Names, address_text
+from routerguard.attribute.names import Names, address_text
 from routerguard.store.db import Database
 
 TOP = 50  # names kept per device and period

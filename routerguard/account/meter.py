@@ -18,12 +18,15 @@ import select
 import socket
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple, Protocol
 
+from routerguard.account.destinations import Destinations
 from routerguard.account.flows import Delta, FlowTracker
-from routerguard.account.ledger import ROUTER
-from routerguard.core import Core
-from routerguard.enforce.marks import FREE_ID, id_of_mark
+from routerguard.account.ledger import ROUTER, Ledger
+from routerguard.account.rates import Rates
+from routerguard.attribute.directory import Directory
+from routerguard.attribute.marks import FREE_ID, id_of_mark
+from routerguard.config.model import Config
 from routerguard.read import conntrack, neighbours
 from routerguard.read.leases import LeaseFile
 
@@ -37,6 +40,28 @@ UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 def flow_key(flow: conntrack.Flow) -> Key:
     """A flow's real ends: the reply's source is where a port forward (DNAT) really took it."""
     return flow.src, flow.reply_src, flow.mark
+
+
+class Accounts(Protocol):
+    """What a reading charges into, each piece with its own owner (core.py's Core is one)."""
+
+    ledger: Ledger
+    directory: Directory
+    rates: Rates
+    destinations: Destinations
+
+    @property
+    def config(self) -> Config: ...
+
+    def now(self) -> float: ...
+
+
+class Reading(NamedTuple):
+    """What one reading charged, and what it could not."""
+
+    charged: dict[str, tuple[int, int]]  # (up, down) per device, the router as "router"
+    events_lost: bool  # conntrack events were lost since the last reading (this one resynchronised)
+    unattributed_bytes: int  # bytes of addresses no device claimed in time: charged to no one
 
 
 class Charge(NamedTuple):
@@ -171,16 +196,16 @@ class EventDrain:
 
 
 class Meter:
-    def __init__(self, core: Core, mac_of_mark: Callable[[int], str | None] = lambda mark: None,
+    def __init__(self, accounts: Accounts, mac_of_mark: Callable[[int], str | None] = lambda mark: None,
                  before_baseline: Callable[[], None] = lambda: None) -> None:
         """`before_baseline` runs just before the first dump, where the meter's counting begins: the enforcer
         reads the kernel's counters there (enforce/recovery.py): their count ends where the meter's begins."""
-        self.core = core
+        self.accounts = accounts
         self.mac_of_mark = mac_of_mark
         enable_accounting()
         self.tracker = FlowTracker(key=flow_key)
         self.events = EventDrain(conntrack.DestroyEvents(), self.tracker)
-        self.leases = LeaseFile(core.config.main.leases)
+        self.leases = LeaseFile(accounts.config.main.leases)
         self._unknown: dict[tuple[bytes, bytes], list[int]] = {}  # (source, destination) -> [up, down, readings waited]
         self._local: set[bytes] = set()
         self._refresh_directory()
@@ -191,24 +216,23 @@ class Meter:
             self.tracker.dump(conntrack.dump_flows(), account=False)
 
     def _refresh_directory(self) -> None:
-        main = self.core.config.main
+        main = self.accounts.config.main
         try:
             lan_index = socket.if_nametoindex(main.lan_if)
         except OSError:
             lan_index = None
-        self.core.directory.refresh(neighbours.neighbours(), self.leases.leases(), lan_index, self.core.now())
+        self.accounts.directory.refresh(neighbours.neighbours(), self.leases.leases(), lan_index, self.accounts.now())
         self._local = {socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip.split("%")[0])
                        for ip in neighbours.local_addresses()}
 
-    def read(self) -> dict[str, tuple[int, int]]:
-        """One reading; returns the bytes charged per device (the router as "router")."""
+    def read(self) -> Reading:
+        """One reading: the bytes charged per device since the last one."""
         with self.events.dumping() as lost:
             if lost:
-                self.core.events_lost += 1
                 log.warning("conntrack events lost since the last reading: resynchronising with this reading's dump")
             self.tracker.dump(conntrack.dump_flows())
         self._refresh_directory()
-        now = self.core.now()
+        now = self.accounts.now()
         charged: dict[str, list[int]] = {}
         for key, original, reply in self.events.take():
             charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
@@ -223,18 +247,21 @@ class Meter:
             total = charged.setdefault(charge.payer, [0, 0])
             total[0] += up
             total[1] += down
-            self.core.destinations.add(charge.payer, charge.remote, up, down)
-        self._settle_unknown(charged)
+            self.accounts.destinations.add(charge.payer, charge.remote, up, down)
+        unattributed = self._settle_unknown(charged)
         for mac, (up, down) in charged.items():
-            self.core.ledger.add(mac, up, down, now)
+            self.accounts.ledger.add(mac, up, down, now)
             if mac != ROUTER:
-                self.core.directory.seen(mac, now)
+                self.accounts.directory.seen(mac, now)
         result = {mac: (up, down) for mac, (up, down) in charged.items()}
-        self.core.rates.record(now, result)
-        return result
+        self.accounts.rates.record(now, result)
+        return Reading(result, lost, unattributed)
 
-    def _settle_unknown(self, charged: dict[str, list[int]]) -> None:
-        """Charge bytes held back for an unknown LAN address once its device is known; give up after a while."""
+    def _settle_unknown(self, charged: dict[str, list[int]]) -> int:
+        """Charge bytes held back for an unknown LAN address once its device is known; give up after a while.
+
+        Returns the bytes given up on."""
+        given_up = 0
         for pair in list(self._unknown):
             src, remote = pair
             up, down, waited = self._unknown[pair]
@@ -243,17 +270,18 @@ class Meter:
                 total = charged.setdefault(mac, [0, 0])
                 total[0] += up
                 total[1] += down
-                self.core.destinations.add(mac, remote, up, down)
+                self.accounts.destinations.add(mac, remote, up, down)
             elif waited < UNKNOWN_PATIENCE:
                 self._unknown[pair][2] += 1
                 continue
             else:
-                self.core.unattributed_bytes += up + down
+                given_up += up + down
                 log.warning("no device has address %s: %d bytes not charged to anyone", conntrack.address_text(src), up + down)
             del self._unknown[pair]
+        return given_up
 
     def _lan_mac(self, address: bytes) -> str | None:
-        return self.core.directory.mac_of(conntrack.address_text(address))
+        return self.accounts.directory.mac_of(conntrack.address_text(address))
 
     def close(self) -> None:
         self.events.close()

@@ -11,8 +11,9 @@ its own restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from routerguard.read.snmp import Reading
 
 COUNTER64_MODULUS = 2**64
 TICKS_PER_SECOND = 100  # sysUpTime is TimeTicks: hundredths of a second
@@ -21,16 +22,6 @@ TICKS_PER_SECOND = 100  # sysUpTime is TimeTicks: hundredths of a second
 MAX_LINK_BYTES_PER_SECOND = 100 * 10**9 // 8
 MAX_BYTES_PER_TICK = MAX_LINK_BYTES_PER_SECOND // TICKS_PER_SECOND
 STATE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One answer from the agent: sysUpTime.0 and the interface's 64-bit counters."""
-
-    uptime: int  # sysUpTime.0, ticks since the agent (re)started; wraps after 497 days
-    if_index: int
-    in_octets: int  # ifHCInOctets
-    out_octets: int  # ifHCOutOctets
 
 
 class WanTotal:

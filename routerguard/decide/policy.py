@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from routerguard.config.model import DEFAULT_THRESHOLDS
+
 OK, WARNED, THROTTLED, BLOCKED, EXEMPT = "ok", "warned", "throttled", "blocked", "exempt"
-STATES = (OK, WARNED, THROTTLED, BLOCKED, EXEMPT)
+STATES = (OK, WARNED, THROTTLED, BLOCKED, EXEMPT)  # a device's; the order is the MIB's RgState (1..5)
+GROUP_STATES = (OK, WARNED, THROTTLED, BLOCKED)  # a group is never exempt
+DEFAULT_WARN_PERCENT = min(DEFAULT_THRESHOLDS)  # "warned" from the first alert threshold
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Decision:
     throttle_kbit: int | None = None
 
 
-def decide(limits: list[Limit], exempt: bool = False, blocked: bool = False, warn_percent: float = 80.0) -> Decision:
+def decide(limits: list[Limit], exempt: bool = False, blocked: bool = False, warn_percent: float = DEFAULT_WARN_PERCENT) -> Decision:
     """The state of one device.
 
     Exempt devices are never cut off (their usage still counts towards the

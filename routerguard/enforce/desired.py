@@ -26,13 +26,14 @@ import hashlib
 import ipaddress
 import logging
 
-from routerguard.config.model import Config
+from routerguard.attribute.marks import Marks, MarksExhausted
+from routerguard.core import Core
 from routerguard.decide import periods
+from routerguard.decide.limits import Snapshot, members, scope_key
 from routerguard.decide.policy import BLOCKED, EXEMPT, OK, THROTTLED, Limit
+from routerguard.decide.uplinks import metered_uplinks
 from routerguard.enforce import saver
-from routerguard.enforce.marks import Marks, MarksExhausted
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
-from routerguard.service import Service, Snapshot, members
 
 log = logging.getLogger("routerguard.enforce")
 
@@ -41,18 +42,11 @@ DIGEST_CHARS = 8
 Named = tuple[str, Limit]  # a quota object's name and the limit it enforces
 
 
-def metered_uplinks(config: Config) -> tuple[str, ...]:
-    """wan_if, plus uplinks marked metered, minus those marked not metered."""
-    unmetered = {u.ifname for u in config.uplinks if not u.metered}
-    extra = tuple(u.ifname for u in config.uplinks if u.metered and u.ifname not in config.main.wan_if)
-    return tuple(name for name in config.main.wan_if + extra if name not in unmetered)
-
-
 class Scopes:
     """The quota objects of one snapshot, each made once however many devices share it."""
 
-    def __init__(self, service: Service, snap: Snapshot) -> None:
-        self.core, self.snap = service.core, snap
+    def __init__(self, core: Core, snap: Snapshot) -> None:
+        self.core, self.snap = core, snap
         self.quotas: dict[str, Quota] = {}
 
     def quota(self, label: str, key: str, limit: Limit, group: str | None = None) -> str | None:
@@ -99,17 +93,17 @@ def addresses_by_mac(current: dict[str, str]) -> dict[str, tuple[str, ...]]:
     return {mac: tuple(sorted(ips)) for mac, ips in found.items()}
 
 
-def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
+def build(core: Core, marks: Marks, captive: Captive | None) -> Ruleset:
     """The Ruleset for every known device, from one snapshot of usage and limits."""
-    snap = service.snapshot()
+    snap = core.snapshot()
     config = snap.config
-    scopes = Scopes(service, snap)
+    scopes = Scopes(core, snap)
     plan_limit = snap.plan()
-    plan = scopes.quota("plan", "plan", plan_limit) if plan_limit else None
+    plan = scopes.quota("plan", scope_key("plan"), plan_limit) if plan_limit else None
     plan_named = [(plan, plan_limit)] if plan and plan_limit else []
     devices = []
-    addresses = addresses_by_mac(service.core.directory.current())
-    for mac in sorted(set(service.known_macs()) | set(marks.macs())):
+    addresses = addresses_by_mac(core.directory.current())
+    for mac in sorted(set(core.known_macs()) | set(marks.macs())):
         try:
             device_id = marks.id_for(mac, snap.now)
         except MarksExhausted as e:
@@ -120,9 +114,9 @@ def build(service: Service, marks: Marks, captive: Captive | None) -> Ruleset:
         names = []
         for limit in limits.limits:
             if limit is limits.own:
-                name = scopes.quota(f"dev{device_id}", f"device:{mac}", limit)
+                name = scopes.quota(f"dev{device_id}", scope_key("device", mac), limit)
             elif limit.scope == "group":
-                name = scopes.quota(f"grp_{gid}", f"group:{gid}", limit, group=gid)
+                name = scopes.quota(f"grp_{gid}", scope_key("group", gid), limit, group=gid)
             else:
                 name = plan
             if name:

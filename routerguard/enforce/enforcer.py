@@ -21,22 +21,22 @@ import sqlite3
 import threading
 
 from routerguard.account.ledger import ROUTER
+from routerguard.core import Core
 from routerguard.enforce import nft, recovery, ruleset
 from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build
-from routerguard.enforce.marks import Marks
+from routerguard.attribute.marks import Marks
 from routerguard.enforce.ruleset import Captive, Ruleset
 from routerguard.enforce.teardown import end_connections
-from routerguard.service import Service
 
 log = logging.getLogger("routerguard.enforce")
 
 
 class Enforcer:
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        self.marks = Marks(service.core.db)
-        self.responder = Responder(service.core.config.main.listen)
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.marks = Marks(core.db)
+        self.responder = Responder(core.config.main.listen)
         self._captive: Captive | None = None
         self._lock = threading.Lock()  # the meter loop and the page's threads both sync
         self._applied: Ruleset | None = None
@@ -70,7 +70,7 @@ class Enforcer:
             if self._applied is None:
                 self._rebuild()
                 return
-            rules, previous = build(self.service, self.marks, self._captive), self._applied
+            rules, previous = build(self.core, self.marks, self._captive), self._applied
             if rules != previous:
                 self._apply(ruleset.update(rules, ruleset.present_after(previous)), rules)
                 if self._applied is rules:
@@ -98,7 +98,7 @@ class Enforcer:
         that counted less than the database holds are made anew from it. A
         table that cannot be updated (another version's) is replaced.
         """
-        rules = build(self.service, self.marks, self._captive)
+        rules = build(self.core, self.marks, self._captive)
         try:
             found = nft.table_state()
         except nft.NftError as e:
@@ -127,14 +127,14 @@ class Enforcer:
         try:
             made = nft.counts()
             if made:
-                self.service.core.db.put_meta(recovery.KEY, recovery.dumps(nft.Counts(made.table)))
+                self.core.db.put_meta(recovery.KEY, recovery.dumps(nft.Counts(made.table)))
         except (OSError, ValueError, sqlite3.Error) as e:
             log.warning("could not note the new table's counters (%s): a crash before the next commit loses "
                         "the usage since", e)
 
     def _recover(self, counts: nft.Counts) -> None:
         """Charge what the kernel counted since the last commit (recovery.py)."""
-        core = self.service.core
+        core = self.core
         moved = recovery.moved(recovery.loads(core.db.get_meta(recovery.KEY)), counts)
         owed = recovery.owed(moved, recovery.owners(self.marks.ids(), ROUTER))
         now = core.now()

@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from routerguard.enforce import saver
-from routerguard.enforce.marks import MARK_MASK, NEWCOMER_ID, mark_of
+from routerguard.attribute.marks import MARK_MASK, NEWCOMER_ID, mark_of
 from routerguard.enforce.saver import Saver
 
 TABLE = "inet routerguard"

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from routerguard.config.model import Config
-from routerguard.enforce.marks import FREE_ID, MARK_MASK, mark_of
+from routerguard.attribute.marks import FREE_ID, MARK_MASK, mark_of
 
 SET_TIMEOUT = "1d"
 SET_TYPES = (("4", "ipv4_addr", "ip"), ("6", "ipv6_addr", "ip6"))  # dnsmasq family, set type, rule keyword

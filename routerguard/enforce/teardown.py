@@ -13,7 +13,7 @@ import socket
 import struct
 from contextlib import closing
 
-from routerguard.enforce.marks import MARK_MASK, mark_of
+from routerguard.attribute.marks import MARK_MASK, mark_of
 from routerguard.read.conntrack import CT_DELETE, CTA_MARK, NFGENMSG
 from routerguard.read.netlink import (NETLINK_NETFILTER, NLA_HEADER, NLM_F_REQUEST, NLMSG_HEADER, check_status,
                                       open_socket, receive, request)

@@ -214,7 +214,7 @@ class NamespacedPoller:
 def _poll(args: argparse.Namespace) -> None:
     """The child's side: poll and print a snapshot every interval until terminated."""
     from routerguard.config.model import SnmpSource
-    from routerguard.read.snmp import WanPoller
+    from routerguard.account.wan_poller import WanPoller
 
     source = SnmpSource(host="127.0.0.1", port=args.port, community=args.community, if_name=args.if_name)
     poller = WanPoller(source, interval=args.interval, state=json.loads(args.state), timeout=args.interval / 2, retries=0)

@@ -1,28 +1,20 @@
 """The uplink's own counters, read over SNMP from the modem or the router's agent.
 
 The carrier bills what crosses the uplink, link-layer bytes included; the
-agent that owns the uplink interface counts exactly that. This poller asks
-it every few seconds, on a thread and event loop of its own, so a slow or
-dead agent never holds up the meter loop: a poll that gets no answer costs
-at most timeout x (retries + 1) of this thread's time and nothing else.
+agent that owns the uplink interface counts exactly that. This module asks
+it (find the interface, read its 64-bit counters); account/wan_poller.py
+asks every few seconds and keeps the total.
 
-pysnmp is imported by the poller's thread when it starts: it costs ~26 MB of
-RSS, which configurations without an `snmp` section must not pay.
+pysnmp is imported when an AgentClient is made: it costs ~26 MB of RSS,
+which configurations without an `snmp` section must not pay.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
-from routerguard.account.wan_total import Reading, WanTotal
 from routerguard.config.model import SnmpSource
-
-log = logging.getLogger(__name__)
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
@@ -30,9 +22,6 @@ IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
 IF_HC_IN_OCTETS = "1.3.6.1.2.1.31.1.1.1.6"
 IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
 
-DEFAULT_INTERVAL = 10.0  # seconds; net-snmp refreshes its interface counters every 3 s anyway
-DEFAULT_TIMEOUT = 1.0
-DEFAULT_RETRIES = 1
 WALK_BATCH = 25  # rows per GETBULK when looking for the interface
 
 
@@ -41,191 +30,24 @@ class SnmpError(Exception):
 
 
 @dataclass(frozen=True)
-class SnmpHealth:
-    """How the poller is doing, for /healthz and the status page."""
+class Reading:
+    """One answer from the agent: sysUpTime.0 and the interface's 64-bit counters."""
 
-    last_success: float | None = None  # time.time() of the last good reading
-    last_error: str | None = None  # why the most recent failed poll failed (kept after recovery)
-    last_error_at: float | None = None
-    failures: int = 0  # polls failed in a row; 0 once one succeeds
-    if_index: int | None = None  # the agent's index of `if_name`, once found
-
-    @property
-    def ok(self) -> bool:
-        return self.last_success is not None and self.failures == 0
+    uptime: int  # sysUpTime.0, ticks since the agent (re)started; wraps after 497 days
+    if_index: int
+    in_octets: int  # ifHCInOctets
+    out_octets: int  # ifHCOutOctets
 
 
 @dataclass(frozen=True)
-class _Interface:
+class Interface:
     """Where `if_name` was found: its index and the column (ifName or ifDescr) that holds the name."""
 
     index: int
     name_column: str
 
 
-class WanPoller:
-    """Polls one agent for the uplink's counters and keeps the carrier-side total.
-
-    `state` is what `state()` returned before the daemon restarted: the total
-    goes on from there, the gap covered by the next reading.
-    """
-
-    def __init__(
-        self,
-        source: SnmpSource,
-        interval: float = DEFAULT_INTERVAL,
-        state: dict[str, Any] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-    ) -> None:
-        self.source = source
-        self.interval, self.timeout, self.retries = interval, timeout, retries
-        self._total = WanTotal.from_state(state) if state is not None else WanTotal()
-        self._health = SnmpHealth()
-        self._lock = threading.Lock()
-        self._interface: _Interface | None = None  # these two belong to the poller's thread
-        self._last_reading: Reading | None = None
-        self._loop = asyncio.new_event_loop()
-        self._wake: asyncio.Event | None = None
-        self._stopping = False
-        self._thread = threading.Thread(target=self._thread_main, name="routerguard-snmp", daemon=True)
-
-    # --- what the daemon and the page read (any thread) ---
-
-    def latest(self) -> int | None:
-        """In+out octets since the baseline, or None before the first reading."""
-        with self._lock:
-            return self._total.total if self._total.started else None
-
-    def health(self) -> SnmpHealth:
-        with self._lock:
-            return self._health
-
-    def state(self) -> dict[str, Any]:
-        """The accumulator's state, for the daemon to persist."""
-        with self._lock:
-            return self._total.state()
-
-    def start_period(self) -> None:
-        """Count from zero again from the latest reading: a new billing period began."""
-        with self._lock:
-            self._total.start_period()
-
-    # --- life cycle ---
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop once the poll under way ends: with a dead agent, one request's timeout x (retries + 1)."""
-        if self._loop.is_closed():
-            return
-        self._stopping = True
-        self._loop.call_soon_threadsafe(self._wake_up)
-        if self._thread.ident is not None:
-            self._thread.join()
-        self._loop.close()
-
-    def __enter__(self) -> "WanPoller":
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _wake_up(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
-    def _thread_main(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._run())
-
-    async def _run(self) -> None:
-        self._wake = asyncio.Event()
-        try:
-            agent = _Agent(self.source, self.timeout, self.retries)
-        except ImportError as error:
-            self._record_failure(f"cannot read SNMP: {error}; install pysnmp 7 (pip install 'pysnmp>=7,<8'; OpenWrt: opkg install routerguard-snmp)")
-            return
-        try:
-            while not self._stopping:
-                next_poll = time.monotonic() + self.interval
-                await self._poll(agent)
-                await self._sleep(next_poll - time.monotonic())
-        finally:
-            agent.close()
-
-    async def _sleep(self, seconds: float) -> None:
-        assert self._wake is not None
-        try:
-            await asyncio.wait_for(self._wake.wait(), max(seconds, 0))
-        except asyncio.TimeoutError:
-            pass
-
-    # --- one poll ---
-
-    async def _poll(self, agent: "_Agent") -> None:
-        try:
-            reading = await self._read_uplink(agent)
-        except SnmpError as error:
-            self._record_failure(str(error))
-        except Exception as error:  # a bug or a pysnmp surprise must not end the polling
-            log.exception("SNMP poll of %s failed unexpectedly", agent.where)
-            self._record_failure(f"{type(error).__name__}: {error}")
-        else:
-            self._record_success(reading)
-
-    async def _read_uplink(self, agent: "_Agent") -> Reading:
-        """Read the counters, looking the interface up again when its row is gone, renamed or idle.
-
-        net-snmp keeps a deleted interface's row, name and frozen counters for
-        a while (interface_fadeout), so a re-created uplink first shows as an
-        idle one: idle counters are worth one walk of ifName to check.
-        """
-        if_name = self.source.if_name
-        reading = None
-        if self._interface is not None:
-            reading = await _read_counters(agent, self._interface, if_name)
-            if reading is not None and not self._idle(reading):
-                return self._remember(reading)
-        interface = await _find_interface(agent, if_name)
-        if reading is not None and interface == self._interface:
-            return self._remember(reading)
-        if self._interface is not None:
-            log.info("SNMP: %s moved from index %d to %d on %s", if_name, self._interface.index, interface.index, agent.where)
-        self._interface = interface
-        reading = await _read_counters(agent, interface, if_name)
-        if reading is None:
-            raise SnmpError(f"interface {if_name!r} vanished from {agent.where} while being read")
-        return self._remember(reading)
-
-    def _idle(self, reading: Reading) -> bool:
-        last = self._last_reading
-        return last is not None and (last.in_octets, last.out_octets) == (reading.in_octets, reading.out_octets)
-
-    def _remember(self, reading: Reading) -> Reading:
-        self._last_reading = reading
-        return reading
-
-    def _record_success(self, reading: Reading) -> None:
-        with self._lock:
-            if self._health.failures:
-                log.info("SNMP: %s answers again", self.source.host)
-            self._total.add(reading)
-            self._health = replace(self._health, last_success=time.time(), failures=0, if_index=reading.if_index)
-
-    def _record_failure(self, message: str) -> None:
-        with self._lock:
-            if message != self._health.last_error or not self._health.failures:
-                log.warning("SNMP: %s", message)
-            self._total.add(None)
-            self._health = replace(
-                self._health, last_error=message, last_error_at=time.time(), failures=self._health.failures + 1
-            )
-
-
-class _Agent:
+class AgentClient:
     """One SNMP agent spoken to with pysnmp, from inside the poller's event loop."""
 
     def __init__(self, source: SnmpSource, timeout: float, retries: int) -> None:
@@ -299,7 +121,7 @@ class _Agent:
             raise SnmpError(f"SNMP agent {self.where} answered {status.prettyPrint()} at variable {int(index)}")
 
 
-async def _find_interface(agent: _Agent, if_name: str) -> _Interface:
+async def find_interface(agent: AgentClient, if_name: str) -> Interface:
     """The index whose ifName, or else whose ifDescr, is `if_name`.
 
     If several rows match, a deleted interface lingers beside its re-creation:
@@ -310,7 +132,7 @@ async def _find_interface(agent: _Agent, if_name: str) -> _Interface:
         names = await agent.column(column)
         matches = [index for index, name in names.items() if name == if_name]
         if matches:
-            return _Interface(max(matches), column)
+            return Interface(max(matches), column)
         seen += [name for name in names.values() if name not in seen]
     raise SnmpError(
         f"no interface named {if_name!r} on SNMP agent {agent.where}; it has: {', '.join(seen) or 'none'}. "
@@ -318,7 +140,7 @@ async def _find_interface(agent: _Agent, if_name: str) -> _Interface:
     )
 
 
-async def _read_counters(agent: _Agent, interface: _Interface, if_name: str) -> Reading | None:
+async def read_counters(agent: AgentClient, interface: Interface, if_name: str) -> Reading | None:
     """sysUpTime and both 64-bit counters in one GET; None if the index no longer names `if_name`."""
     index = interface.index
     uptime, octets_in, octets_out, name = await agent.get(

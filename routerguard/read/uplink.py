@@ -1,4 +1,4 @@
-"""Which uplink the router is using now, and whether the config calls it metered.
+"""Which uplink the router is using now (whether it costs is decide/uplinks.py's).
 
 The uplink in use is the interface of the main routing table's default route
 with the lowest metric, read from /proc (this network namespace's view):
@@ -9,8 +9,6 @@ the page's "which uplink" and the metered hint sent to devices do.
 """
 
 from __future__ import annotations
-
-from routerguard.config.model import Config
 
 IPV4_ROUTES = "/proc/net/route"
 IPV6_ROUTES = "/proc/net/ipv6_route"
@@ -47,13 +45,3 @@ def _rows(path: str) -> list[list[str]]:
             return [line.split() for line in f]
     except OSError:
         return []
-
-
-def is_metered(config: Config, ifname: str) -> bool:
-    """Metered unless a `config uplink` says `metered '0'`: an unknown uplink is assumed to cost."""
-    return next((u.metered for u in config.uplinks if u.ifname == ifname), True)
-
-
-def uplink_view(config: Config, ifname: str | None) -> dict | None:
-    """The plan view's `uplink`: the interface in use and whether it is metered (None when offline)."""
-    return {"ifname": ifname, "metered": is_metered(config, ifname)} if ifname else None

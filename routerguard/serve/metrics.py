@@ -18,10 +18,8 @@ from operator import itemgetter
 from typing import Any, Callable, Iterator
 
 from routerguard import __version__
+from routerguard.decide.policy import GROUP_STATES, STATES as DEVICE_STATES
 from routerguard.service import Service, parse_time
-
-DEVICE_STATES = ("ok", "warned", "throttled", "blocked", "exempt")
-GROUP_STATES = ("ok", "warned", "throttled", "blocked")
 
 Figure = Callable[[dict], Any]
 Labels = dict[str, str]

@@ -10,10 +10,10 @@ from typing import Any
 
 from routerguard import __version__
 from routerguard.config.model import ACTIONS, PERIODS
+from routerguard.decide.policy import GROUP_STATES, STATES
 from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP
 
 Schema = dict[str, Any]
-STATES = ["ok", "warned", "throttled", "blocked", "exempt"]
 MAC_PATTERN = r"^\s*[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\s*$"
 ERRORS = {
     "400": "Malformed JSON",
@@ -77,7 +77,7 @@ DEVICE = obj({
     "rate": obj({"up_bps": INT, "down_bps": INT}),
     "cap": nullable(ref("Cap")), "default_cap": nullable(ref("Cap")),
     "allowance_bytes": nullable(INT), "remaining_bytes": nullable(INT),
-    "state": {"type": "string", "enum": STATES}, "exempt": BOOL, "blocked": BOOL, "blocked_until": nullable(TIME),
+    "state": {"type": "string", "enum": list(STATES)}, "exempt": BOOL, "blocked": BOOL, "blocked_until": nullable(TIME),
     "block": {"type": "array", "items": TEXT}, "limits": {"type": "array", "items": ref("Limit")},
     "told_metered": BOOL,
 })
@@ -91,7 +91,7 @@ DEVICE_PATCH = obj({
 
 GROUP = obj({"id": TEXT, "name": TEXT, "members": {"type": "array", "items": TEXT}, "cap": nullable(ref("Cap")),
              "usage": obj({"total_bytes": nullable(INT)}), "allowance_bytes": nullable(INT),
-             "state": {"type": "string", "enum": STATES}})
+             "state": {"type": "string", "enum": list(GROUP_STATES)}})
 
 GROUP_INPUT = obj({"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
                    "cap": nullable(ref("CapInput")),

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from routerguard import __version__
 from routerguard.config.model import Agent as AgentSettings
+from routerguard.decide.policy import STATES as DEVICE_STATES
 from routerguard.service import Service, parse_time
 
 log = logging.getLogger("routerguard.snmp_agent")
@@ -37,7 +38,7 @@ VIEW = (1, 3, 6, 1)  # what the community and the v3 user may read: everything t
 PLAN = ROOT + (1, 1)
 DEVICE_COUNT = ROOT + (1, 2, 1)
 DEVICE_ENTRY = ROOT + (1, 2, 2, 1)
-STATES = {"ok": 1, "warned": 2, "throttled": 3, "blocked": 4, "exempt": 5}  # RgState
+STATES = {state: number for number, state in enumerate(DEVICE_STATES, 1)}  # RgState
 TRUTH = {True: 1, False: 2}  # TruthValue
 CACHE_SECONDS = 1.0
 MIN_KEY_LENGTH = 8  # RFC 3414's shortest USM passphrase; net-snmp refuses shorter ones too

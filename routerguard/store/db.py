@@ -129,6 +129,9 @@ Row = tuple  # rows are plain tuples: the callers know their columns
 FoldWriter = Callable[[sqlite3.Connection], Callable[[], None]]
 
 
+META_UPSERT = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
+
 class Database:
     """One connection, serialised by a lock: the meter loop writes, the page reads."""
 
@@ -206,8 +209,7 @@ class Database:
 
         A value journaled earlier and folded later overwrites it.
         """
-        self.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                     (key, value))
+        self.execute(META_UPSERT, (key, value))
 
     def append(self, rows: list[Delta], meta: dict[str, str]) -> bool:
         """Journal one commit of usage deltas and meta values; True when a fold is due.
@@ -257,9 +259,7 @@ class Database:
             "INSERT INTO lifetime (mac, up, down) VALUES (?, ?, ?) "
             "ON CONFLICT (mac) DO UPDATE SET up = up + excluded.up, down = down + excluded.down",
             [(mac, up, down) for mac, (up, down) in lifetime.items()])
-        tx.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            meta.items())
+        tx.executemany(META_UPSERT, meta.items())
 
     def close(self) -> None:
         """Fold what the journal holds, so a clean stop leaves everything in the tables."""

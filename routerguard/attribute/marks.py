@@ -20,8 +20,8 @@ from routerguard.store.db import Database
 
 MARK_SHIFT = 16
 MARK_MASK = 0x7FFF0000  # the bits of the ct mark that hold a device id
-NEWCOMER_ID = 0x7FFF  # a MAC the daemon has not registered yet (ruleset.py marks its flows with this)
-FREE_ID = 0x7FFE  # a flow leaving by an unmetered uplink: nobody pays (saver.py marks it, the meter skips it)
+NEWCOMER_ID = 0x7FFF  # a MAC the daemon has not registered yet (enforce/ruleset.py marks its flows with this)
+FREE_ID = 0x7FFE  # a flow leaving by an unmetered uplink: nobody pays (enforce/saver.py marks it, the meter skips it)
 MAX_ID = FREE_ID - 1
 
 
