@@ -7,7 +7,8 @@ import socket
 from hypothesis import given, strategies as st
 
 from routerguard.account.destinations import OTHER, Destinations, Tally, view
-from routerguard.attribute.categories import Catalog, shipped
+from routerguard.attribute.categories import Catalog
+from routerguard.config.categories import shipped
 from routerguard.attribute.destinations import Names, describe
 from routerguard.read.dns import Answer
 from routerguard.store.db import Database

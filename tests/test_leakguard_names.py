@@ -8,7 +8,8 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
-from routerguard.attribute.categories import Catalog, catalog, merged, shipped
+from routerguard.attribute.categories import Catalog, catalog, merged
+from routerguard.config.categories import shipped
 from routerguard.attribute.destinations import Names
 from routerguard.config.model import Category
 from routerguard.read import capture

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 from routerguard import units
-from routerguard.attribute.categories import shipped_ids
+from routerguard.config.categories import shipped_ids
 from routerguard.config import uci
 
 PERIODS = ("daily", "weekly", "monthly", "days", "none")
