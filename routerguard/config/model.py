@@ -12,15 +12,12 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Callable, Iterable
 
-from routerguard import units
+from routerguard.config import caps, uci
+from routerguard.config.caps import Cap, Period
 from routerguard.config.categories import shipped_ids
-from routerguard.config import uci
 
-PERIODS = ("daily", "weekly", "monthly", "days", "none")
-ACTIONS = ("block", "throttle", "notify")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
@@ -55,30 +52,6 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True)
-class Period:
-    """When an allowance starts afresh.
-
-    `reset_day` is the day of the month (monthly, clamped to the month's
-    length) or of the week (weekly, 1 = Monday); `start` and `days` describe
-    an eSIM-style plan valid N days from its activation.
-    """
-
-    kind: str = "none"
-    reset_day: int = 1
-    reset_hour: int = 0
-    start: datetime | None = None
-    days: int | None = None
-
-
-@dataclass(frozen=True)
-class Cap:
-    bytes: int
-    period: Period
-    action: str = "block"
-    throttle_kbit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -284,33 +257,18 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, _int_in(1, 65535)(port)
 
 
-def parse_start(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date and time; write it like 2026-11-20T09:00") from None
-
-
-def _period(r: _Reader, default_kind: str) -> Period:
-    kind = r.choice("period", PERIODS, default_kind) or default_kind
-    reset_day = r.convert("reset_day", _int_in(1, 7 if kind == "weekly" else 31), 1)
-    reset_hour = r.convert("reset_hour", _int_in(0, 23), 0)
-    start = r.convert("start", parse_start, None, required=kind == "days")
-    days = r.convert("days", _int_in(1, 3660), None, required=kind == "days")
-    return Period(kind, reset_day, reset_hour, start, days)  # type: ignore[arg-type]
-
-
 def _cap(r: _Reader, size_option: str, required: bool, default_period: str = "none") -> Cap | None:
-    """The cap a section sets with `size_option`, its period and its action."""
-    size = r.convert(size_option, units.parse_size, None, required=required)
-    period = _period(r, default_period)
-    action = r.choice("action", ACTIONS, "block") or "block"
-    throttle = r.convert("throttle", units.parse_rate_kbit, None)
-    if action == "throttle" and throttle is None and r.text("throttle") is None:
-        r.fail("action", "action 'throttle' needs option throttle, e.g. '256kbit'")
-    if size is None:
-        return None
-    return Cap(size, period, action, throttle)  # type: ignore[arg-type]
+    """The cap a section sets with `size_option`, its period and its action (caps.read_cap's rules)."""
+    names = {"bytes": size_option, "throttle_kbit": "throttle"}
+    values: dict[str, object] = {}
+    for field in caps.FIELDS:
+        option = names.get(field, field)
+        if option in r.section.names():
+            text = r.text(option)  # None: a `list` where an option belongs, reported by text()
+            values[field] = caps.REPORTED if text is None else text
+    return caps.read_cap(values, lambda field, message: r.fail(names.get(field, field), message),
+                         lambda field: f"option {names.get(field, field)}",
+                         text=True, bytes_required=required, default_period=default_period)
 
 
 _CAP_OPTIONS = ("cap", "period", "reset_day", "reset_hour", "start", "days", "action", "throttle")
