@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 from routerguard.config import caps, uci
 from routerguard.config.caps import Cap, Period
@@ -25,6 +25,7 @@ DEFAULT_PORT = 8080
 DEFAULT_THRESHOLDS = (80, 95)
 DEFAULT_LEASES = "/tmp/dhcp.leases"  # OpenWrt's dnsmasq lease file
 FILE_LEVEL = "-"  # a Problem's section when the file as a whole is wrong
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -335,15 +336,17 @@ def _group(r: _Reader) -> Group | None:
 
 
 def _device(r: _Reader) -> Device | None:
+    """The device, or None without a usable MAC (its other options are checked all the same)."""
     mac = r.convert("mac", parse_mac, None, required=True)
-    return Device(
+    device = Device(
         mac=mac,  # type: ignore[arg-type]
         name=r.text("name"),
         group=r.text("group"),
         cap=_cap(r, "cap", required=False),
         exempt=r.convert("exempt", _boolean, False),  # type: ignore[arg-type]
         block=r.values("block"),
-    ) if mac else None
+    )
+    return device if mac else None
 
 
 def _uplink(r: _Reader) -> Uplink:
@@ -402,25 +405,37 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
 
 
 def build(package: uci.Package, path: str) -> Config:
-    """Turn a parsed UCI package into a Config, or raise ConfigError listing every problem."""
+    """Turn a parsed UCI package into a Config, or raise ConfigError listing every problem.
+
+    Every section is read, whatever is wrong elsewhere, and every option of a
+    section is checked, whatever is wrong with its others; the problems are
+    listed in the file's order.
+    """
     problems: list[Problem] = []
 
     def readers(type_: str) -> list[_Reader]:
         return [_Reader(path, package, s, _SECTIONS[type_], problems) for s in package.find(type_)]
+
+    def single(type_: str, read: Callable[[_Reader], T]) -> T | None:
+        """The one section of a type that may appear once: a second would be ignored, so it is a problem."""
+        found = [read(r) for r in readers(type_)]
+        for extra in package.find(type_)[1:]:
+            problems.append(Problem(path, extra.line, package.label(extra), None,
+                                    f"a second `config {type_}` section; there may be one: merge it into "
+                                    f"'{package.label(package.find(type_)[0])}'"))
+        return found[0] if found else None
 
     for section in package.sections:
         if section.type not in _SECTIONS:
             problems.append(Problem(path, section.line, package.label(section), None,
                                     f"unknown section type {section.type!r}; valid types: {', '.join(_SECTIONS)}"))
 
-    mains = readers("routerguard")
-    if not mains:
+    main = single("routerguard", _main)
+    if main is None:
         problems.append(Problem(path, 1, "main", None, "missing `config routerguard 'main'` with lan_if, wan_if, listen, data_dir"))
-        raise ConfigError(problems)
-    main = _main(mains[0])
-    snmp = next((_snmp(r) for r in readers("snmp")), None)
-    plan = next((_plan(r) for r in readers("plan")), None)
-    default_cap = next((_cap(r, "cap", required=True) for r in readers("defaults")), None)
+    snmp = single("snmp", _snmp)
+    plan = single("plan", _plan)
+    default_cap = single("defaults", lambda r: _cap(r, "cap", required=True))
 
     categories = tuple(_category(r) for r in readers("category"))
     known_categories = shipped_ids() | {c.id for c in categories}
@@ -437,25 +452,25 @@ def build(package: uci.Package, path: str) -> Config:
     for r in readers("device"):
         _check_blocks(r, known_categories)
         device = _device(r)
-        if device is None:
-            continue
-        if device.mac in devices:
+        group = r.section.get("group")  # read, not r.text(): a `list group` was reported by _device
+        if group is not None and group not in groups:
+            r.fail("group", f"no group with id {group!r}; defined groups: {', '.join(groups) or 'none'}")
+        if device and device.mac in devices:
             r.fail("mac", f"device {device.mac} is defined twice; merge the two sections")
-        elif device.group is not None and device.group not in groups:
-            r.fail("group", f"no group with id {device.group!r}; defined groups: {', '.join(groups) or 'none'}")
-        else:
+        elif device:
             devices[device.mac] = device
 
     savers = readers("saver")
     for r in savers:
         _check_blocks(r, known_categories)
     saver_block = tuple(b for r in savers for b in r.values("block"))
-    notify = next((_notify(r) for r in readers("notify")), Notify())
-    agent = next((_agent(r) for r in readers("agent")), Agent())
+    notify = single("notify", _notify) or Notify()
+    agent = single("agent", _agent) or Agent()
     uplinks = tuple(_uplink(r) for r in readers("uplink"))
 
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    assert main is not None  # its absence is a problem, raised above
     return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent)
 
 
