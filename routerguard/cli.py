@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any, Callable
 
 from routerguard import __version__
-from routerguard.config.model import ACTIONS, PERIODS, ConfigError, load_config
+from routerguard.config.caps import ACTIONS, PERIODS
+from routerguard.config.model import ConfigError, load_config
 from routerguard.units import parse_duration, parse_rate_kbit, parse_size
 
 EXIT_OK = 0

@@ -19,7 +19,8 @@ from routerguard.account.ledger import ROUTER
 from routerguard.attribute.categories import catalog
 from routerguard.attribute.names import describe
 from routerguard.config.file import device_section, group_section, write_cap
-from routerguard.config.model import ACTIONS, ID_RE, PERIODS, Cap, Config, Period, parse_mac, parse_start
+from routerguard.config.caps import FIELDS, MAX_BYTES, Cap, is_whole, read_cap
+from routerguard.config.model import ID_RE, Config, parse_mac
 from routerguard.config import uci
 from routerguard.core import Core
 from routerguard.decide import periods
@@ -30,7 +31,7 @@ from routerguard.read.uplink import default_interface
 from routerguard.units import rfc3339
 
 MAX_NAME = 64
-MAX_TOPUP = 10**15  # a petabyte: anything larger is a typo
+MAX_TOPUP = MAX_BYTES  # a top-up is held to a cap's largest size
 MAX_BLOCK_SECONDS = 366 * periods.DAY  # a timed block longer than a year is a typo: block without an end instead
 HISTORY_SPAN = {"hour": 2 * periods.DAY, "day": 30 * periods.DAY}  # what a chart shows when asked for no range
 MAX_HISTORY_POINTS = 4000  # keeps one request from walking years of hours
@@ -85,51 +86,23 @@ def cap_view(cap: Cap | None, limit: Limit | None) -> dict | None:
 
 
 def parse_cap(value: Any, field: str = "cap") -> Cap | None:
-    """A cap from the API's JSON shape; Invalid names the field that is wrong."""
+    """A cap from the API's JSON shape, by the config's rules; Invalid names the field that is wrong."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise Invalid(f"{field} must be an object like {{\"bytes\": 1000000000, \"period\": \"daily\", \"action\": \"block\"}} or null")
-    unknown = set(value) - {"bytes", "period", "action", "throttle_kbit", "reset_day", "reset_hour", "start", "days"}
+    unknown = set(value) - set(FIELDS)
     if unknown:
         raise Invalid(f"{field}: unknown field(s) {', '.join(sorted(unknown))}")
-    nbytes = value.get("bytes")
-    if not _is_int(nbytes) or nbytes < 0 or nbytes > MAX_TOPUP:
-        raise Invalid(f"{field}.bytes must be a whole number of bytes from 0 to {MAX_TOPUP}")
-    kind = value.get("period", "none")
-    if kind not in PERIODS:
-        raise Invalid(f"{field}.period must be one of {', '.join(PERIODS)}")
-    action = value.get("action", "block")
-    if action not in ACTIONS:
-        raise Invalid(f"{field}.action must be one of {', '.join(ACTIONS)}")
-    throttle = value.get("throttle_kbit")
-    if throttle is not None and (not _is_int(throttle) or not 1 <= throttle <= 10**7):
-        raise Invalid(f"{field}.throttle_kbit must be a whole number of kbit/s from 1 to 10000000")
-    if action == "throttle" and throttle is None:
-        raise Invalid(f"{field}.throttle_kbit is needed with action 'throttle'")
-    reset_day = value.get("reset_day", 1)
-    if not _is_int(reset_day) or not 1 <= reset_day <= (7 if kind == "weekly" else 31):
-        raise Invalid(f"{field}.reset_day must be 1..{7 if kind == 'weekly' else 31}")
-    reset_hour = value.get("reset_hour", 0)
-    if not _is_int(reset_hour) or not 0 <= reset_hour <= 23:
-        raise Invalid(f"{field}.reset_hour must be 0..23")
-    start = days = None
-    if kind == "days" or "start" in value:  # checked whenever sent, used only by a days period
-        try:
-            start = parse_start(str(value.get("start", "")))
-        except ValueError as e:
-            raise Invalid(f"{field}.start: {e}") from None
-    if kind == "days" or "days" in value:
-        days = value.get("days")
-        if not _is_int(days) or not 1 <= days <= 3660:
-            raise Invalid(f"{field}.days must be a whole number of days from 1 to 3660")
-    if kind != "days":
-        start = days = None
-    return Cap(nbytes, Period(kind, reset_day, reset_hour, start, days), action, throttle)
+
+    def fail(name: str, message: str) -> None:
+        raise Invalid(f"{field}.{name}: {message}")
+
+    given = {name: v for name, v in value.items() if not (name == "throttle_kbit" and v is None)}  # null: no throttle
+    return read_cap(given, fail, lambda name: f"{field}.{name}", text=False)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+_is_int = is_whole  # the API's other whole numbers are read the way a cap's are
 
 
 def _csv_rows(pieces: Iterable[list[dict]]) -> Iterator[str]:

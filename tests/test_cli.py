@@ -75,6 +75,19 @@ def test_bad_config_exits_2_naming_file_section_and_option(config, command):
     assert "valid units" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_bad_config_exits_2_listing_every_problem(config, command):
+    config.write_text(config.read_text() + "\nconfig device\n\toption mac 'nope'\n\toption cap '5XB'\n\toption period 'hourly'\n"
+                      "\nconfig group\n\toption id 'family'\n\toption reset_day '32'\n")
+    result = routerguard(command, "--config", str(config))
+    assert result.returncode == 2
+    for where, hint in [(f"{config}:9: section '@device[0]', option 'mac'", "02:00:00:00:00:0a"),
+                        (f"{config}:10: section '@device[0]', option 'cap'", "valid units"),
+                        (f"{config}:11: section '@device[0]', option 'period'", "daily, weekly, monthly, days, none"),
+                        (f"{config}:15: section '@group[0]', option 'reset_day'", "1..31")]:
+        assert f"  {where}: " in result.stderr and hint in result.stderr.split(where)[1].splitlines()[0], result.stderr
+
+
 def test_check_passes_on_a_usable_system(config, netns):
     result = routerguard("check", "--config", str(config), netns=netns)
     assert result.returncode == 0, result.stdout + result.stderr

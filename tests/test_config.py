@@ -1,11 +1,13 @@
 """The typed config: the contract's example, errors that point at the problem, safe edits."""
 
+import ast
 import os
 import shutil
 from datetime import datetime
 
 import pytest
 
+import routerguard.config
 from routerguard.config.file import ConfigFile, device_section, format_size_option, write_cap
 from routerguard.config.model import Cap, ConfigError, Period, load_config, parse_listen, parse_mac
 
@@ -82,6 +84,92 @@ def test_every_problem_is_reported_at_once(config_path):
     with pytest.raises(ConfigError) as info:
         load_config(str(config_path))
     assert [p.option for p in info.value.problems] == ["mac", "cap"]
+
+
+MISTAKES = """config snmp 'wan'
+\toption port '70000'
+\toption if_name 'wwan0'
+
+config snmp 'again'
+\toption if_name 'wwan0'
+
+config plan 'plan'
+\toption quota '20GB'
+\toption period 'fortnightly'
+\toption reset_day '40'
+\toption action 'throttle'
+
+config device
+\toption mac 'nope'
+\toption cap '5XB'
+\toption reset_hour '24'
+\toption group 'ghost'
+\toption exempt 'maybe'
+\tlist block 'gambling_sites'
+
+config device
+\toption mac '02:00:00:00:00:01'
+\toption cap '2000TB'
+\toption throttle '20gbit'
+\toption period 'days'
+"""
+
+# (line in MISTAKES, section, option, a piece of the message); `config routerguard 'main'` is missing too
+EVERY_MISTAKE = [
+    (1, "main", None, "missing `config routerguard 'main'`"),
+    (2, "wan", "port", "1..65535"),
+    (5, "again", None, "a second `config snmp` section"),
+    (10, "plan", "period", "daily, weekly, monthly, days, none"),
+    (11, "plan", "reset_day", "1..31"),
+    (12, "plan", "action", "needs option throttle"),
+    (15, "@device[0]", "mac", "02:00:00:00:00:0a"),
+    (16, "@device[0]", "cap", "valid units"),
+    (17, "@device[0]", "reset_hour", "0..23"),
+    (18, "@device[0]", "group", "no group with id 'ghost'"),
+    (19, "@device[0]", "exempt", "write '1' or '0'"),
+    (20, "@device[0]", "block", "no category 'gambling_sites'"),
+    (24, "@device[1]", "cap", "0..1000000000000000 bytes"),
+    (25, "@device[1]", "throttle", "1..10000000 kbit/s"),
+    (22, "@device[1]", "start", "required with period 'days'"),
+    (22, "@device[1]", "days", "required with period 'days'"),
+]
+
+
+def test_every_mistake_of_every_section_is_reported_at_once(tmp_path):
+    """A bad MAC does not hide the same section's bad cap, nor a missing main section the rest."""
+    path = tmp_path / "routerguard"
+    path.write_text(MISTAKES)
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    problems = {(p.line, p.section, p.option): p for p in info.value.problems}
+    assert len(problems) == len(info.value.problems) and set(problems) == {mistake[:3] for mistake in EVERY_MISTAKE}
+    for line, section, option, hint in EVERY_MISTAKE:
+        problem = problems[line, section, option]
+        assert hint in problem.message, problem
+        where = f"{path}:{line}: section '{section}'" + (f", option '{option}'" if option else "")
+        assert str(problem).startswith(where + ": "), problem
+    lines = [p.line for p in info.value.problems]
+    assert lines == sorted(lines)  # in the file's order, for the person on the router with `vi`
+
+
+def test_a_list_where_an_option_belongs_is_one_problem(config_path):
+    config_path.write_text(config_path.read_text() + "\nconfig plan 'plan'\n\tlist quota '1GB'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(config_path))
+    assert [(p.option, p.message) for p in info.value.problems] == [("quota", "write `option quota`, not `list quota`")]
+
+
+def test_the_config_imports_none_of_the_data_flow_packages():
+    """config is read by every layer; importing one of them back would make a cycle (it did: attribute)."""
+    flow = {"read", "attribute", "account", "decide", "enforce", "store", "serve"}
+    config_dir = os.path.join(os.path.dirname(routerguard.config.__file__))
+    for name in os.listdir(config_dir):
+        if name.endswith(".py"):
+            tree = ast.parse(open(os.path.join(config_dir, name)).read())
+            imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+            imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+            wrong = [m for m in imported if m.startswith("routerguard.") and m.split(".")[1] in flow]
+            assert not wrong, f"routerguard/config/{name} imports {wrong}"
 
 
 def test_missing_main_section_and_unreadable_file(tmp_path):

@@ -7,8 +7,9 @@ import socket
 from hypothesis import given, strategies as st
 
 from routerguard.account.destinations import OTHER, Destinations, Tally, view
-from routerguard.attribute.categories import Catalog, shipped
+from routerguard.attribute.categories import Catalog
 from routerguard.attribute.names import Names, describe
+from routerguard.config.categories import shipped
 from routerguard.read.dns import Answer
 from routerguard.store.db import Database
 

@@ -8,8 +8,9 @@ import struct
 import pytest
 from hypothesis import given, strategies as st
 
-from routerguard.attribute.categories import Catalog, catalog, merged, shipped
+from routerguard.attribute.categories import Catalog, catalog, merged
 from routerguard.attribute.names import Names
+from routerguard.config.categories import shipped
 from routerguard.config.model import Category
 from routerguard.read import capture
 from routerguard.read.dhcp import Ack, parse_ack

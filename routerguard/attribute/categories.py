@@ -1,6 +1,7 @@
 """What a DNS name is: its service ("iCloud backup") and category ("cloud_backup").
 
-The shipped lists (routerguard/data/categories.json) name real services;
+The shipped lists (routerguard/data/categories.json, read by
+routerguard.config.categories) name real services;
 `config category` sections add a category or, with the same id, replace a
 shipped one, so a traveller can fix a list on the router without an update.
 A domain matches itself and its subdomains, and the longest match wins, so a
@@ -9,46 +10,16 @@ list may name both `apple.com` and `swcdn.apple.com`.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
-from typing import TYPE_CHECKING, Iterable, NamedTuple
+from typing import Iterable, NamedTuple
 
-if TYPE_CHECKING:  # the config model checks block lists against shipped_ids(): no import at run time
-    from routerguard.config.model import Category
-
-DATA_FILE = "categories.json"
-
-
-@dataclass(frozen=True)
-class CategoryList:
-    """One category: its services, each with the domains that belong to it."""
-
-    id: str
-    name: str
-    services: tuple[tuple[str, tuple[str, ...]], ...]
-
-    @property
-    def domains(self) -> list[str]:
-        return sorted({domain for _, domains in self.services for domain in domains})
+from routerguard.config.categories import CategoryList, shipped
+from routerguard.config.model import Category
 
 
 class Match(NamedTuple):
     service: str
     category: str
-
-
-@lru_cache(maxsize=1)
-def shipped() -> tuple[CategoryList, ...]:
-    """The lists shipped inside the package (read once)."""
-    data = json.loads(files("routerguard.data").joinpath(DATA_FILE).read_text(encoding="utf-8"))
-    return tuple(CategoryList(c["id"], c["name"], tuple((service, tuple(domains)) for service, domains in c["services"].items()))
-                 for c in data["categories"])
-
-
-def shipped_ids() -> set[str]:
-    return {category.id for category in shipped()}
 
 
 def merged(configured: Iterable[Category]) -> tuple[CategoryList, ...]:

@@ -12,15 +12,12 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
-from routerguard import units
-from routerguard.attribute.categories import shipped_ids
-from routerguard.config import uci
+from routerguard.config import caps, uci
+from routerguard.config.caps import Cap, Period
+from routerguard.config.categories import shipped_ids
 
-PERIODS = ("daily", "weekly", "monthly", "days", "none")
-ACTIONS = ("block", "throttle", "notify")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
@@ -28,6 +25,7 @@ DEFAULT_PORT = 8080
 DEFAULT_THRESHOLDS = (80, 95)
 DEFAULT_LEASES = "/tmp/dhcp.leases"  # OpenWrt's dnsmasq lease file
 FILE_LEVEL = "-"  # a Problem's section when the file as a whole is wrong
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,30 +53,6 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass(frozen=True)
-class Period:
-    """When an allowance starts afresh.
-
-    `reset_day` is the day of the month (monthly, clamped to the month's
-    length) or of the week (weekly, 1 = Monday); `start` and `days` describe
-    an eSIM-style plan valid N days from its activation.
-    """
-
-    kind: str = "none"
-    reset_day: int = 1
-    reset_hour: int = 0
-    start: datetime | None = None
-    days: int | None = None
-
-
-@dataclass(frozen=True)
-class Cap:
-    bytes: int
-    period: Period
-    action: str = "block"
-    throttle_kbit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -284,33 +258,18 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, _int_in(1, 65535)(port)
 
 
-def parse_start(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date and time; write it like 2026-11-20T09:00") from None
-
-
-def _period(r: _Reader, default_kind: str) -> Period:
-    kind = r.choice("period", PERIODS, default_kind) or default_kind
-    reset_day = r.convert("reset_day", _int_in(1, 7 if kind == "weekly" else 31), 1)
-    reset_hour = r.convert("reset_hour", _int_in(0, 23), 0)
-    start = r.convert("start", parse_start, None, required=kind == "days")
-    days = r.convert("days", _int_in(1, 3660), None, required=kind == "days")
-    return Period(kind, reset_day, reset_hour, start, days)  # type: ignore[arg-type]
-
-
 def _cap(r: _Reader, size_option: str, required: bool, default_period: str = "none") -> Cap | None:
-    """The cap a section sets with `size_option`, its period and its action."""
-    size = r.convert(size_option, units.parse_size, None, required=required)
-    period = _period(r, default_period)
-    action = r.choice("action", ACTIONS, "block") or "block"
-    throttle = r.convert("throttle", units.parse_rate_kbit, None)
-    if action == "throttle" and throttle is None and r.text("throttle") is None:
-        r.fail("action", "action 'throttle' needs option throttle, e.g. '256kbit'")
-    if size is None:
-        return None
-    return Cap(size, period, action, throttle)  # type: ignore[arg-type]
+    """The cap a section sets with `size_option`, its period and its action (caps.read_cap's rules)."""
+    names = {"bytes": size_option, "throttle_kbit": "throttle"}
+    values: dict[str, object] = {}
+    for field in caps.FIELDS:
+        option = names.get(field, field)
+        if option in r.section.names():
+            text = r.text(option)  # None: a `list` where an option belongs, reported by text()
+            values[field] = caps.REPORTED if text is None else text
+    return caps.read_cap(values, lambda field, message: r.fail(names.get(field, field), message),
+                         lambda field: f"option {names.get(field, field)}",
+                         text=True, bytes_required=required, default_period=default_period)
 
 
 _CAP_OPTIONS = ("cap", "period", "reset_day", "reset_hour", "start", "days", "action", "throttle")
@@ -377,15 +336,17 @@ def _group(r: _Reader) -> Group | None:
 
 
 def _device(r: _Reader) -> Device | None:
+    """The device, or None without a usable MAC (its other options are checked all the same)."""
     mac = r.convert("mac", parse_mac, None, required=True)
-    return Device(
+    device = Device(
         mac=mac,  # type: ignore[arg-type]
         name=r.text("name"),
         group=r.text("group"),
         cap=_cap(r, "cap", required=False),
         exempt=r.convert("exempt", _boolean, False),  # type: ignore[arg-type]
         block=r.values("block"),
-    ) if mac else None
+    )
+    return device if mac else None
 
 
 def _uplink(r: _Reader) -> Uplink:
@@ -444,25 +405,37 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
 
 
 def build(package: uci.Package, path: str) -> Config:
-    """Turn a parsed UCI package into a Config, or raise ConfigError listing every problem."""
+    """Turn a parsed UCI package into a Config, or raise ConfigError listing every problem.
+
+    Every section is read, whatever is wrong elsewhere, and every option of a
+    section is checked, whatever is wrong with its others; the problems are
+    listed in the file's order.
+    """
     problems: list[Problem] = []
 
     def readers(type_: str) -> list[_Reader]:
         return [_Reader(path, package, s, _SECTIONS[type_], problems) for s in package.find(type_)]
+
+    def single(type_: str, read: Callable[[_Reader], T]) -> T | None:
+        """The one section of a type that may appear once: a second would be ignored, so it is a problem."""
+        found = [read(r) for r in readers(type_)]
+        for extra in package.find(type_)[1:]:
+            problems.append(Problem(path, extra.line, package.label(extra), None,
+                                    f"a second `config {type_}` section; there may be one: merge it into "
+                                    f"'{package.label(package.find(type_)[0])}'"))
+        return found[0] if found else None
 
     for section in package.sections:
         if section.type not in _SECTIONS:
             problems.append(Problem(path, section.line, package.label(section), None,
                                     f"unknown section type {section.type!r}; valid types: {', '.join(_SECTIONS)}"))
 
-    mains = readers("routerguard")
-    if not mains:
+    main = single("routerguard", _main)
+    if main is None:
         problems.append(Problem(path, 1, "main", None, "missing `config routerguard 'main'` with lan_if, wan_if, listen, data_dir"))
-        raise ConfigError(problems)
-    main = _main(mains[0])
-    snmp = next((_snmp(r) for r in readers("snmp")), None)
-    plan = next((_plan(r) for r in readers("plan")), None)
-    default_cap = next((_cap(r, "cap", required=True) for r in readers("defaults")), None)
+    snmp = single("snmp", _snmp)
+    plan = single("plan", _plan)
+    default_cap = single("defaults", lambda r: _cap(r, "cap", required=True))
 
     categories = tuple(_category(r) for r in readers("category"))
     known_categories = shipped_ids() | {c.id for c in categories}
@@ -479,25 +452,25 @@ def build(package: uci.Package, path: str) -> Config:
     for r in readers("device"):
         _check_blocks(r, known_categories)
         device = _device(r)
-        if device is None:
-            continue
-        if device.mac in devices:
+        group = r.section.get("group")  # read, not r.text(): a `list group` was reported by _device
+        if group is not None and group not in groups:
+            r.fail("group", f"no group with id {group!r}; defined groups: {', '.join(groups) or 'none'}")
+        if device and device.mac in devices:
             r.fail("mac", f"device {device.mac} is defined twice; merge the two sections")
-        elif device.group is not None and device.group not in groups:
-            r.fail("group", f"no group with id {device.group!r}; defined groups: {', '.join(groups) or 'none'}")
-        else:
+        elif device:
             devices[device.mac] = device
 
     savers = readers("saver")
     for r in savers:
         _check_blocks(r, known_categories)
     saver_block = tuple(b for r in savers for b in r.values("block"))
-    notify = next((_notify(r) for r in readers("notify")), Notify())
-    agent = next((_agent(r) for r in readers("agent")), Agent())
+    notify = single("notify", _notify) or Notify()
+    agent = single("agent", _agent) or Agent()
     uplinks = tuple(_uplink(r) for r in readers("uplink"))
 
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    assert main is not None  # its absence is a problem, raised above
     return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent)
 
 

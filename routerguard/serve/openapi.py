@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from routerguard import __version__
-from routerguard.config.model import ACTIONS, PERIODS
+from routerguard.config import caps
+from routerguard.config.caps import ACTIONS, PERIODS
 from routerguard.decide.policy import GROUP_STATES, STATES
 from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP
 
@@ -55,15 +56,19 @@ CAP_VIEW = obj({
     "reset_day": INT, "start": nullable(TEXT), "days": nullable(INT),
 }, required=["bytes", "period", "action", "throttle_kbit", "period_start", "period_end"])
 
-CAP_INPUT = obj({
-    "bytes": {"type": "integer", "minimum": 0, "maximum": MAX_TOPUP},
+def whole(rule: caps.Whole) -> Schema:
+    return {"type": "integer", "minimum": rule.low, "maximum": rule.high}
+
+
+CAP_INPUT = obj({  # caps' rules: the ones the API checks a cap against
+    "bytes": whole(caps.BYTES),
     "period": {"type": "string", "enum": list(PERIODS)},
     "action": {"type": "string", "enum": list(ACTIONS)},
-    "throttle_kbit": nullable({"type": "integer", "minimum": 1, "maximum": 10**7}),
-    "reset_day": {"type": "integer", "minimum": 1, "maximum": 31},
-    "reset_hour": {"type": "integer", "minimum": 0, "maximum": 23},
+    "throttle_kbit": nullable(whole(caps.THROTTLE_KBIT)),
+    "reset_day": whole(caps.reset_day("monthly")),
+    "reset_hour": whole(caps.RESET_HOUR),
     "start": {"type": "string", "example": "2026-11-20T09:00"},
-    "days": {"type": "integer", "minimum": 1, "maximum": 3660},
+    "days": whole(caps.DAYS),
 }, required=["bytes"], closed=True)
 
 LIMIT = obj({"scope": {"type": "string", "enum": ["device", "default", "group", "plan"]}, "allowance_bytes": INT,
