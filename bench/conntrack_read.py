@@ -8,8 +8,8 @@ namespace as in the daemon, times in turns:
 - one whole reading, ``Meter.read()`` of routerguard/account/meter.py: the
   dump, the flow tracker, the neighbour table and the leases, attribution
   of every flow that moved to its device and the ledger's and destinations'
-  sums. Before each, every flow moves (a datagram up): the most a reading
-  can have to attribute. The meter runs without the enforcer's table, so it
+  sums. Before each, every `--every`th flow moves (a datagram up); with
+  the default 1, every flow: the most a reading can have to attribute. The meter runs without the enforcer's table, so it
   finds devices by their address (neighbour table), not by the ct mark;
 - the dump alone (``dump_flows``), as earlier versions of this figure did;
 - ``conntrack -L -o extended > /dev/null``, which only prints the table;
@@ -52,7 +52,7 @@ def mac_of(ifname: str) -> str:
         return f.read().strip()
 
 
-def measure(config: str, count: int, repeat: int) -> Dict[str, list]:
+def measure(config: str, count: int, repeat: int, every: int) -> Dict[str, list]:
     """Runs inside the namespace: CPU seconds per reading, each way, in turns."""
     from routerguard.account.meter import Meter
     from routerguard.core import Core
@@ -64,7 +64,7 @@ def measure(config: str, count: int, repeat: int) -> Dict[str, list]:
     times: Dict[str, list] = {"reading": [], "ours": [], "conntrack": [], "flows": [], "charged": []}
     with open(os.devnull, "w") as null:
         for _ in range(repeat):
-            traffic.upstream()
+            traffic.upstream(every)
             before = cpu(resource.RUSAGE_SELF)
             charged = meter.read()
             times["reading"].append(spent(resource.RUSAGE_SELF, before))
@@ -99,11 +99,11 @@ def table_room(count: int) -> Iterator[None]:
                 limit.write(str(before))
 
 
-def bench(count: int, repeat: int) -> None:
+def bench(count: int, repeat: int, every: int) -> None:
     with table_room(count), Testbed(DEVICES, count, history_days=0, traffic=True, daemon=False) as bed:
         assert bed.ns is not None
         out = bed.ns.exec([sys.executable, os.path.abspath(__file__), "--measure", str(repeat), "--config", bed.config,
-                           "--flows", str(count)], timeout=None).stdout
+                           "--flows", str(count), "--every", str(every)], timeout=None).stdout
     report(count, json.loads(out))
 
 
@@ -132,17 +132,19 @@ def main() -> None:
     parser.add_argument("--flows", type=int, nargs="+", default=[20000, 65536])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--every", type=int, default=1, help="move every Nth flow before each reading")
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        json.dump(measure(args.config, args.flows[0], args.measure), sys.stdout)
+        json.dump(measure(args.config, args.flows[0], args.measure, args.every), sys.stdout)
         return
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     flows = " ".join(map(str, args.flows))
-    print(f"reproduce: cd {repo} && sudo {sys.executable} bench/conntrack_read.py --flows {flows} --repeat {args.repeat}")
+    print(f"reproduce: cd {repo} && sudo {sys.executable} bench/conntrack_read.py --flows {flows} "
+          f"--repeat {args.repeat} --every {args.every}")
     print("(user/sys split is sampled by the kernel's tick; the total is the figure to compare)")
     for count in args.flows:
-        bench(count, args.repeat)
+        bench(count, args.repeat, args.every)
 
 
 if __name__ == "__main__":
