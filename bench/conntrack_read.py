@@ -1,12 +1,20 @@
-"""CPU time of one full conntrack reading: our decoder against `conntrack -L`.
+"""CPU time of one meter reading against `conntrack -L`, on a table of flows that carry traffic.
 
-Builds a table of N flows (a mix of IPv4 and IPv6, TCP and UDP, some marked)
-in a fresh network namespace, then times, in turns, one full dump by
-``routerguard.read.conntrack.dump_flows`` (in a long-lived process, as in the
-daemon) and one run of ``conntrack -L -o extended > /dev/null``, and prints the
-median user+sys CPU of each and their ratio. Also times the FlowTracker's
-update on the same dump (the table is idle: `conntrack -I` cannot set
-counters, so the tracker takes its path for flows that did not move).
+Builds the benchmarks' router (bench/testbed.py, no daemon) with N flows made
+by real datagrams (bench/traffic.py: UDP, a quarter IPv6, each from one of
+250 devices, counted both ways), then, in a long-lived process in its
+namespace as in the daemon, times in turns:
+
+- one whole reading, ``Meter.read()`` of routerguard/account/meter.py: the
+  dump, the flow tracker, the neighbour table and the leases, attribution
+  of every flow that moved to its device and the ledger's and destinations'
+  sums. Before each, every `--every`th flow moves (a datagram up); with
+  the default 1, every flow: the most a reading can have to attribute. The meter runs without the enforcer's table, so it
+  finds devices by their address (neighbour table), not by the ct mark;
+- the dump alone (``dump_flows``), as earlier versions of this figure did;
+- ``conntrack -L -o extended > /dev/null``, which only prints the table;
+
+and prints the median user+sys CPU of each and its ratio to the tool's.
 
 Run as root:  python3 bench/conntrack_read.py [--flows 20000 65536] [--repeat 7]
 """
@@ -19,48 +27,14 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Tuple
 
-SYSCTLS = {"net.netfilter.nf_conntrack_acct": "1"}
+from testbed import LAN_IF, WAN_IF, WAN_PEER, Testbed, device
+from traffic import LAN_HOST, Traffic, packet_socket
+
 MAX_SYSCTL = "/proc/sys/net/netfilter/nf_conntrack_max"
-TIMEOUT = 3600
-
-
-def run(*args: str) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run(args, check=True, capture_output=True, text=True)
-
-
-def in_ns(ns: str, *args: str) -> "subprocess.CompletedProcess[str]":
-    return run("ip", "netns", "exec", ns, *args)
-
-
-def flow_lines(count: int) -> str:
-    """conntrack -R input: one `-I` per flow; every fourth flow IPv6, every third UDP."""
-    lines = []
-    for n in range(count):
-        port = 1024 + n % 60000
-        host = n // 60000 + 2
-        udp = n % 3 == 0
-        proto = "-p udp" if udp else "-p tcp --state ESTABLISHED"
-        mark = f" --mark {n % 7}" if n % 2 else ""
-        if n % 4 == 0:
-            addr = f"-s fd00::{host:x} -d fd00:ffff::{n % 5000 + 1:x}"
-        else:
-            addr = f"-s 192.168.{host}.{n % 250 + 2} -d 198.18.{n % 200}.{n % 250 + 1}"
-        lines.append(f"-I {addr} {proto} --sport {port} --dport {443 + udp * 10}{mark} -t {TIMEOUT}\n")
-    return "".join(lines)
-
-
-def fill(ns: str, count: int) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".ct") as batch:
-        batch.write(flow_lines(count))
-        batch.flush()
-        in_ns(ns, "conntrack", "-R", batch.name)
-    present = int(in_ns(ns, "cat", "/proc/sys/net/netfilter/nf_conntrack_count").stdout)
-    if present != count:
-        raise RuntimeError(f"table holds {present} flows, wanted {count}")
+DEVICES = 250
 
 
 def cpu(who: int) -> Tuple[float, float]:
@@ -73,27 +47,38 @@ def spent(who: int, before: Tuple[float, float]) -> List[float]:
     return [now - then for now, then in zip(cpu(who), before)]
 
 
-def measure(repeat: int) -> Dict[str, List[float]]:
+def mac_of(ifname: str) -> str:
+    with open(f"/sys/class/net/{ifname}/address") as f:
+        return f.read().strip()
+
+
+def measure(config: str, count: int, repeat: int, every: int) -> Dict[str, list]:
     """Runs inside the namespace: CPU seconds per reading, each way, in turns."""
-    from routerguard.account.flows import FlowTracker
+    from routerguard.account.meter import Meter
+    from routerguard.core import Core
     from routerguard.read.conntrack import dump_flows
 
-    tracker = FlowTracker()
-    tracker.dump(dump_flows())  # learns the message shapes, fills the tracker
-    times: Dict[str, list] = {"ours": [], "tracker": [], "conntrack": [], "flows": []}
+    traffic = Traffic(count, DEVICES, device, mac_of(LAN_IF), mac_of(WAN_IF), packet_socket(LAN_HOST),
+                      packet_socket(WAN_PEER))
+    meter = Meter(Core(config))  # its first dump learns the table
+    times: Dict[str, list] = {"reading": [], "ours": [], "conntrack": [], "flows": [], "charged": []}
     with open(os.devnull, "w") as null:
         for _ in range(repeat):
+            traffic.upstream(every)
+            before = cpu(resource.RUSAGE_SELF)
+            charged = meter.read()
+            times["reading"].append(spent(resource.RUSAGE_SELF, before))
+            times["charged"].append(sum(up for up, _ in charged.values()))
+
             before = cpu(resource.RUSAGE_SELF)
             times["flows"].append(sum(1 for _ in dump_flows()))
             times["ours"].append(spent(resource.RUSAGE_SELF, before))
 
-            before = cpu(resource.RUSAGE_SELF)
-            tracker.dump(dump_flows())
-            times["tracker"].append(spent(resource.RUSAGE_SELF, before))
-
             before = cpu(resource.RUSAGE_CHILDREN)
             subprocess.run(["conntrack", "-L", "-o", "extended"], stdout=null, stderr=null, check=True)
             times["conntrack"].append(spent(resource.RUSAGE_CHILDREN, before))
+    meter.close()
+    traffic.close()
     return times
 
 
@@ -114,18 +99,12 @@ def table_room(count: int) -> Iterator[None]:
                 limit.write(str(before))
 
 
-def bench(count: int, repeat: int) -> None:
-    ns = f"rgbench{os.getpid()}"
-    run("ip", "netns", "add", ns)
-    try:
-        for key, value in SYSCTLS.items():
-            in_ns(ns, "sysctl", "-qw", f"{key}={value}")
-        with table_room(count):
-            fill(ns, count)
-            out = in_ns(ns, sys.executable, os.path.abspath(__file__), "--measure", str(repeat)).stdout
-        report(count, json.loads(out))
-    finally:
-        run("ip", "netns", "delete", ns)
+def bench(count: int, repeat: int, every: int) -> None:
+    with table_room(count), Testbed(DEVICES, count, history_days=0, traffic=True, daemon=False) as bed:
+        assert bed.ns is not None
+        out = bed.ns.exec([sys.executable, os.path.abspath(__file__), "--measure", str(repeat), "--config", bed.config,
+                           "--flows", str(count), "--every", str(every)], timeout=None).stdout
+    report(count, json.loads(out))
 
 
 def median_ms(samples: List[List[float]]) -> Tuple[float, float, float]:
@@ -135,16 +114,17 @@ def median_ms(samples: List[List[float]]) -> Tuple[float, float, float]:
 
 
 def report(count: int, times: Dict[str, list]) -> None:
-    print(f"{count} flows (each dump saw {min(times['flows'])}-{max(times['flows'])}), median of {len(times['ours'])}:")
+    print(f"{count} flows (each dump saw {min(times['flows'])}-{max(times['flows'])}; each reading charged "
+          f"{min(times['charged']):,}-{max(times['charged']):,} B up), median of {len(times['ours'])}:")
     rows = [
-        ("dump_flows()", "ours"),
-        ("dump_flows() + FlowTracker.dump()", "tracker"),
+        ("Meter.read(): dump, tracker, attribution", "reading"),
+        ("dump_flows() alone", "ours"),
         ("conntrack -L -o extended >/dev/null", "conntrack"),
     ]
     tool = median_ms(times["conntrack"])[0]
     for label, name in rows:
         total, user, system = median_ms(times[name])
-        print(f"  {label:38s} {total:7.1f} ms CPU (user {user:6.1f}, sys {system:6.1f})  {total / tool:.2f}x")
+        print(f"  {label:42s} {total:7.1f} ms CPU (user {user:6.1f}, sys {system:6.1f})  {total / tool:.2f}x")
 
 
 def main() -> None:
@@ -152,16 +132,19 @@ def main() -> None:
     parser.add_argument("--flows", type=int, nargs="+", default=[20000, 65536])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--every", type=int, default=1, help="move every Nth flow before each reading")
+    parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        json.dump(measure(args.measure), sys.stdout)
+        json.dump(measure(args.config, args.flows[0], args.measure, args.every), sys.stdout)
         return
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     flows = " ".join(map(str, args.flows))
-    print(f"reproduce: cd {repo} && sudo {sys.executable} bench/conntrack_read.py --flows {flows} --repeat {args.repeat}")
+    print(f"reproduce: cd {repo} && sudo {sys.executable} bench/conntrack_read.py --flows {flows} "
+          f"--repeat {args.repeat} --every {args.every}")
     print("(user/sys split is sampled by the kernel's tick; the total is the figure to compare)")
     for count in args.flows:
-        bench(count, args.repeat)
+        bench(count, args.repeat, args.every)
 
 
 if __name__ == "__main__":

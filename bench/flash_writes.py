@@ -1,7 +1,16 @@
 """Bytes routerguard writes to data_dir in a day: 50 busy devices, one commit a minute.
 
-Runs the daemon's own commit path (``Daemon.commit``: the ledger's deltas and
-the clock's mark, through the journal into SQLite) over simulated time: a
+Runs the daemon's own commit path (``Daemon.commit``: the ledger's deltas,
+the clock's mark and the kernel's counts, through the journal into SQLite)
+over simulated time. The kernel's counts are those of a real nftables table
+that the real enforcer keeps, in a network namespace this script makes (and
+removes; it runs itself again inside it): each commit reads the table's
+counters over netlink, as the daemon does. No traffic crosses the table, so
+its counters are made at the counts of a router that has carried this load
+for ``--uptime`` days (a table left by an earlier daemon, which the enforcer
+takes over in place, as at a restart): the same names, and numbers with as
+many digits as a busy week gives them. They do not move while measured. The
+simulation: a
 database already holding ``--history`` days, then one day of commits every
 ``--interval`` seconds for ``--days`` simulated days (folds come every
 few hours, so one day would count one or two of them), each after every device has added a minute of usage
@@ -26,21 +35,27 @@ Two figures, from this process's /proc/self/io (it writes nothing else):
 The data_dir must be on a disk-backed filesystem (not tmpfs) for the second
 figure to mean anything.
 
-Run:  python3 bench/flash_writes.py [--devices 50] [--interval 60] [--history 30]
+Run as root:  python3 bench/flash_writes.py [--devices 50] [--interval 60] [--history 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import math
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
 from routerguard.daemon import Daemon
+from routerguard.enforce import nft, recovery, ruleset
+from routerguard.enforce.desired import build
+from routerguard.enforce.enforcer import Enforcer
+from routerguard.lab.netns import Namespace, kill_all, new_prefix, sweep_stale
 from routerguard.leakguard import LeakGuard
 from routerguard.store.db import FOLD_BYTES, JOURNAL_FILENAME
 
@@ -49,12 +64,14 @@ HOUR = 3600
 START = 1_767_225_600  # 2026-01-01T00:00Z
 DOWN_RANGE = (10_000, 5_000_000)  # bytes a device downloads in a minute, log-uniform
 UP_SHARE = 0.1
+MEAN_DOWN = (DOWN_RANGE[1] - DOWN_RANGE[0]) / math.log(DOWN_RANGE[1] / DOWN_RANGE[0])  # a minute's, log-uniform
+ROUTER_BYTES_A_DAY = 20_000_000  # the router's own traffic (updates, DNS upstream, NTP)
 NAMES_A_MINUTE = 3  # destinations a device talks to in one minute, drawn from its --names
 TARGET_BYTES_PER_DAY = 2_000_000
 TMPFS_MAGIC = 0x01021994
 CONFIG = """config routerguard 'main'
-\toption lan_if 'lo'
-\tlist wan_if 'lo'
+\toption lan_if 'br-lan'
+\tlist wan_if 'wan0'
 \toption listen '127.0.0.1:8080'  # never served: the loop does not run
 \toption data_dir '{data}'
 \toption timezone 'UTC'
@@ -97,6 +114,14 @@ class Router:
         self.core = self.daemon.core
         self.leakguard = LeakGuard(self.daemon.core)  # not started: its writes, not its capture
 
+    def enforce(self, uptime_days: float) -> None:
+        """The enforcer over a table left by a daemon that ran `uptime_days` (see left_table); from now on
+        every commit saves the table's counts, read over netlink."""
+        enforcer = Enforcer(self.daemon.service)
+        nft.apply(left_table(enforcer, uptime_days, self.random))
+        enforcer.start()  # takes the table over in place: its counters keep their counts
+        self.daemon.enforcer = enforcer
+
     def use(self, now: float, minutes: float) -> None:
         """A minute of every device: the ledger's usage and the leak guard's destinations."""
         low, high = DOWN_RANGE
@@ -107,6 +132,23 @@ class Router:
                 self.core.destinations.add(mac, name, int(down * UP_SHARE) // NAMES_A_MINUTE, down // NAMES_A_MINUTE)
         day = now // DAY * DAY
         self.core.destinations.settle(lambda mac: day)
+
+
+def left_table(enforcer: Enforcer, uptime_days: float, rng: random.Random) -> str:
+    """The enforcer's own table for the devices it knows, as `ruleset.create` makes it, with each named counter
+    made at what `uptime_days` of this load count: a device's download about MEAN_DOWN a minute (half to
+    one and a half times), its upload a tenth, the router's own ROUTER_BYTES_A_DAY."""
+    minutes = uptime_days * DAY / 60
+    lines = []
+    for line in ruleset.create(build(enforcer.service, enforcer.marks, None)).splitlines():
+        if line.startswith(f"add counter {ruleset.TABLE} "):
+            name = line.rsplit(" ", 1)[1]
+            down = int(uptime_days * ROUTER_BYTES_A_DAY if name.startswith("c_router_")
+                       else minutes * MEAN_DOWN * rng.uniform(0.5, 1.5))
+            counted = int(down * UP_SHARE) if name.endswith("_up") else down
+            line += f" {{ packets {counted // 1000} bytes {counted} }}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def fill_history(router: Router, start: float, days: int) -> float:
@@ -120,14 +162,22 @@ def fill_history(router: Router, start: float, days: int) -> float:
     return now
 
 
-def measure(devices: int, interval: int, history: int, names: int, days: int, seed: int) -> None:
+def measure(devices: int, interval: int, history: int, names: int, days: int, seed: int, uptime: float) -> None:
+    """Runs inside the namespace."""
     folder = tempfile.mkdtemp(prefix="rg-flash-", dir="/var/tmp")
+    router = None
     try:
         router = Router(folder, devices, names, seed)
         data = os.path.join(folder, "data")
         if on_tmpfs(data):
             print(f"warning: {data} is on tmpfs: page-cache figures will read 0", file=sys.stderr)
         now = fill_history(router, START, history)
+        router.enforce(uptime)
+        counts = router.daemon.enforcer.counts()
+        if counts is None or len(counts.bytes) != 2 * devices + 2:
+            raise RuntimeError(f"the table's counters read {counts}, wanted {2 * devices + 2} of them")
+        print(f"  kernel counts each commit saves: {len(counts.bytes)} counters of a table up {uptime:g} days, "
+              f"{len(recovery.dumps(counts))} B of JSON")
         commits = days * DAY // interval
         journal = os.path.join(data, JOURNAL_FILENAME)
         fd = os.open(data, os.O_RDONLY)
@@ -148,9 +198,24 @@ def measure(devices: int, interval: int, history: int, names: int, days: int, se
         after, elapsed = io_counters(), time.monotonic() - started
         os.close(fd)
         report(devices, interval, history, days, commits, before, after, largest, folds, elapsed, data)
-        router.daemon.core.db.close()
     finally:
+        if router is not None:
+            if router.daemon.enforcer:
+                router.daemon.enforcer.close()
+            router.daemon.core.db.close()
         shutil.rmtree(folder)
+
+
+def in_namespace(argv: list[str]) -> int:
+    """Run this script again, with `argv`, in a network namespace of its own, then remove the namespace."""
+    sweep_stale()
+    ns = Namespace.create(f"{new_prefix()}-flash")
+    try:
+        return subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, os.path.abspath(__file__), *argv,
+                               "--inside"]).returncode
+    finally:
+        kill_all([ns])
+        ns.delete()
 
 
 def report(devices: int, interval: int, history: int, days: int, commits: int, before: dict[str, int],
@@ -178,10 +243,15 @@ def main() -> None:
     parser.add_argument("--names", type=int, default=40, help="destinations each device talks to in a day")
     parser.add_argument("--days", type=int, default=3, help="simulated days measured (figures are per day)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--uptime", type=float, default=7, help="days of this load the table's counters have counted")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"reproduce: {sys.executable} bench/flash_writes.py --devices {args.devices} --interval {args.interval} "
-          f"--history {args.history} --names {args.names} --days {args.days} --seed {args.seed}")
-    measure(args.devices, args.interval, args.history, args.names, args.days, args.seed)
+    if not args.inside:
+        options = (f"--devices {args.devices} --interval {args.interval} --history {args.history} --names {args.names}"
+                   f" --days {args.days} --seed {args.seed} --uptime {args.uptime:g}")
+        print(f"reproduce: sudo {sys.executable} bench/flash_writes.py {options}", flush=True)
+        sys.exit(in_namespace(options.split()))
+    measure(args.devices, args.interval, args.history, args.names, args.days, args.seed, args.uptime)
 
 
 if __name__ == "__main__":

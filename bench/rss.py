@@ -1,8 +1,9 @@
 """Resident memory of the daemon with 250 devices and 65,536 conntrack flows.
 
 Builds the benchmarks' router (bench/testbed.py: devices as neighbour
-entries and leases, a month of history in the database, the table filled
-with `conntrack -R`), runs the installed daemon in it and prints VmRSS from
+entries and leases, a month of history in the database, the table's flows
+made by real datagrams, one each way, so each counts bytes both ways as a
+router's do; UDP only, a quarter IPv6), runs the installed daemon in it and prints VmRSS from
 /proc/PID/status over time, in four phases:
 
 1. metering only, for --seconds;
@@ -101,7 +102,7 @@ def main() -> None:
     print(f"reproduce: sudo {sys.executable} bench/rss.py --devices {args.devices} --flows {args.flows} "
           f"--seconds {args.seconds:g} --page-every {args.page_every:g}{arenas}")
     env = {"MALLOC_ARENA_MAX": str(args.malloc_arena_max)} if args.malloc_arena_max else None
-    with Testbed(args.devices, args.flows, daemon_env=env) as bed:
+    with Testbed(args.devices, args.flows, daemon_env=env, traffic=True) as bed:
         print(f"{args.devices} devices, {bed.table_size()} flows in conntrack, daemon pid {bed.proc.pid}")
         metering = phase(bed, "metering", args.seconds, None)
         browsing = phase(bed, "browsing", args.seconds, args.page_every)

@@ -6,7 +6,9 @@ bridge plus a dnsmasq-style lease file naming them; a database already holds
 figures to show. The conntrack table is filled with `conntrack -R` (flows
 from the devices' addresses to the internet, a quarter IPv6, TCP and UDP):
 the kernel's real table, dumped by the real meter, without real traffic, so
-its byte counters stay 0. The daemon is the installed `routerguard run`,
+its byte counters stay 0. With ``traffic=True`` the flows are made by real
+datagrams instead, one each way (bench/traffic.py: UDP only), so they count
+bytes both ways as a router's flows do. The daemon is the installed `routerguard run`,
 started with `ip netns exec` as on a router; the benchmark process stays in
 the root namespace and talks to it over sockets made in the namespace.
 
@@ -33,6 +35,7 @@ from routerguard.lab.daemon import ROUTERGUARD
 from routerguard.lab.netns import Namespace, kill_all, new_prefix, sweep_stale
 from routerguard.lab.wait import wait_until
 from routerguard.store.db import Database
+from traffic import LAN_HOST, SYSCTLS as TRAFFIC_SYSCTLS, TRACKING, Traffic, ip_commands, packet_socket
 
 DEVICES, FLOWS = 250, 65536  # the size the targets are set for
 LAN_IF, WAN_IF = "br-lan", "wan0"
@@ -72,6 +75,11 @@ def device_ip6(n: int) -> str:
     return str(LAN6[n + 2])
 
 
+def device(n: int) -> tuple[str, str, str]:
+    """Device n's MAC, IPv4 and IPv6 address."""
+    return device_mac(n), device_ip4(n), device_ip6(n)
+
+
 def flow_line(n: int, devices: int, sport_base: int = 1024, timeout: int = FLOW_TIMEOUT) -> str:
     """One `conntrack -R` line inserting flow n, from device n % devices; every fourth IPv6, every third UDP."""
     device = n % devices
@@ -102,8 +110,11 @@ class Testbed:
     """``with Testbed(devices=250, flows=65536) as bed:`` a router with the daemon running."""
 
     def __init__(self, devices: int, flows: int, *, poll_interval: float = 2.0, commit_interval: int = 60,
-                 history_days: int = 30, seed: int = 1, daemon_env: dict[str, str] | None = None) -> None:
+                 history_days: int = 30, seed: int = 1, daemon_env: dict[str, str] | None = None,
+                 traffic: bool = False, daemon: bool = True) -> None:
         self.devices, self.flows = devices, flows
+        self.with_traffic, self.with_daemon = traffic, daemon
+        self.traffic: Traffic | None = None
         self.daemon_env = {**os.environ, **(daemon_env or {})}
         self.poll_interval, self.commit_interval = poll_interval, commit_interval
         self.history_days = history_days
@@ -129,8 +140,12 @@ class Testbed:
             self.ns = Namespace.create(f"{prefix}-bench")
             self._network()
             self._files()
-            self.conntrack(flow_line(n, self.devices) for n in range(self.flows))
-            self.start()
+            if self.with_traffic:
+                self._traffic()
+            else:
+                self.conntrack(flow_line(n, self.devices) for n in range(self.flows))
+            if self.with_daemon:
+                self.start()
         except BaseException:
             self.close()
             raise
@@ -140,6 +155,8 @@ class Testbed:
         self.close()
 
     def close(self) -> None:
+        if self.traffic is not None:
+            self.traffic.close()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(START_TIMEOUT)
@@ -157,10 +174,26 @@ class Testbed:
                     f"addr add {ROUTER4}/{LAN4.prefixlen} dev {LAN_IF}",
                     f"addr add {ROUTER6}/{LAN6.prefixlen} dev {LAN_IF} nodad",
                     f"addr add {WAN4} dev {WAN_IF}"]
+        if self.with_traffic:  # before the neighbours: the bridge's first port brings it up, which drops them
+            self.ns.sysctl(TRAFFIC_SYSCTLS)
+            commands += ip_commands(LAN_IF, WAN_IF)
         for n in range(self.devices):
             for ip in (device_ip4(n), device_ip6(n)):
                 commands.append(f"neigh add {ip} lladdr {device_mac(n)} dev {LAN_IF} nud permanent")
         self.ns.ip_batch(commands)
+
+    def _traffic(self) -> None:
+        """The flows, made by a datagram each way (bench/traffic.py)."""
+        assert self.ns is not None
+        lan_mac, wan_mac = (self.ns.exec(["cat", f"/sys/class/net/{name}/address"]).stdout.strip()
+                            for name in (LAN_IF, WAN_IF))
+        self.ns.exec(["nft", "-f", "-"], input=TRACKING)
+        self.traffic = Traffic(self.flows, self.devices, device, lan_mac, wan_mac,
+                               *(packet_socket(name, self.ns.socket) for name in (LAN_HOST, WAN_PEER)))
+        self.traffic.both_ways()
+        present = self.table_size()
+        if present < self.flows:
+            raise RuntimeError(f"conntrack holds {present} flows after the traffic, wanted {self.flows}")
 
     def _files(self) -> None:
         """The lease file, the config, a password, and the history the database holds."""
