@@ -66,7 +66,7 @@ def measure(config: str, count: int, repeat: int, every: int) -> Dict[str, list]
         for _ in range(repeat):
             traffic.upstream(every)
             before = cpu(resource.RUSAGE_SELF)
-            charged = meter.read()
+            charged = meter.read().charged
             times["reading"].append(spent(resource.RUSAGE_SELF, before))
             times["charged"].append(sum(up for up, _ in charged.values()))
 

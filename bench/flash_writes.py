@@ -117,7 +117,7 @@ class Router:
     def enforce(self, uptime_days: float) -> None:
         """The enforcer over a table left by a daemon that ran `uptime_days` (see left_table); from now on
         every commit saves the table's counts, read over netlink."""
-        enforcer = Enforcer(self.daemon.service)
+        enforcer = Enforcer(self.daemon.core)
         nft.apply(left_table(enforcer, uptime_days, self.random))
         enforcer.start()  # takes the table over in place: its counters keep their counts
         self.daemon.enforcer = enforcer
@@ -140,7 +140,7 @@ def left_table(enforcer: Enforcer, uptime_days: float, rng: random.Random) -> st
     one and a half times), its upload a tenth, the router's own ROUTER_BYTES_A_DAY."""
     minutes = uptime_days * DAY / 60
     lines = []
-    for line in ruleset.create(build(enforcer.service, enforcer.marks, None)).splitlines():
+    for line in ruleset.create(build(enforcer.core, enforcer.marks, None)).splitlines():
         if line.startswith(f"add counter {ruleset.TABLE} "):
             name = line.rsplit(" ", 1)[1]
             down = int(uptime_days * ROUTER_BYTES_A_DAY if name.startswith("c_router_")
