@@ -89,16 +89,18 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    try:
-        from routerguard.lab.daemon import DEMO_PASSWORD
-        from routerguard.lab.demo import run_demo
-    except ImportError:
-        print("routerguard: the lab is not installed here (router packages leave it out); "
-              "run it from a source checkout: pip install . && routerguard lab", file=sys.stderr)
+    try:  # a package of its own beside routerguard: the router packages leave it out
+        from routerguard_lab.demo import run_demo
+        from routerguard_lab.lab_daemon import DEMO_PASSWORD
+    except ModuleNotFoundError as e:
+        if e.name != "routerguard_lab":
+            raise
+        print("routerguard: the lab (package routerguard_lab) is not installed here: router packages leave it out; "
+              "run it on a PC from a source checkout: pip install . && routerguard lab", file=sys.stderr)
         return EXIT_PROBLEM
 
     print(f"admin password of the lab's page: {DEMO_PASSWORD}", flush=True)
-    return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard.lab.daemon"])
+    return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard_lab.lab_daemon"])
 
 
 # --- commands against the running daemon (its HTTP API; see routerguard/client.py) ---------

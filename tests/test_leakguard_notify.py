@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from routerguard.config.model import Notify
-from routerguard.lab.wait import wait_until
+from routerguard_lab.wait import wait_until
 from routerguard.notify import Notifier
 
 ALERT = {"id": 7, "kind": "threshold", "mac": None, "message": "The plan is 80% used (16 GB of 20 GB).",
