@@ -29,10 +29,10 @@ import time
 from types import TracebackType
 
 from routerguard.account.ledger import Ledger
+from routerguard.store.db import Database
 from routerguard_lab.lab_daemon import ROUTERGUARD
 from routerguard_lab.netns import Namespace, kill_all, new_prefix, sweep_stale
 from routerguard_lab.wait import wait_until
-from routerguard.store.db import Database
 
 DEVICES, FLOWS = 250, 65536  # the size the targets are set for
 LAN_IF, WAN_IF = "br-lan", "wan0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.util
 import json
 import os
 import sys
@@ -89,15 +90,12 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    try:  # a package of its own beside routerguard: the router packages leave it out
-        from routerguard_lab.demo import run_demo
-        from routerguard_lab.lab_daemon import DEMO_PASSWORD
-    except ModuleNotFoundError as e:
-        if e.name != "routerguard_lab":
-            raise
+    if importlib.util.find_spec("routerguard_lab") is None:  # a package beside routerguard, not on routers
         print("routerguard: the lab (package routerguard_lab) is not installed here: router packages leave it out; "
               "run it on a PC from a source checkout: pip install . && routerguard lab", file=sys.stderr)
         return EXIT_PROBLEM
+    from routerguard_lab.demo import run_demo
+    from routerguard_lab.lab_daemon import DEMO_PASSWORD
 
     print(f"admin password of the lab's page: {DEMO_PASSWORD}", flush=True)
     return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard_lab.lab_daemon"])

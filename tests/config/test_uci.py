@@ -135,6 +135,7 @@ def _content(package: uci.Package):
     return [(s.type, s.name, [(o.name, o.value, o.is_list) for o in s.options()]) for s in package.sections]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(sections)
 def test_parse_of_write_is_identity(model):

@@ -97,6 +97,7 @@ def test_sets_are_declared_with_a_timeout_and_kept_by_updates() -> None:
     assert "delete set" not in update and "flush set inet routerguard saver" not in update
 
 
+@pytest.mark.lab
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"),
                     reason="nft -c needs root and a throwaway network namespace (unshare)")
 def test_nft_accepts_the_saver_and_the_marks() -> None:

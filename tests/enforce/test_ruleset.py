@@ -16,8 +16,8 @@ from routerguard.core import Core
 from routerguard.enforce import nft, ruleset
 from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build, metered_uplinks
-from routerguard.enforce.marks import MARK_MASK, Marks, mark_of
 from routerguard.enforce.enforcer import Enforcer
+from routerguard.enforce.marks import MARK_MASK, Marks, mark_of
 from routerguard.enforce.nft import parse_flowtables
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
 from routerguard.read.leases import Lease
@@ -201,6 +201,7 @@ def test_a_recounted_quota_is_made_anew_before_anything_refers_to_it():
     assert script.index("flush table") < script.index("delete quota inet routerguard q_dev1_aa")
 
 
+@pytest.mark.lab
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare"),
                     reason="nft -c needs root and a throwaway network namespace (unshare)")
 @pytest.mark.parametrize("script", [

@@ -1,8 +1,13 @@
-"""The four contract commands, run as a user runs them: the installed console script."""
+"""The four contract commands, run as a user runs them: the console script.
+
+The script is this environment's, its code the checkout's (tests/conftest.py
+puts the tree first on PYTHONPATH for every process a test starts).
+"""
 
 import os
 import signal
 import subprocess
+import sys
 import sysconfig
 import time
 import urllib.request
@@ -29,6 +34,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_lab_without_its_package_says_where_to_run_it():
+    """The router packages leave routerguard_lab out: `routerguard lab` says so, not a traceback."""
+    code = ("import sys; sys.modules['routerguard_lab'] = None; "  # None: import refused, as where it is absent
+            "from routerguard.cli import main; sys.exit(main(['lab']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "not installed here" in result.stderr and "pip install . && routerguard lab" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def routerguard(*args, stdin="", netns=None, **kw):
@@ -75,12 +90,14 @@ def test_bad_config_exits_2_naming_file_section_and_option(config, command):
     assert "valid units" in result.stderr
 
 
+@pytest.mark.lab
 def test_check_passes_on_a_usable_system(config, netns):
     result = routerguard("check", "--config", str(config), netns=netns)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: nftables works" in result.stdout
 
 
+@pytest.mark.lab
 def test_check_names_a_missing_interface_with_the_fix(config, netns):
     config.write_text(config.read_text().replace("option lan_if 'lo'", "option lan_if 'br-nope'"))
     result = routerguard("check", "--config", str(config), netns=netns)
@@ -89,6 +106,7 @@ def test_check_names_a_missing_interface_with_the_fix(config, netns):
     assert "fix: fix option lan_if" in result.stdout
 
 
+@pytest.mark.lab
 def test_check_notes_a_missing_uplink_without_failing(config, netns):
     config.write_text(config.read_text().replace("list wan_if 'lo'", "list wan_if 'wwan9'"))
     result = routerguard("check", "--config", str(config), netns=netns)
@@ -130,6 +148,7 @@ def _wait(predicate, timeout=15.0):
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.lab
 def test_run_serves_reloads_on_sighup_and_exits_0_on_sigterm(config, netns):
     port = int(config.read_text().split("127.0.0.1:")[1].split("'")[0])
     proc = subprocess.Popen(["ip", "netns", "exec", netns, ROUTERGUARD, "run", "--config", str(config)],
@@ -152,6 +171,7 @@ def test_run_serves_reloads_on_sighup_and_exits_0_on_sigterm(config, netns):
             proc.wait()
 
 
+@pytest.mark.lab
 def test_check_looks_for_dnsmasq_nftset_when_categories_are_blocked(config, netns):
     config.write_text(config.read_text() + "\nconfig saver 'saver'\n\tlist block 'os_updates'\n")
     result = routerguard("check", "--config", str(config), netns=netns)

@@ -15,11 +15,13 @@ import sysconfig
 import pytest
 
 from routerguard.core import Core
+from routerguard.store.secrets import Secrets
+from routerguard.units import format_size
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.netns import Namespace, kill_all, new_prefix
 from routerguard_lab.wait import wait_until
-from routerguard.store.secrets import Secrets
-from routerguard.units import format_size
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
 ROUTERGUARD = os.path.join(sysconfig.get_path("scripts"), "routerguard")
 PORT = 8080  # the namespace is ours alone

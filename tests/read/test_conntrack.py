@@ -296,6 +296,7 @@ def test_messages_of_other_types_are_skipped() -> None:
 # ---- tests against the kernel ----
 
 
+@pytest.mark.lab
 def test_dump_matches_conntrack_listing_for_a_mixed_table(router: str) -> None:
     insert_flows(router, 1000)  # several datagrams of dump, both families
     expected = listed(router)
@@ -303,6 +304,7 @@ def test_dump_matches_conntrack_listing_for_a_mixed_table(router: str) -> None:
     assert comparable(decoded(router)) == expected
 
 
+@pytest.mark.lab
 def test_dump_counts_real_traffic_like_conntrack(lab: Lab) -> None:
     with echo_server(lab.router):
         send_udp(lab, 40001, 5)
@@ -317,6 +319,7 @@ def test_dump_counts_real_traffic_like_conntrack(lab: Lab) -> None:
     assert len(tcp) == 2 and all(flow["orig_bytes"] > 3 * PAYLOAD for flow in tcp)
 
 
+@pytest.mark.lab
 def test_start_timestamp_is_read_when_the_kernel_keeps_it(router: str) -> None:
     insert_flows(router, 3)
     in_ns(router, "sysctl", "-qw", "net.netfilter.nf_conntrack_timestamp=0")
@@ -327,6 +330,7 @@ def test_start_timestamp_is_read_when_the_kernel_keeps_it(router: str) -> None:
     assert all(start > 0 for start in starts.values())
 
 
+@pytest.mark.lab
 def test_destroy_event_carries_the_final_counters(lab: Lab) -> None:
     with echo_server(lab.router):
         send_udp(lab, 40001, 4)
@@ -340,6 +344,7 @@ def test_destroy_event_carries_the_final_counters(lab: Lab) -> None:
         assert ended[src]["dport"] == ECHO_PORT
 
 
+@pytest.mark.lab
 def test_events_lost_to_a_full_buffer_are_reported(router: str) -> None:
     insert_flows(router, 1500)
     result = child(router, "overflow", 0)
@@ -348,6 +353,7 @@ def test_events_lost_to_a_full_buffer_are_reported(router: str) -> None:
     assert 0 < result["received"] < 1500
 
 
+@pytest.mark.lab
 def test_reliable_events_arrive_despite_a_full_buffer(router: str) -> None:
     insert_flows(router, 1500)
     result = child(router, "overflow", 1)
@@ -356,6 +362,7 @@ def test_reliable_events_arrive_despite_a_full_buffer(router: str) -> None:
     assert result["received"] == result["distinct"] == 1500
 
 
+@pytest.mark.lab
 def test_tracker_counts_real_traffic_exactly_once(lab: Lab) -> None:
     """Dumps, a flow ended after a dump, one born and ended between dumps."""
     with echo_server(lab.router):

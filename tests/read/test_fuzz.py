@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from routerguard.config import uci
 from routerguard.config.model import MAC_RE, ConfigError, build
-from routerguard_lab import samples
 from routerguard.read import conntrack, neighbours, netlink
 from routerguard.read.leases import parse_leases
+from routerguard_lab import samples
 
 EXAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "interface_example.uci")
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,6 +148,7 @@ def test_the_decoder_survives_random_bytes(data, wanted):
     decode(data, wanted)
 
 
+@pytest.mark.lab
 @FUZZ
 @given(st.data())
 def test_the_decoder_survives_mutated_kernel_dumps_and_events(kernel_messages, data):
@@ -156,6 +157,7 @@ def test_the_decoder_survives_mutated_kernel_dumps_and_events(kernel_messages, d
     decode(data.draw(mutations(kernel_messages[kind])), wanted)
 
 
+@pytest.mark.lab
 @FUZZ
 @given(st.data())
 def test_the_decoder_survives_kernel_messages_with_fields_of_the_wrong_size(kernel_messages, data):
@@ -169,6 +171,7 @@ def test_an_error_code_outside_errno_range_is_still_an_os_error():
         conntrack._decode(error, conntrack.CT_NEW, [])
 
 
+@pytest.mark.lab
 @FUZZ
 @given(st.data())
 def test_the_attribute_walk_survives_mutated_kernel_messages(kernel_messages, data):
@@ -179,6 +182,7 @@ def test_the_attribute_walk_survives_mutated_kernel_messages(kernel_messages, da
         pass
 
 
+@pytest.mark.lab
 def test_hostile_messages_leave_real_ones_decoding_as_before(kernel_messages):
     """The decoder caches message layouts: garbage must not teach it a wrong one."""
     def decoded_all() -> list[conntrack.Flow]:
@@ -226,6 +230,7 @@ def decode_neighbours(data: bytes, reply_type: int) -> list[object]:
     return results
 
 
+@pytest.mark.lab
 def test_real_dumps_give_resolved_neighbours_and_local_addresses(rtnetlink_messages):
     found = [n for d in rtnetlink_messages["neighbours"] for n in decode_neighbours(d, neighbours.RTM_NEWNEIGH) if n]
     assert {(n.ip, n.mac) for n in found} == {("192.168.8.11", "02:00:00:00:00:11"),
@@ -236,6 +241,7 @@ def test_real_dumps_give_resolved_neighbours_and_local_addresses(rtnetlink_messa
     assert {"127.0.0.1", "::1", "192.168.8.1", "fd00:8::1"} <= addresses
 
 
+@pytest.mark.lab
 @FUZZ
 @given(st.data())
 def test_the_neighbour_decoders_survive_mutated_kernel_dumps(rtnetlink_messages, data):

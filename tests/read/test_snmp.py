@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from routerguard.config.model import SnmpSource
+from routerguard.read.snmp import WanPoller
 from routerguard_lab.snmpd import NamespacedPoller, SnmpAgent, free_udp_port
 from routerguard_lab.wait import wait_until
-from routerguard.read.snmp import WanPoller
 
 MB = 10**6
 TOLERANCE = 0.02
@@ -150,6 +150,7 @@ def has_reading(snap: dict[str, Any]) -> bool:
 # --- against an agent in a namespace -------------------------------------------
 
 
+@pytest.mark.lab
 def test_total_matches_the_interface_counters(uplink: Uplink) -> None:
     with SnmpAgent(netns=uplink.router) as agent, NamespacedPoller(uplink.router, agent.port, WAN_IF) as poller:
         poller.wait_for(has_reading, "the first reading")
@@ -160,6 +161,7 @@ def test_total_matches_the_interface_counters(uplink: Uplink) -> None:
         assert snap["health"]["last_error"] is None
 
 
+@pytest.mark.lab
 def test_stopped_agent_reports_an_error_and_the_total_holds(uplink: Uplink) -> None:
     with SnmpAgent(netns=uplink.router) as agent, NamespacedPoller(uplink.router, agent.port, WAN_IF) as poller:
         poller.wait_for(has_reading, "the first reading")
@@ -174,6 +176,7 @@ def test_stopped_agent_reports_an_error_and_the_total_holds(uplink: Uplink) -> N
         assert "no answer from SNMP agent" in snap["health"]["last_error"]
 
 
+@pytest.mark.lab
 def test_restarted_agent_continues_without_double_counting(uplink: Uplink) -> None:
     with SnmpAgent(netns=uplink.router) as agent, NamespacedPoller(uplink.router, agent.port, WAN_IF) as poller:
         poller.wait_for(has_reading, "the first reading")
@@ -188,6 +191,7 @@ def test_restarted_agent_continues_without_double_counting(uplink: Uplink) -> No
         assert snap["total"] >= 5 * MB
 
 
+@pytest.mark.lab
 def test_restored_state_carries_the_total_over_a_poller_restart(uplink: Uplink) -> None:
     with SnmpAgent(netns=uplink.router) as agent:
         with NamespacedPoller(uplink.router, agent.port, WAN_IF) as poller:
@@ -201,6 +205,7 @@ def test_restored_state_carries_the_total_over_a_poller_restart(uplink: Uplink) 
             assert snap["total"] >= 3 * MB
 
 
+@pytest.mark.lab
 def test_recreated_interface_is_found_again_and_counted_from_zero(uplink: Uplink) -> None:
     with SnmpAgent(netns=uplink.router) as agent, NamespacedPoller(uplink.router, agent.port, WAN_IF) as poller:
         first = poller.wait_for(has_reading, "the first reading")["health"]["if_index"]

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from routerguard.config.model import SnmpSource
+from routerguard.read.snmp import WanPoller
 from routerguard_lab.snmpd import SnmpAgent
 from routerguard_lab.wait import wait_until
-from routerguard.read.snmp import WanPoller
 
 TIMEOUT, INTERVAL = 0.5, 0.2
 QUICK, SLOW = 0.05, 2.0  # seconds the relay holds each packet

@@ -17,10 +17,12 @@ from typing import Any, Iterator
 import pytest
 
 from routerguard.account.wan_total import COUNTER64_MODULUS
+from routerguard.read.snmp import IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, SYS_UPTIME
 from routerguard_lab.netns import Namespace, kill_all, new_prefix
 from routerguard_lab.snmpd import NamespacedPoller, SnmpAgent
 from routerguard_lab.snmppass import PassedValues
-from routerguard.read.snmp import IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS, SYS_UPTIME
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
 WAN_IF, PEER_IF = "wan0", "isp0"
 SYS_UPTIME_SUBTREE = SYS_UPTIME.rsplit(".", 1)[0]

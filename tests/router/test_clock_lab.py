@@ -16,11 +16,13 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from routerguard_lab import wallclock
-from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.hosts import Client
+from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.topology import Lab
 from routerguard_lab.wait import wait_until
 from routerguard_lab.wallclock import DAY, WallClock
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
 YEAR = 365 * DAY
 HOUR = 3600

@@ -18,6 +18,8 @@ from routerguard_lab import plan
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.wait import wait_until
 
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
+
 SLACK = 256_000  # the most a cap may be missed by, either way
 BIG = 20_000_000  # more than any cap here: a download that must be cut
 TRANSFER_TIMEOUT = 20  # a cut transfer ends at once (the device gets a reset); this only stops a hung test

@@ -22,12 +22,14 @@ from typing import Callable, Iterator
 
 import pytest
 
+from routerguard.store.db import FILENAME, JOURNAL_FILENAME
 from routerguard_lab import plan
-from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.hosts import Client
+from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.topology import Lab
 from routerguard_lab.wait import wait_until
-from routerguard.store.db import FILENAME, JOURNAL_FILENAME
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
 COMMIT_INTERVAL = 2
 POLL_INTERVAL = 0.2

@@ -22,6 +22,8 @@ from routerguard_lab.wait import wait_until
 from test_enforce import BIG, PROMPT, TRANSFER_TIMEOUT, assert_near, device, total, wait_state
 from test_metering import assert_close, usage
 
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
+
 PORT = 8000
 READY_TIMEOUT = 10.0
 FORWARD_TABLE = "labforward"  # the test's own; routerguard's table is never touched

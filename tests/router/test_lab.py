@@ -25,7 +25,7 @@ from routerguard_lab.relay import Relay
 from routerguard_lab.topology import Lab
 from routerguard_lab.wait import wait_until
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")]
 
 IFNAMSIZ = 15
 TESTS = Path(__file__).resolve().parents[1]

@@ -15,9 +15,11 @@ import pytest
 
 from routerguard.decide.periods import HOUR
 from routerguard.enforce.dnsmasq import SNIPPET
+from routerguard.store.db import Database
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.wait import wait_until
-from routerguard.store.db import Database
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
 TOLERANCE = 0.01
 RECEIVER_PORT = 8099

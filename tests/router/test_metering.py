@@ -8,6 +8,8 @@ import pytest
 
 from routerguard_lab.lab_daemon import LabDaemon
 
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
+
 TOLERANCE = 0.01
 
 

@@ -1,8 +1,12 @@
 """The carrier-side total in /api/v1/plan, read from a real snmpd in the lab's router."""
 
+import pytest
+
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.snmpd import SnmpAgent, free_udp_port
 from routerguard_lab.wait import wait_until
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
 TOLERANCE = 0.02
 

@@ -29,7 +29,8 @@ WAIT_MS = 10_000
 ADMIN_PAGES = ["/admin", f"/admin/devices/{PHONE}", "/admin/groups", "/admin/plan", "/admin/alerts", "/admin/tokens"]
 GUEST_PAGES = ["/", "/blocked", "/login"]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
 
 
 @pytest.fixture(scope="module")

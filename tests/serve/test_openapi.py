@@ -34,6 +34,7 @@ def token(site: Site) -> dict[str, str]:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_route_answers_as_documented(case, token: dict[str, str]) -> None:
