@@ -55,7 +55,7 @@ from routerguard.daemon import Daemon
 from routerguard.enforce import nft, recovery, ruleset
 from routerguard.enforce.desired import build
 from routerguard.enforce.enforcer import Enforcer
-from routerguard.lab.netns import Namespace, kill_all, new_prefix, sweep_stale
+from routerguard_lab.netns import Namespace, kill_all, new_prefix, sweep_stale
 from routerguard.leakguard import LeakGuard
 from routerguard.store.db import FOLD_BYTES, JOURNAL_FILENAME
 

@@ -10,11 +10,11 @@ bad input gives the parser's documented error or is skipped, never another
 exception; a hang (over --timeout seconds for one input) or memory past
 --rss-limit-mb is a failure too. libFuzzer writes a failing input to
 crash-*/timeout-*/oom-* in the current directory; it becomes a plain test in
-tests/test_fuzz.py.
+tests/read/test_fuzz.py.
 
 The fuzzer starts from real inputs, written to DIR/seeds the first time:
 
-- conntrack: a ctnetlink dump and DESTROY events from a namespace (routerguard.lab.samples)
+- conntrack: a ctnetlink dump and DESTROY events from a namespace (routerguard_lab.samples)
 - neighbours: RTM_NEWNEIGH and RTM_NEWADDR dumps from a namespace
 - uci: the shipped OpenWrt config and tests/data/interface_example.uci
 - leases: the lab's dnsmasq lease file
@@ -155,13 +155,13 @@ def packets_target(data: bytes) -> None:
 # ---- seeds: real inputs ----
 
 def conntrack_seeds() -> List[bytes]:
-    from routerguard.lab.samples import conntrack_datagrams
+    from routerguard_lab.samples import conntrack_datagrams
     datagrams = conntrack_datagrams()
     return [b"\0" + d for d in datagrams["dump"]] + [b"\1" + d for d in datagrams["destroy"]]
 
 
 def neighbours_seeds() -> List[bytes]:
-    from routerguard.lab.samples import rtnetlink_datagrams
+    from routerguard_lab.samples import rtnetlink_datagrams
     datagrams = rtnetlink_datagrams()
     return [b"\1" + d for d in datagrams["neighbours"]] + [b"\0" + d for d in datagrams["addresses"]]
 
@@ -196,8 +196,8 @@ def lab_seeds() -> Dict[str, List[bytes]]:
     """The lab's lease file, and DNS answers and DHCP acks captured while clients look up names and renew."""
     import subprocess
 
-    from routerguard.lab import plan
-    from routerguard.lab.topology import Lab
+    from routerguard_lab import plan
+    from routerguard_lab.topology import Lab
 
     with Lab(2) as lab:
         proc = lab.router.popen([sys.executable, "-c", LAN_CAPTURE.format(lan=plan.LAN_IF)],

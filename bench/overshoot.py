@@ -18,8 +18,8 @@ import os
 import shutil
 import time
 
-from routerguard.lab.daemon import LabDaemon
-from routerguard.lab.topology import Lab
+from routerguard_lab.lab_daemon import LabDaemon
+from routerguard_lab.topology import Lab
 
 CAPS = (5_000_000, 50_000_000)
 POLL_INTERVALS = (0.5, 2.0, 10.0)

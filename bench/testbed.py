@@ -31,10 +31,10 @@ import time
 from types import TracebackType
 
 from routerguard.account.ledger import Ledger
-from routerguard.lab.daemon import ROUTERGUARD
-from routerguard.lab.netns import Namespace, kill_all, new_prefix, sweep_stale
-from routerguard.lab.wait import wait_until
 from routerguard.store.db import Database
+from routerguard_lab.lab_daemon import ROUTERGUARD
+from routerguard_lab.netns import Namespace, kill_all, new_prefix, sweep_stale
+from routerguard_lab.wait import wait_until
 from traffic import LAN_HOST, SYSCTLS as TRAFFIC_SYSCTLS, TRACKING, Traffic, ip_commands, packet_socket
 
 DEVICES, FLOWS = 250, 65536  # the size the targets are set for

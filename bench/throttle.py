@@ -24,9 +24,9 @@ import shutil
 import sys
 import time
 
-from routerguard.lab.daemon import LabDaemon
-from routerguard.lab.topology import Lab
-from routerguard.lab.wait import wait_until
+from routerguard_lab.lab_daemon import LabDaemon
+from routerguard_lab.topology import Lab
+from routerguard_lab.wait import wait_until
 
 RATES_KBIT = (256, 2000, 20000)
 WINDOWS = (6.0, 12.0)

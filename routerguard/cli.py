@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.util
 import json
 import os
 import sys
@@ -90,16 +91,15 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    try:
-        from routerguard.lab.daemon import DEMO_PASSWORD
-        from routerguard.lab.demo import run_demo
-    except ImportError:
-        print("routerguard: the lab is not installed here (router packages leave it out); "
-              "run it from a source checkout: pip install . && routerguard lab", file=sys.stderr)
+    if importlib.util.find_spec("routerguard_lab") is None:  # a package beside routerguard, not on routers
+        print("routerguard: the lab (package routerguard_lab) is not installed here: router packages leave it out; "
+              "run it on a PC from a source checkout: pip install . && routerguard lab", file=sys.stderr)
         return EXIT_PROBLEM
+    from routerguard_lab.demo import run_demo
+    from routerguard_lab.lab_daemon import DEMO_PASSWORD
 
     print(f"admin password of the lab's page: {DEMO_PASSWORD}", flush=True)
-    return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard.lab.daemon"])
+    return run_demo(port=args.port, clients=args.clients, daemon_argv=[sys.executable, "-m", "routerguard_lab.lab_daemon"])
 
 
 # --- commands against the running daemon (its HTTP API; see routerguard/client.py) ---------

@@ -1,13 +1,73 @@
-"""Shared pytest fixtures. Each owner keeps a clearly named block."""
+"""Shared pytest fixtures. Each owner keeps a clearly named block.
 
-# ---- lab: the virtual router in network namespaces (routerguard/lab) ----
-# `lab` (two clients, fresh per test) and `lab_factory(clients=N)`.
-from routerguard.lab.fixtures import lab, lab_factory  # noqa: F401
+Where a test lives, by one rule: the folder of the layer it tests, mirroring the
+package (tests/read for routerguard/read, tests/account for routerguard/account,
+... tests/serve, tests/config, tests/store); tests of routerguard's top-level
+modules (units.py, service.py, notify.py) sit here in tests/. Two folders are
+not a layer: tests/router runs the whole daemon, or the lab itself, in the
+virtual router (routerguard_lab); tests/packaging tests routerguard as a user
+installs and types it (the OpenWrt and systemd packaging, the console script).
+
+Markers (setup.cfg, --strict-markers): `lab` needs root and the kernel
+(network namespaces, nft, conntrack, snmpd, dnsmasq); `browser` drives
+Chromium; `slow` takes seconds each. `pytest -m "not lab"` runs every pure test,
+as any user.
+
+The tests run the tree they sit in, not an installed copy: setup.cfg's
+`pythonpath` puts the checkout first for this process, and PYTHONPATH below for
+every Python it starts (`routerguard` console script, `python -m
+routerguard_lab...` in a namespace).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from routerguard_lab.topology import Lab
+
+# ---- the tree under test, for the processes the tests start ----
+CHECKOUT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH")) if p)
+# ---- end tree ----
+
+# ---- lab: the virtual router in network namespaces (routerguard_lab) ----
+# `lab` (two clients, fresh per test) and `lab_factory(clients=N)`: as many labs
+# as a test wants. Every lab is torn down after the test, passed or failed.
+
+
+@pytest.fixture
+def lab_factory() -> Iterator[Callable[..., Lab]]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (it creates network namespaces)")
+    labs: list[Lab] = []
+
+    def make(clients: int = 2) -> Lab:
+        lab = Lab(clients)
+        labs.append(lab)
+        return lab.start()
+
+    yield make
+    errors = []
+    for lab in reversed(labs):
+        try:
+            lab.close()
+        except Exception as e:  # close the others all the same
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def lab(lab_factory: Callable[..., Lab]) -> Lab:
+    return lab_factory()
 # ---- end lab ----
 
-# ---- fleet: a config file beside real SQLite, for metrics, SNMP agent, export and CLI tests ----
-import pytest  # noqa: E402
 
+# ---- fleet: a config file beside real SQLite, for metrics, SNMP agent, export and CLI tests ----
 FLEET_MAIN = """config routerguard 'main'
 \toption lan_if 'lo'
 \tlist wan_if 'lo'

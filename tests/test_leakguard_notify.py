@@ -11,8 +11,8 @@ from typing import Iterator
 import pytest
 
 from routerguard.config.model import Notify
-from routerguard.lab.wait import wait_until
 from routerguard.notify import Notifier
+from routerguard_lab.wait import wait_until
 
 ALERT = {"id": 7, "kind": "threshold", "mac": None, "message": "The plan is 80% used (16 GB of 20 GB).",
          "time": "2026-11-25T01:00:00Z", "level": 80}

@@ -2,12 +2,14 @@
 
 `create_app(service)` is all a caller needs: the daemon's server and the tests
 build the same app over a Service, with templates and static files found
-through the package (`routerguard.web`), never the working directory.
+through the package (`routerguard.web`; from a checkout, its web/ folder),
+never the working directory.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from flask import Flask, Response, jsonify
 
@@ -26,7 +28,7 @@ NBSP = "\u00a0"  # keeps "1.5 GB" on one line
 
 
 def create_app(service: Service) -> Flask:
-    web = files("routerguard.web")
+    web = _web()
     app = Flask("routerguard", template_folder=str(web / "templates"), static_folder=str(web / "static"))
     app.config.update(
         SECRET_KEY=service.secrets.session_key(),
@@ -54,6 +56,19 @@ def create_app(service: Service) -> Flask:
         return jsonify(document())
 
     return app
+
+
+def _web() -> Path:
+    """The page's folder: the installed package `routerguard.web`, or the checkout's web/.
+
+    setup.cfg installs the top-level web/ as routerguard.web; imported from a
+    checkout (the tests run the tree they sit in) that package does not exist,
+    and web/ sits beside routerguard/.
+    """
+    try:
+        return Path(str(files("routerguard.web")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "web"
 
 
 def _install_filters(app: Flask, service: Service) -> None:

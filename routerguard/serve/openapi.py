@@ -1,6 +1,6 @@
 """The OpenAPI 3 document of every route, served at /openapi.json.
 
-Written by hand next to the views and kept true by tests/test_openapi.py,
+Written by hand next to the views and kept true by tests/serve/test_openapi.py,
 which fuzzes the running app with schemathesis against it.
 """
 

@@ -1,0 +1,129 @@
+"""EventDrain: DESTROY events reach the flow tracker as they come, and never ahead of a dump read before them.
+
+A fake event socket (a pipe for select, datagrams that name flows) and a
+tracker that writes down what it was given, in order, against the dump.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Iterable, Iterator, List, Tuple
+
+import pytest
+
+from routerguard.account import meter
+from routerguard.account.meter import EventDrain
+from routerguard_lab.wait import wait_until
+
+WAIT = 5.0
+
+
+class FakeEvents:
+    """DestroyEvents' reading side: `push` queues datagrams (or a loss) and wakes select."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        self._lock = threading.Lock()
+        self._queued: List[bytes] = []
+        self._lost = False
+
+    def push(self, *datagrams: bytes, lost: bool = False) -> None:
+        with self._lock:
+            self._queued += datagrams
+            self._lost = self._lost or lost
+        os.write(self._write, b"!")
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._queued) + self._lost
+
+    def fileno(self) -> int:
+        return self._read
+
+    def receive(self) -> Tuple[List[bytes], bool]:
+        with self._lock:
+            try:
+                os.read(self._read, 4096)
+            except BlockingIOError:
+                pass
+            datagrams, lost, self._queued, self._lost = self._queued, self._lost, [], False
+        return datagrams, lost
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+class Recorder:
+    """A tracker that writes down the events it was handed, and the dumps it was told of."""
+
+    def __init__(self) -> None:
+        self.log: List[str] = []
+
+    def ended(self, flows: Iterable[str]) -> None:
+        self.log += flows
+
+    def take(self) -> list:
+        return []
+
+
+def decode(datagrams: Iterable[bytes]) -> Iterator[str]:
+    """Datagrams name their flow; b"bad" is a message the decoder refuses."""
+    for data in datagrams:
+        if data == b"bad":
+            raise ValueError("conntrack message without id")
+        yield data.decode()
+
+
+@pytest.fixture
+def drain(monkeypatch):
+    monkeypatch.setattr(meter.conntrack, "decode_events", decode)
+    events, tracker = FakeEvents(), Recorder()
+    drain = EventDrain(events, tracker)  # type: ignore[arg-type]
+    yield drain, events, tracker
+    drain.close()
+
+
+def test_events_between_dumps_reach_the_tracker_at_once(drain) -> None:
+    _, events, tracker = drain
+    events.push(b"a", b"b")
+    wait_until(lambda: tracker.log == ["a", "b"], WAIT, "the events handed over")
+
+
+def test_events_read_during_a_dump_reach_the_tracker_after_it(drain) -> None:
+    drain_, events, tracker = drain
+    with drain_.dumping():
+        events.push(b"a")
+        wait_until(lambda: events.waiting() == 0, WAIT, "the event read off the socket")
+        tracker.log.append("dump")
+    assert tracker.log == ["dump", "a"]
+
+
+def test_events_waiting_when_a_dump_starts_reach_the_tracker_before_it(drain) -> None:
+    drain_, events, tracker = drain
+    events.push(b"a")  # the thread takes it, or the dump's own drain does: before the dump either way
+    with drain_.dumping():
+        tracker.log.append("dump")
+    assert tracker.log == ["a", "dump"]
+
+
+def test_a_loss_is_told_to_the_next_dump_only(drain) -> None:
+    drain_, events, tracker = drain
+    events.push(b"a", lost=True)
+    wait_until(lambda: tracker.log == ["a"], WAIT, "the events that did arrive")
+    with drain_.dumping() as lost:
+        assert lost
+    with drain_.dumping() as lost:
+        assert not lost
+
+
+def test_a_message_the_decoder_refuses_is_a_loss_and_the_thread_goes_on(drain) -> None:
+    drain_, events, tracker = drain
+    events.push(b"bad")
+    wait_until(lambda: events.waiting() == 0, WAIT, "the message read")
+    with drain_.dumping() as lost:
+        assert lost
+    events.push(b"c")
+    wait_until(lambda: tracker.log == ["c"], WAIT, "a later event handed over")

@@ -1,0 +1,837 @@
+"""The router packaging: the OpenWrt feed package, its scripts, LuCI entry and
+the systemd unit.
+
+OpenWrt's tools are not on this machine, so the scripts run against stand-ins
+that record what they are asked (a fake `uci`, `/etc/rc.common`, procd) in a
+scratch root, under the POSIX shells that are here (dash, and busybox ash,
+the shell of OpenWrt).
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+OPENWRT = REPO / "openwrt"
+FILES = OPENWRT / "files"
+MAKEFILE = OPENWRT / "Makefile"
+CONFIG = FILES / "routerguard.config"
+INIT = FILES / "routerguard.init"
+HOTPLUG = FILES / "routerguard.hotplug"
+UCI_DEFAULTS = FILES / "routerguard.uci-defaults"
+WRAPPER = FILES / "routerguard.sh"
+UNIT = REPO / "packaging" / "systemd" / "routerguard.service"
+SHELL_SCRIPTS = [INIT, HOTPLUG, UCI_DEFAULTS, WRAPPER]
+
+SIZE_BUDGET = 500 * 1000
+CONTRACT_SECTIONS = {"routerguard", "snmp", "plan", "defaults", "group", "device",
+                     "uplink", "category", "saver", "notify", "agent"}
+SHIPPED_LISTEN = "192.168.1.1:8080"
+SHIPPED_CONFDIR = "/tmp/dnsmasq.d"
+DNSMASQ_PER_INSTANCE = 'config_get dnsmasqconfdir "$cfg" confdir "/tmp/dnsmasq${cfg:+.$cfg}.d"\n'
+DNSMASQ_SHARED = 'config_get dnsmasqconfdir "$cfg" confdir "/tmp/dnsmasq.d"\n'
+
+
+def posix_shells() -> list[list[str]]:
+    shells = [["sh"]]
+    if shutil.which("busybox"):
+        shells.append(["busybox", "sh"])
+    return shells
+
+
+SHELLS = pytest.mark.parametrize("shell", posix_shells(), ids=lambda s: " ".join(s))
+
+
+# --- reading the Makefile ------------------------------------------------------------
+
+
+def makefile_text() -> str:
+    return MAKEFILE.read_text()
+
+
+def make_variable(name: str) -> str:
+    """The value of `NAME:=...` (continuation lines joined), as make would see it."""
+    text = makefile_text().replace("\\\n", " ")
+    found = re.findall(rf"^{re.escape(name)}\s*:=(.*)$", text, re.M)
+    assert found, f"{name} is not set in {MAKEFILE}"
+    return " ".join(found[-1].split())
+
+
+def make_define(name: str) -> str:
+    match = re.search(rf"^define {re.escape(name)}\n(.*?)^endef$", makefile_text(), re.M | re.S)
+    assert match, f"define {name} is missing from {MAKEFILE}"
+    return match.group(1)
+
+
+def package_depends(package: str) -> list[str]:
+    body = make_define(f"Package/{package}").replace("\\\n", " ")
+    match = re.search(r"^\s*DEPENDS:=(.*)$", body, re.M)
+    assert match, f"Package/{package} has no DEPENDS"
+    return [d.lstrip("+") for d in match.group(1).split()]
+
+
+def setup_cfg() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg")
+    return parser
+
+
+def install_requires() -> list[str]:
+    return [line.strip() for line in setup_cfg()["options"]["install_requires"].splitlines() if line.strip()]
+
+
+def python_version() -> str:
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', (REPO / "routerguard" / "__init__.py").read_text(), re.M)
+    assert match, "routerguard/__init__.py has no __version__"
+    return match.group(1)
+
+
+def pinned_wheels() -> dict[str, tuple[str, str]]:
+    """openwrt/wheels.txt: name -> (version, sha256) of each bundled wheel."""
+    lines = (REPO / "openwrt" / "wheels.txt").read_text().splitlines()
+    return {m[1]: (m[2], m[3]) for m in (re.fullmatch(r"(\S+)==(\S+) --hash=sha256:(\S+)", line) for line in lines) if m}
+
+
+# --- shellcheck ----------------------------------------------------------------------
+
+
+def test_every_shell_script_in_the_package_is_checked():
+    scripts = {p for p in FILES.rglob("*") if p.is_file() and p.read_bytes().startswith(b"#!/bin/sh")}
+    assert scripts == set(SHELL_SCRIPTS)
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
+def test_shell_script_passes_shellcheck_as_posix_sh(script):
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed")
+    result = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("define", ["Package/routerguard/postinst", "Package/routerguard/postrm",
+                                    "Package/routerguard-snmp/postinst"])
+def test_maintainer_script_in_the_makefile_passes_shellcheck(define, tmp_path):
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed")
+    script = tmp_path / "script.sh"
+    script.write_text(make_define(define).replace("$$", "$"))
+    result = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the Makefile --------------------------------------------------------------------
+
+
+def test_makefile_name_and_version_are_the_python_package_s():
+    assert make_variable("PKG_NAME") == setup_cfg()["metadata"]["name"]
+    assert make_variable("PKG_VERSION") == python_version()
+    assert make_variable("PKG_RELEASE").isdigit()
+    assert make_variable("PKG_LICENSE") == setup_cfg()["metadata"]["license"]
+
+
+def test_makefile_installs_every_shipped_file_and_only_those():
+    shipped = {p.relative_to(OPENWRT).as_posix() for p in FILES.rglob("*") if p.is_file()}
+    installed = set(re.findall(r"\./(files/\S+)", makefile_text()))
+    assert installed == shipped
+
+
+def test_every_python_dependency_is_an_openwrt_package_or_bundled():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    depends = set(package_depends("routerguard"))
+    bundled = {canonicalize_name(name) for name in pinned_wheels()}
+    for line in install_requires():
+        name = canonicalize_name(Requirement(line).name)
+        assert f"python3-{name}" in depends or name in bundled, (
+            f"{name} (setup.cfg) is neither a DEPENDS on python3-{name} nor a bundled wheel in {MAKEFILE}")
+
+
+def test_bundled_wheels_are_pinned_hashed_and_satisfy_setup_cfg():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    wanted = {canonicalize_name(Requirement(line).name): Requirement(line).specifier for line in install_requires()}
+    wheels = pinned_wheels()
+    assert wheels, "openwrt/wheels.txt pins no wheel"
+    assert "-r $(ROUTERGUARD_WHEELS)" in makefile_text() and "--require-hashes" in makefile_text()
+    for name, (version, digest) in wheels.items():
+        assert re.fullmatch(r"[0-9a-f]{64}", digest), f"{name}: the hash must be a sha256"
+        spec = wanted.get(canonicalize_name(name))
+        assert spec is None or spec.contains(version), f"{name} {version} does not satisfy setup.cfg's {name}{spec}"
+
+
+def test_python_dependencies_are_split_between_the_two_packages():
+    install = make_define("Package/routerguard/install")
+    snmp = make_define("Package/routerguard-snmp/install")
+    assert "waitress" in install and "pysnmp" not in install
+    assert "pysnmp" in snmp and "pyasn1" in snmp and "waitress" not in snmp
+    assert "routerguard" in package_depends("routerguard-snmp")
+
+
+def test_config_and_data_survive_upgrades_as_conffiles():
+    conffiles = make_define("Package/routerguard/conffiles").split()
+    assert conffiles == ["/etc/config/routerguard", "/etc/routerguard/"]
+
+
+# --- running the install recipe against stand-ins for OpenWrt's build system ------
+
+
+STUB_RULES_MK = """\
+INSTALL_DIR:=install -d -m0755
+INSTALL_BIN:=install -m0755
+INSTALL_DATA:=install -m0644
+INSTALL_CONF:=install -m0600
+CP:=cp -fpR
+FIND:=find
+"""
+
+STUB_PACKAGE_MK = """\
+# Just enough of include/package.mk to run a package's install recipe.
+define Download
+endef
+define BuildPackage
+install-$(1):
+\t$$(call Package/$(1)/install,$$(DESTDIR)/$(1))
+endef
+"""
+
+STUB_PYTHON3_PACKAGE_MK = """\
+PYTHON3_PKG_DIR:=/usr/lib/python3.11/site-packages
+define Py3Package
+endef
+define Py3Package/ProcessFilespec
+\t$(file >$(STUB)/filespec-$(1),$(Py3Package/$(1)/filespec))
+\tsh $(STUB)/filespec.sh "$(2)" "$(3)" "$(STUB)/filespec-$(1)"
+endef
+define Python3/CompileAll
+\t$(STUB_PYTHON) -m compileall -q -b -d / $(1)
+endef
+define Python3/DeleteSourceFiles
+\tfind $(1) -type f -name '*.py' -delete
+endef
+define Python3/DeleteEmptyDirs
+\tfind $(1) -mindepth 1 -empty -type d -delete
+endef
+"""
+
+# `+|path` copies src/path to dest/path, `-|path` removes dest/path.
+STUB_FILESPEC_SH = """\
+src="$1"; dest="$2"
+while IFS='|' read -r cmd path; do
+\tcase "$cmd" in
+\t\t*+*) mkdir -p "$dest/${path%/*}" && cp -pR "$src$path" "$dest${path%/*}/" || exit 1 ;;
+\t\t*-*) [ -e "$dest$path" ] || { echo "not found: $path" >&2; exit 1; }; rm -rf "$dest$path" ;;
+\tesac
+done < "$3"
+"""
+
+
+def fake_pkg_install_dir(root: Path) -> None:
+    """What Build/Install leaves: the wheel installed into site-packages, the vendored wheels."""
+    site = root / "usr/lib/python3.11/site-packages"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "routerguard", site / "routerguard", ignore=ignore)
+    shutil.copytree(REPO / "routerguard_lab", site / "routerguard_lab", ignore=ignore)  # setup.cfg's wheel has it
+    shutil.copytree(REPO / "web", site / "routerguard" / "web", ignore=ignore, dirs_exist_ok=True)
+    (site / "routerguard" / "web" / "templates").mkdir(parents=True, exist_ok=True)
+    (site / "routerguard" / "web" / "templates" / "page.html").write_text("<html></html>\n")
+    (site / f"routerguard-{python_version()}.dist-info").mkdir()
+    (site / f"routerguard-{python_version()}.dist-info" / "METADATA").write_text("Name: routerguard\n")
+    vendor = root / "usr/lib/routerguard/vendor"
+    for name, (version, _) in pinned_wheels().items():
+        (vendor / name).mkdir(parents=True)
+        (vendor / name / "__init__.py").write_text(f"__version__ = {version!r}\n")
+        (vendor / f"{name}-{version}.dist-info").mkdir()
+        (vendor / f"{name}-{version}.dist-info" / "METADATA").write_text(f"Name: {name}\n")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, Path]:
+    """Runs the Makefile's install recipes; returns each package's root."""
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    tmp = tmp_path_factory.mktemp("openwrt")
+    top = tmp / "top"
+    (top / "include").mkdir(parents=True)
+    (top / "rules.mk").write_text(STUB_RULES_MK)
+    (top / "include" / "package.mk").write_text(STUB_PACKAGE_MK)
+    python_mk = top / "feeds/packages/lang/python/python3-package.mk"
+    python_mk.parent.mkdir(parents=True)
+    python_mk.write_text(STUB_PYTHON3_PACKAGE_MK)
+    (top / "filespec.sh").write_text(STUB_FILESPEC_SH)
+    pkg_install = tmp / "ipkg-install"
+    fake_pkg_install_dir(pkg_install)
+    dest = tmp / "ipkg"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(OPENWRT), "-f", "Makefile",
+         f"TOPDIR={top}", f"INCLUDE_DIR={top / 'include'}", f"STUB={top}", f"STUB_PYTHON={sys.executable}",
+         f"PKG_INSTALL_DIR={pkg_install}", f"DESTDIR={dest}",
+         "install-routerguard", "install-routerguard-snmp"],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"routerguard": dest / "routerguard", "routerguard-snmp": dest / "routerguard-snmp"}
+
+
+def tree(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_install_puts_the_service_files_where_openwrt_looks(installed):
+    root = installed["routerguard"]
+    assert mode(root / "usr/bin/routerguard") == 0o755
+    assert mode(root / "etc/init.d/routerguard") == 0o755
+    assert mode(root / "etc/uci-defaults/90-routerguard") == 0o755
+    assert (root / "etc/hotplug.d/iface/90-routerguard").read_text() == HOTPLUG.read_text()
+    assert (root / "etc/config/routerguard").read_text() == CONFIG.read_text()
+    assert mode(root / "etc/config/routerguard") == 0o600
+    assert (root / "etc/routerguard").is_dir()
+    assert (root / "lib/upgrade/keep.d/routerguard").read_text().split() == ["/etc/routerguard/"]
+    assert (root / "usr/share/luci/menu.d/luci-app-routerguard.json").is_file()
+    assert (root / "usr/share/rpcd/acl.d/luci-app-routerguard.json").is_file()
+    assert (root / "www/luci-static/resources/view/routerguard.js").is_file()
+
+
+def test_install_ships_byte_code_only_and_leaves_the_lab_out(installed):
+    site = installed["routerguard"] / "usr/lib/python3.11/site-packages"
+    files = tree(site)
+    assert "routerguard/__init__.pyc" in files and "routerguard/__main__.pyc" in files
+    assert "routerguard/web/templates/page.html" in files
+    assert not [f for f in files if f.endswith(".py")]
+    assert not [f for f in files if f.startswith("routerguard_lab/")]
+
+
+def test_each_vendored_library_goes_to_one_package(installed):
+    vendor = "usr/lib/routerguard/vendor/"
+    main = {f[len(vendor):].split("/")[0] for f in tree(installed["routerguard"]) if f.startswith(vendor)}
+    snmp = {f[len(vendor):].split("/")[0] for f in tree(installed["routerguard-snmp"]) if f.startswith(vendor)}
+    assert {m.split("-")[0] for m in main} == {"waitress"}
+    assert {s.split("-")[0] for s in snmp} == {"pysnmp", "pyasn1"}
+    assert tree(installed["routerguard-snmp"]) <= {f for f in tree(installed["routerguard-snmp"]) if f.startswith(vendor)}
+
+
+def test_the_two_packages_share_no_file(installed):
+    assert not tree(installed["routerguard"]) & tree(installed["routerguard-snmp"])
+
+
+# --- flash budget and what the router does not need ------------------------------
+
+
+def test_package_own_files_fit_in_500_kb(installed):
+    """What the package installs of ours (not the bundled waitress): byte code (not the lab), the page, the router files.
+
+    Counted as opkg fetches them and as the overlay's compressing filesystem
+    (JFFS2, UBIFS) stores them: gzip'd, as in the .ipk. Unpacked, byte code
+    takes about twice its source; docs/openwrt.md gives both figures.
+    """
+    root = installed["routerguard"]
+    own = [p for p in sorted(root.rglob("*")) if p.is_file() and "vendor" not in p.relative_to(root).parts]
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+        for path in own:
+            tar.add(path, arcname=path.relative_to(root).as_posix())
+    size, unpacked = len(packed.getvalue()), sum(p.stat().st_size for p in own)
+    print(f"routerguard's own files: {size} bytes packed, {unpacked} unpacked")
+    assert size < SIZE_BUDGET, f"the package's own files take {size} bytes packed ({unpacked} unpacked), over {SIZE_BUDGET}"
+
+
+def test_the_cli_starts_without_the_lab_that_the_package_leaves_out():
+    code = ("import sys, routerguard.cli; "
+            "sys.exit(any(m.startswith('routerguard_lab') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# --- the default config --------------------------------------------------------------
+
+
+def config_text() -> str:
+    return CONFIG.read_text()
+
+
+def uncommented_examples() -> str:
+    """The config with every example ('#config', '#\\toption', '#\\tlist') switched on."""
+    return re.sub(r"^#(?=config |\toption |\tlist )", "", config_text(), flags=re.M)
+
+
+def test_default_config_validates(tmp_path):
+    model = pytest.importorskip("routerguard.config.model")
+    config = model.load_config(str(CONFIG))
+    assert config.main.data_dir == "/etc/routerguard"
+    assert config.main.commit_interval == 60
+    assert [f"{host}:{port}" for host, port in config.main.listen] == [SHIPPED_LISTEN]
+    assert config.main.dnsmasq_conf_dir == SHIPPED_CONFDIR
+    assert config.agent.enabled is False
+
+
+def test_every_commented_example_validates_when_switched_on(tmp_path):
+    model = pytest.importorskip("routerguard.config.model")
+    path = tmp_path / "routerguard"
+    path.write_text(uncommented_examples())
+    config = model.load_config(str(path))
+    assert config.plan is not None and config.snmp is not None and config.default_cap is not None
+    assert config.groups and config.devices and config.uplinks and config.categories
+
+
+def test_default_config_shows_every_section_of_the_contract():
+    types = set(re.findall(r"^#?config (\w+)", config_text(), re.M))
+    assert types == CONTRACT_SECTIONS
+
+
+def test_uci_defaults_recognises_the_shipped_placeholders():
+    script = UCI_DEFAULTS.read_text()
+    assert f"option listen '{SHIPPED_LISTEN}'" in config_text()
+    assert 'RG_SHIPPED_LISTEN="192.168.1.1:$RG_PORT"' in script and "RG_PORT=8080" in script
+    assert f"option dnsmasq_conf_dir '{SHIPPED_CONFDIR}'" in config_text()
+    assert f"RG_SHIPPED_CONFDIR={SHIPPED_CONFDIR}" in script
+
+
+# --- the first-run script (uci-defaults) ------------------------------------------
+
+FAKE_UCI = """\
+#!{python}
+# A stand-in for uci: records every call, answers from a JSON file.
+import json, os, sys
+
+args = sys.argv[1:]
+with open(os.environ["FAKE_UCI_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+path = os.environ["FAKE_UCI_STATE"]
+with open(path) as f:
+    state = json.load(f)
+quiet = plain = False
+while args and args[0].startswith("-"):
+    flag = args.pop(0)
+    if flag == "-q":
+        quiet = True
+    elif flag == "-X":
+        plain = True
+    elif flag == "-c":
+        state["_confdir"] = args.pop(0)
+command, rest = args[0], args[1:]
+if command == "get":
+    if rest[0] not in state:
+        if not quiet:
+            print("uci: Entry not found", file=sys.stderr)
+        sys.exit(1)
+    print(state[rest[0]])
+elif command == "show":
+    key = ("show -X " if plain else "show ") + rest[0]
+    if key not in state:
+        sys.exit(1)
+    print(state[key])
+elif command == "set":
+    key, _, value = rest[0].partition("=")
+    state[key] = value
+elif command == "commit":
+    state.setdefault("_commits", []).append(rest[0] if rest else "")
+else:
+    sys.exit(2)
+with open(path, "w") as f:
+    json.dump(state, f)
+"""
+
+
+class FirstRun:
+    """A scratch root with a fake uci, where the uci-defaults script runs."""
+
+    def __init__(self, tmp_path: Path, state: dict, dnsmasq_init: str | None = DNSMASQ_PER_INSTANCE) -> None:
+        self.root = tmp_path / "root"
+        (self.root / "etc/config").mkdir(parents=True)
+        if dnsmasq_init is not None:
+            (self.root / "etc/init.d").mkdir(parents=True)
+            (self.root / "etc/init.d/dnsmasq").write_text(dnsmasq_init)
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        uci = bin_dir / "uci"
+        uci.write_text(FAKE_UCI.format(python=sys.executable))
+        uci.chmod(0o755)
+        self.state_path, self.log_path = tmp_path / "uci.json", tmp_path / "uci.log"
+        self.state_path.write_text(json.dumps(state))
+        self.log_path.write_text("")
+        self.env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "IPKG_INSTROOT": str(self.root),
+                    "FAKE_UCI_STATE": str(self.state_path), "FAKE_UCI_LOG": str(self.log_path)}
+        self.env.pop("UCI", None)
+
+    def run(self, shell: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run([*shell, str(UCI_DEFAULTS)], env=self.env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60)
+
+    @property
+    def state(self) -> dict:
+        return json.loads(self.state_path.read_text())
+
+    @property
+    def calls(self) -> list[list[str]]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def sets(self) -> list[str]:
+        return [call[call.index("set") + 1] for call in self.calls if "set" in call]
+
+
+def fresh_router(**overrides) -> dict:
+    """uci state of an OpenWrt 24.10 travel router right after installing the package."""
+    state = {
+        "routerguard.main.listen": SHIPPED_LISTEN,
+        "routerguard.main.dnsmasq_conf_dir": SHIPPED_CONFDIR,
+        "routerguard.main.data_dir": "/etc/routerguard",
+        "network.lan.ipaddr": "192.168.8.1",
+        "show dhcp.@dnsmasq[0]": "dhcp.@dnsmasq[0]=dnsmasq\ndhcp.@dnsmasq[0].domainneeded='1'",
+        "show -X dhcp.@dnsmasq[0]": "dhcp.cfg01411c=dnsmasq\ndhcp.cfg01411c.domainneeded='1'",
+        "firewall.@defaults[0].flow_offloading": "1",
+        "firewall.@defaults[0].flow_offloading_hw": "1",
+    }
+    state.update(overrides)
+    return {k: v for k, v in state.items() if v is not None}
+
+
+@SHELLS
+def test_first_run_sets_up_a_fresh_router(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router())
+    result = first.run(shell)
+    assert result.returncode == 0, result.stderr
+    assert first.sets() == [
+        "routerguard.main.listen=192.168.8.1:8080",
+        "routerguard.main.dnsmasq_conf_dir=/tmp/dnsmasq.cfg01411c.d",
+        "firewall.@defaults[0].flow_offloading=0",
+        "firewall.@defaults[0].flow_offloading_hw=0",
+    ]
+    assert set(first.state["_commits"]) == {"routerguard", "firewall"}
+    sysctl = (first.root / "etc/sysctl.d/11-routerguard.conf").read_text()
+    assert "net.netfilter.nf_conntrack_acct=1\n" in sysctl
+    assert "net.netfilter.nf_conntrack_events=1\n" in sysctl
+    assert mode(first.root / "etc/routerguard") == 0o700
+    assert "flow_offloading" in result.stderr
+
+
+@SHELLS
+def test_first_run_reads_and_writes_only_the_scratch_root_s_config(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router())
+    assert first.run(shell).returncode == 0
+    assert first.calls and all(call[:2] == ["-c", f"{first.root}/etc/config"] for call in first.calls)
+
+
+@SHELLS
+def test_first_run_keeps_what_the_user_chose(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{
+        "routerguard.main.listen": "10.0.0.1:8080",
+        "routerguard.main.dnsmasq_conf_dir": "/tmp/dnsmasq.mine.d",
+        "firewall.@defaults[0].flow_offloading": "0",
+        "firewall.@defaults[0].flow_offloading_hw": None,
+    }))
+    result = first.run(shell)
+    assert result.returncode == 0, result.stderr
+    assert first.sets() == []
+    assert "_commits" not in first.state
+    assert (first.root / "etc/sysctl.d/11-routerguard.conf").is_file()
+
+
+@SHELLS
+def test_first_run_takes_the_address_out_of_a_cidr_lan(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{"network.lan.ipaddr": "10.8.0.1/24"}))
+    assert first.run(shell).returncode == 0
+    assert "routerguard.main.listen=10.8.0.1:8080" in first.sets()
+
+
+@SHELLS
+def test_first_run_leaves_the_shipped_values_that_are_already_right(tmp_path, shell):
+    """OpenWrt 23.05: LAN 192.168.1.1, dnsmasq reading /tmp/dnsmasq.d."""
+    first = FirstRun(tmp_path, fresh_router(**{"network.lan.ipaddr": "192.168.1.1"}), dnsmasq_init=DNSMASQ_SHARED)
+    assert first.run(shell).returncode == 0
+    assert [s for s in first.sets() if s.startswith("routerguard.")] == []
+    assert first.state["_commits"] == ["firewall"]
+
+
+@SHELLS
+def test_first_run_follows_a_confdir_set_in_dhcp(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{"dhcp.cfg01411c.confdir": "/tmp/dns.d,*.conf"}))
+    assert first.run(shell).returncode == 0
+    assert "routerguard.main.dnsmasq_conf_dir=/tmp/dns.d" in first.sets()
+
+
+# --- the init script, under a stand-in /etc/rc.common -------------------------------
+
+FAKE_RC_COMMON = """\
+# Stand-in for /etc/rc.common and procd.sh: records what the init script asks.
+log() { printf '%s\\n' "$*" >> "$RG_TEST_LOG"; }
+extra_command() { log "extra_command $1"; }
+procd_open_instance() { log "procd_open_instance"; }
+procd_set_param() { log "procd_set_param $*"; }
+procd_close_instance() { log "procd_close_instance"; }
+procd_add_reload_trigger() { log "procd_add_reload_trigger $*"; }
+procd_send_signal() { log "procd_send_signal $*"; }
+procd_running() { [ "$RG_TEST_RUNNING" = 1 ]; }
+start() { log "start"; }
+logger() { log "logger $*"; cat >> "$RG_TEST_LOG"; }
+. "$1"
+PROG="$RG_TEST_PROG"
+shift
+"$@"
+"""
+
+FAKE_ROUTERGUARD = """\
+#!/bin/sh
+printf 'routerguard %s\\n' "$*" >> "$RG_TEST_LOG"
+if [ "$1" = check ] && [ "$RG_TEST_CHECK" != ok ]; then
+\techo "/etc/config/routerguard:4: section 'main', option 'listen': 'x': the host must be an IP address" >&2
+\texit 2
+fi
+"""
+
+
+def run_init(tmp_path: Path, shell: list[str], *action: str, check: str = "ok", running: bool = False):
+    harness, prog, log = tmp_path / "rc.common", tmp_path / "routerguard", tmp_path / "calls"
+    harness.write_text(FAKE_RC_COMMON)
+    prog.write_text(FAKE_ROUTERGUARD)
+    prog.chmod(0o755)
+    log.write_text("")
+    env = {**os.environ, "RG_TEST_LOG": str(log), "RG_TEST_PROG": str(prog),
+           "RG_TEST_CHECK": check, "RG_TEST_RUNNING": "1" if running else "0"}
+    result = subprocess.run([*shell, str(harness), str(INIT), *action], env=env, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=60)
+    lines = log.read_text().splitlines()
+    # extra_command runs when rc.common sources the script, before any action
+    return result, [line for line in lines if not line.startswith("extra_command ")]
+
+
+def init_extra_commands(tmp_path: Path, shell: list[str]) -> list[str]:
+    run_init(tmp_path, shell, "true")
+    return [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("extra_command ")]
+
+
+@SHELLS
+def test_init_runs_the_daemon_under_procd_with_bounded_respawn(tmp_path, shell):
+    result, calls = run_init(tmp_path, shell, "start_service")
+    assert result.returncode == 0, result.stderr
+    prog = tmp_path / "routerguard"
+    assert calls[0] == "routerguard check --config /etc/config/routerguard"
+    assert calls[1:] == [
+        "procd_open_instance",
+        f"procd_set_param command {prog} run --config /etc/config/routerguard",
+        "procd_set_param respawn 3600 5 5",
+        "procd_set_param term_timeout 20",
+        "procd_set_param stdout 1",
+        "procd_set_param stderr 1",
+        "procd_close_instance",
+    ]
+
+
+@SHELLS
+def test_init_leaves_a_bad_config_stopped_and_logs_why(tmp_path, shell):
+    result, calls = run_init(tmp_path, shell, "start_service", check="bad")
+    assert result.returncode != 0
+    assert "procd_open_instance" not in calls
+    assert "logger -t routerguard -p daemon.err" in calls
+    assert any("option 'listen'" in line for line in calls)
+    assert "logread" in result.stderr
+
+
+@SHELLS
+def test_reload_sends_sighup_to_a_running_daemon(tmp_path, shell):
+    _, calls = run_init(tmp_path, shell, "reload_service", running=True)
+    assert calls == ["procd_send_signal routerguard * HUP"]
+
+
+@SHELLS
+def test_reload_starts_a_daemon_that_is_not_running(tmp_path, shell):
+    """A config fixed with `uci commit routerguard` brings a refused service up."""
+    _, calls = run_init(tmp_path, shell, "reload_service", running=False)
+    assert calls == ["start"]
+
+
+@SHELLS
+def test_uplink_sends_sigusr1_to_a_running_daemon(tmp_path, shell):
+    assert run_init(tmp_path, shell, "uplink", running=True)[1] == ["procd_send_signal routerguard * USR1"]
+
+
+@SHELLS
+def test_uplink_starts_a_daemon_that_check_kept_stopped(tmp_path, shell):
+    """A modem that appears after boot: its ifup gives the service another try."""
+    assert run_init(tmp_path, shell, "uplink", running=False)[1] == ["start"]
+
+
+@SHELLS
+def test_init_reloads_on_uci_commit_and_offers_check_and_uplink(tmp_path, shell):
+    assert run_init(tmp_path, shell, "service_triggers")[1] == ["procd_add_reload_trigger routerguard"]
+    assert init_extra_commands(tmp_path, shell) == ["extra_command check", "extra_command uplink"]
+
+
+@SHELLS
+def test_init_check_command_runs_routerguard_check(tmp_path, shell):
+    result, calls = run_init(tmp_path, shell, "check", check="bad")
+    assert result.returncode == 2
+    assert calls == ["routerguard check --config /etc/config/routerguard"]
+
+
+def test_init_script_is_an_rc_common_procd_script():
+    text = INIT.read_text()
+    assert text.startswith("#!/bin/sh /etc/rc.common\n")
+    assert re.search(r"^USE_PROCD=1$", text, re.M)
+    assert re.search(r"^START=\d+$", text, re.M) and re.search(r"^STOP=\d+$", text, re.M)
+
+
+# --- the hotplug script ----------------------------------------------------------
+
+
+def run_hotplug(tmp_path: Path, shell: list[str], enabled: bool = True, **event: str) -> list[str]:
+    service, log, bin_dir = tmp_path / "service", tmp_path / "calls", tmp_path / "bin"
+    service.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        echo "service $*" >> {log}
+        [ "$1" != enabled ] || [ "{int(enabled)}" = 1 ]
+        """))
+    service.chmod(0o755)
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "logger").write_text(f"#!/bin/sh\necho \"logger $*\" >> {log}\n")
+    (bin_dir / "logger").chmod(0o755)
+    script = tmp_path / "90-routerguard"
+    script.write_text(HOTPLUG.read_text().replace("/etc/init.d/routerguard", str(service)))
+    log.write_text("")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **event}
+    # hotplug-call sources each script in a subshell
+    subprocess.run([*shell, "-c", '( . "$0" )', str(script)], env=env, check=True, timeout=60,
+                   stdin=subprocess.DEVNULL)
+    return log.read_text().splitlines()
+
+
+@SHELLS
+def test_hotplug_tells_the_daemon_when_an_interface_goes_up_or_down(tmp_path, shell):
+    for action in ("ifup", "ifdown"):
+        calls = run_hotplug(tmp_path, shell, ACTION=action, INTERFACE="wwan", DEVICE="wwan0")
+        assert calls[0] == "service enabled"
+        assert calls[-1] == "service uplink"
+        assert any(c.startswith("logger") and f"{action} of wwan (wwan0)" in c for c in calls)
+
+
+@SHELLS
+def test_hotplug_ignores_other_events_loopback_and_a_disabled_service(tmp_path, shell):
+    assert run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="wwan", DEVICE="wwan0") == []
+    assert run_hotplug(tmp_path, shell, ACTION="ifup", INTERFACE="loopback", DEVICE="lo") == []
+    assert run_hotplug(tmp_path, shell, enabled=False, ACTION="ifup", INTERFACE="wwan") == ["service enabled"]
+
+
+# --- /usr/bin/routerguard ---------------------------------------------------------
+
+
+def test_wrapper_puts_the_vendor_directory_before_site_packages(tmp_path):
+    vendor = tmp_path / "vendor"
+    (vendor / "routerguard").mkdir(parents=True)
+    (vendor / "routerguard" / "__init__.py").write_text("")
+    (vendor / "routerguard" / "__main__.py").write_text("import sys; print('vendor', sys.argv[1:])\n")
+    wrapper = tmp_path / "routerguard"
+    wrapper.write_text(WRAPPER.read_text().replace("/usr/lib/routerguard/vendor", str(vendor))
+                       .replace("/usr/bin/python3", sys.executable))
+    result = subprocess.run(["sh", str(wrapper), "status", "--json"], capture_output=True, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, timeout=60)
+    assert result.stdout == "vendor ['status', '--json']\n", result.stderr
+
+
+def test_wrapper_never_imports_from_the_current_directory(tmp_path):
+    (tmp_path / "routerguard").mkdir()
+    (tmp_path / "routerguard" / "__init__.py").write_text("raise SystemExit('imported from the current directory')\n")
+    wrapper = tmp_path / "wrapper"
+    wrapper.write_text(WRAPPER.read_text().replace("/usr/bin/python3", sys.executable))
+    result = subprocess.run(["sh", str(wrapper), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+# --- LuCI ------------------------------------------------------------------------
+
+
+def test_luci_menu_opens_an_installed_view_under_services():
+    menu = json.loads((FILES / "luci/menu.d/luci-app-routerguard.json").read_text())
+    entry = menu["admin/services/routerguard"]
+    assert entry["action"]["type"] == "view"
+    assert (FILES / "luci/view" / f"{entry['action']['path']}.js").is_file()
+    assert f"/www/luci-static/resources/view/" in make_define("Package/routerguard/install")
+    acl = json.loads((FILES / "luci/acl.d/luci-app-routerguard.json").read_text())
+    assert set(entry["depends"]["acl"]) <= set(acl)
+
+
+def test_luci_acl_only_reads_routerguard_s_config():
+    acl = json.loads((FILES / "luci/acl.d/luci-app-routerguard.json").read_text())
+    grant = acl["luci-app-routerguard"]
+    assert grant["read"] == {"uci": ["routerguard"]}
+    assert "write" not in grant
+
+
+LUCI_VIEW_RUNNER = """\
+// Runs the view with stand-ins for LuCI's view, uci, E() and _().
+const fs = require('fs');
+const [file, listen, pageHost] = process.argv.slice(2);
+const view = { extend: (o) => o };
+const uci = { load: () => Promise.resolve(), get: () => JSON.parse(listen) };
+const E = (tag, attrs, children) => ({ tag, attrs, children });
+const window = { location: { hostname: pageHost } };
+const v = new Function('view', 'uci', 'E', '_', 'window', fs.readFileSync(file, 'utf8'))(view, uci, E, (s) => s, window);
+const links = [];
+(function walk(n) { if (n && n.tag === 'a') links.push(n.attrs.href); ((n && n.children) || []).forEach(walk); })(v.render());
+console.log(links.join(' '));
+"""
+
+
+@pytest.mark.parametrize("listen, page_host, url", [
+    ('"192.168.8.1:8080"', "openwrt.lan", "http://192.168.8.1:8080/"),
+    ('["10.0.0.1:9000", "[fd00::1]:9000"]', "10.0.0.1", "http://10.0.0.1:9000/"),
+    ('"[fd00::1]:8080"', "x", "http://[fd00::1]:8080/"),
+    ('"0.0.0.0:8080"', "192.168.8.1", "http://192.168.8.1:8080/"),
+    ('"192.168.8.1"', "x", "http://192.168.8.1:8080/"),
+    ('"fd00::1"', "x", "http://[fd00::1]:8080/"),
+    ('null', "192.168.8.1", "http://192.168.8.1:8080/"),
+])
+def test_luci_view_links_to_the_page_on_the_listen_address(tmp_path, listen, page_host, url):
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    runner = tmp_path / "run.js"
+    runner.write_text(LUCI_VIEW_RUNNER)
+    result = subprocess.run(["node", str(runner), str(FILES / "luci/view/routerguard.js"), listen, page_host],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [url]
+
+
+# --- systemd -------------------------------------------------------------------------
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # keys are case-sensitive
+    parser.read(UNIT)
+    return parser
+
+
+def test_systemd_unit_runs_reloads_and_keeps_netlink_capabilities():
+    service = unit()["Service"]
+    assert service["Type"] == "simple"
+    assert re.fullmatch(r"/\S+/routerguard run --config /\S+", service["ExecStart"])
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"] == "2"
+    assert {"CAP_NET_ADMIN", "CAP_NET_RAW"} <= set(service["CapabilityBoundingSet"].split())
+    assert "AF_NETLINK" in service["RestrictAddressFamilies"].split()
+
+
+def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    copy = tmp_path / "routerguard.service"
+    copy.write_text(UNIT.read_text().replace("/usr/local/bin/routerguard", shutil.which("true")))
+    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and not result.stderr.strip() and not result.stdout.strip(), \
+        result.stdout + result.stderr

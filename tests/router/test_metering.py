@@ -1,0 +1,102 @@
+"""Metering in the virtual router: exact per-device usage from conntrack, end to end.
+
+The daemon runs in the lab's router namespace; clients move real bytes to the
+internet host; each client's own nftables counters are the ground truth.
+"""
+
+import pytest
+
+from routerguard_lab.lab_daemon import LabDaemon
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
+
+TOLERANCE = 0.01
+
+
+def usage(daemon, mac):
+    return daemon.api("GET", f"/api/v1/devices/{mac}")["usage"]
+
+
+def settled_usage(daemon, mac):
+    """Usage once the last packets of finished transfers (FIN, ACK) have been counted."""
+    return daemon.settled(lambda: usage(daemon, mac))
+
+
+def assert_close(measured, truth, what):
+    assert truth > 0, what
+    assert abs(measured - truth) <= truth * TOLERANCE, f"{what}: metered {measured}, truth {truth}"
+
+
+@pytest.fixture
+def metered(lab):
+    daemon = LabDaemon(lab).start()
+    yield lab, daemon
+    if daemon.proc.poll() is None:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_downloads_and_uploads_match_the_clients_own_counters(metered, v6):
+    lab, daemon = metered
+    one, two = lab.clients
+    one.truth(reset=True), two.truth(reset=True)
+    one.download(3_000_000, v6=v6)
+    one.upload(1_000_000, v6=v6)
+    two.download(500_000, v6=v6)
+    daemon.wait_readings()
+    for client in (one, two):
+        truth_up, truth_down = client.truth()
+        measured = usage(daemon, client.mac)
+        assert_close(measured["up_bytes"], truth_up, f"{client} up")
+        assert_close(measured["down_bytes"], truth_down, f"{client} down")
+
+
+def test_short_connections_between_two_readings_are_all_counted(lab):
+    daemon = LabDaemon(lab, poll_interval=5).start()
+    client = lab.clients[0]
+    client.truth(reset=True)
+    urls = [lab.internet.url(f"/bytes/{1000 + i}") for i in range(150)]
+    client.exec(["curl", "-sS", "-o", "/dev/null", "-H", "Connection: close", *urls])
+    daemon.wait_readings()
+    truth_up, truth_down = client.truth()
+    measured = usage(daemon, client.mac)
+    assert_close(measured["down_bytes"], truth_down, "down")
+    assert_close(measured["up_bytes"], truth_up, "up")
+    daemon.stop()
+
+
+def test_usage_is_unchanged_across_a_restart(metered):
+    lab, daemon = metered
+    client = lab.clients[0]
+    client.download(2_000_000)
+    before = settled_usage(daemon, client.mac)
+    assert daemon.stop() == 0
+    daemon.start()
+    daemon.wait_readings()
+    assert usage(daemon, client.mac) == before
+    client.download(1_000_000)
+    daemon.wait_readings()
+    assert usage(daemon, client.mac)["down_bytes"] > before["down_bytes"] + 1_000_000
+
+
+def test_the_routers_own_traffic_is_its_own_line(metered):
+    lab, daemon = metered
+    lab.router.exec(["curl", "-sS", "-o", "/dev/null", lab.internet.url("/bytes/200000")])
+    daemon.wait_readings()
+    plan = daemon.api("GET", "/api/v1/plan")
+    assert plan["router_bytes"] >= 200_000
+    assert plan["used_bytes"] >= plan["router_bytes"]
+    macs = {d["mac"] for d in daemon.api("GET", "/api/v1/devices")["devices"]}
+    assert "router" not in macs
+
+
+def test_traffic_from_an_ipv6_privacy_address_is_charged_to_its_device(metered):
+    lab, daemon = metered
+    client = lab.clients[1]
+    client.truth(reset=True)
+    client.download(1_000_000, v6=True, src=client.ip6_privacy)
+    daemon.wait_readings()
+    truth_up, truth_down = client.truth()
+    measured = usage(daemon, client.mac)
+    assert_close(measured["down_bytes"], truth_down, "down")
+    assert client.ip6_privacy in daemon.api("GET", f"/api/v1/devices/{client.mac}")["ips"]

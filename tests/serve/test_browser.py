@@ -1,0 +1,172 @@
+"""The pages in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Screenshots at phone and desktop widths land in tests/artifacts/ for a
+person to look at; the tests themselves check what a person would: the
+login, a cap set and shown, the language switch, a guest's own page, live
+figures, no overflow on a phone, and the weight of every page.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from web_util import LAPTOP, PASSWORD, PHONE, Site
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+GUEST = "02:00:00:00:00:0c"  # the device the browser itself is, found by its address 127.0.0.1
+MAX_PAGE_BYTES = 150 * 1000
+WAIT_MS = 10_000
+ADMIN_PAGES = ["/admin", f"/admin/devices/{PHONE}", "/admin/groups", "/admin/plan", "/admin/alerts", "/admin/tokens"]
+GUEST_PAGES = ["/", "/blocked", "/login"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def router(site: Site) -> Site:
+    """The test site, plus the browser's own machine as a guest device with a cap and some usage."""
+    site.device(GUEST, "127.0.0.1", "guest-phone")
+    site.service.patch_device(GUEST, {"name": "Guest phone", "cap": {"bytes": 2 * 10**9, "period": "daily", "action": "block"}})
+    site.usage(GUEST, 40 * 10**6, 610 * 10**6)
+    for hours_ago, (up, down) in enumerate([(3, 80), (9, 240), (1, 30), (20, 400), (5, 60)]):
+        site.usage(PHONE, up * 10**6, down * 10**6, ago=hours_ago * 3600)
+    site.usage(LAPTOP, 2 * 10**6, 90 * 10**6, ago=26 * 3600)
+    return site
+
+
+def open_page(browser, size: str = "desktop", locale: str = "en-US"):
+    context = browser.new_context(viewport=VIEWPORTS[size], locale=locale, is_mobile=size == "phone")
+    return context, context.new_page()
+
+
+def log_in(page, site: Site) -> None:
+    page.goto(site.url("/login"))
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(site.url("/admin"))
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_admin_logs_in_sets_a_cap_and_sees_it(browser, router: Site) -> None:
+    context, page = open_page(browser)
+    log_in(page, router)
+    page.click(f"[data-mac='{LAPTOP}'] a.name")
+    page.wait_for_url(router.url(f"/admin/devices/{LAPTOP}"))
+    cap_form = page.locator("form[action$='/cap']")
+    cap_form.locator("input[name=size]").fill("3GB")
+    cap_form.locator("select[name=period]").select_option("daily")
+    cap_form.locator("select[name=action]").select_option("block")
+    cap_form.locator("button[type=submit]").first.click()
+    playwright_api.expect(page.locator(".flash.ok")).to_have_text("Saved.")
+    playwright_api.expect(page.locator("[data-f=usage]")).to_contain_text("of 3.0 GB")
+    assert router.service.device(LAPTOP)["cap"]["bytes"] == 3 * 10**9
+    context.close()
+
+
+def test_a_refused_value_shows_why_and_changes_nothing(browser, router: Site) -> None:
+    before = router.config_bytes()
+    context, page = open_page(browser)
+    log_in(page, router)
+    page.goto(router.url(f"/admin/devices/{PHONE}"))
+    page.locator("form[action$='/cap'] input[name=size]").fill("5XB")
+    page.locator("form[action$='/cap'] button[type=submit]").first.click()
+    playwright_api.expect(page.locator(".flash.error")).to_contain_text("unknown unit 'XB'")
+    assert router.config_bytes() == before
+    context.close()
+
+
+def test_the_dashboard_figures_refresh_by_themselves(browser, router: Site) -> None:
+    context, page = open_page(browser)
+    log_in(page, router)
+    rate = page.locator(f"[data-mac='{PHONE}'] [data-f=down]")
+    playwright_api.expect(rate).to_have_text("0 bit/s")
+    now = router.core.now()
+    router.core.rates.record(now - 1, {PHONE: (0, 0)})
+    router.core.rates.record(now, {PHONE: (1000, 250_000)})
+    playwright_api.expect(rate).to_have_text("2.0 Mbit/s", timeout=WAIT_MS)
+    context.close()
+
+
+def test_the_language_switch_sticks(browser, router: Site) -> None:
+    context, page = open_page(browser, locale="en-US")
+    page.goto(router.url("/"))
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.click("a[hreflang=zh-CN]")
+    playwright_api.expect(page.locator("h1")).to_have_text("您的流量用量")
+    page.goto(router.url("/login"))
+    playwright_api.expect(page.locator("h1")).to_have_text("管理员登录")
+    page.click("a[hreflang=en]")
+    playwright_api.expect(page.locator("h1")).to_have_text("Admin login")
+    context.close()
+
+
+def test_the_browser_language_picks_chinese(browser, router: Site) -> None:
+    context, page = open_page(browser, locale="zh-CN")
+    page.goto(router.url("/"))
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    playwright_api.expect(page.locator("[data-f=left]")).to_contain_text("剩余")
+    context.close()
+
+
+def test_a_guest_sees_its_own_usage_without_a_password(browser, router: Site) -> None:
+    context, page = open_page(browser, "phone")
+    page.goto(router.url("/"))
+    playwright_api.expect(page.locator(".hero .name")).to_contain_text("Guest phone")
+    playwright_api.expect(page.locator("[data-f=left]")).to_have_text("1.4 GB left")
+    playwright_api.expect(page.locator(".hero")).to_contain_text("resets")
+    assert page.locator("nav").count() == 0  # no admin links for a guest
+    context.close()
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_every_page_fits_and_weighs_little(browser, router: Site, size: str, locale: str) -> None:
+    """No horizontal overflow, nothing fetched from outside, no script errors, under 150 KB a page; screenshots for a person."""
+    context, page = open_page(browser, size, locale)
+    fetched: dict[str, int] = {}
+    errors: list[str] = []  # script errors and CSP refusals land in the console
+    page.on("response", lambda r: fetched.__setitem__(r.url, 0 if 300 <= r.status < 400 else len(r.body())))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for path in GUEST_PAGES:
+        _check_page(page, router, path, size, locale, fetched)
+    log_in(page, router)
+    for path in ADMIN_PAGES:
+        _check_page(page, router, path, size, locale, fetched)
+    context.close()
+    assert errors == []
+
+
+def _check_page(page, site: Site, path: str, size: str, locale: str, fetched: dict[str, int]) -> None:
+    fetched.clear()
+    page.goto(site.url(path))
+    page.wait_for_load_state("load")
+    assert all(url.startswith(site.base) for url in fetched), f"{path} fetched from elsewhere: {list(fetched)}"
+    assert sum(fetched.values()) < MAX_PAGE_BYTES, f"{path} weighs {sum(fetched.values())} bytes"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS[size]["width"], f"{path} is {width}px wide on a {size}"
+    name = path.strip("/").replace("/", "-").replace(":", "") or "me"
+    shoot(page, f"{name}-{locale[:2]}-{size}")
