@@ -86,7 +86,7 @@ class LeakGuard:
     def after_reading(self, charged: dict[str, tuple[int, int]]) -> None:
         now = self.core.now()
         snap = self.core.snapshot(now)
-        self.core.destinations.settle(lambda mac: _start(snap.window(mac)))
+        self.core.destinations.settle(lambda mac: _start(snap.window(mac)), keep_since=_start(snap.plan()))
         self._note_recent(charged, now)
         for alert, levels in self._decide(snap, now):
             self._raise(alert, levels, now)

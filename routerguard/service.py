@@ -129,6 +129,10 @@ def _json_rows(pieces: Iterable[list[dict]]) -> Iterator[str]:
     yield "]}"
 
 
+def _bytes(up: int, down: int) -> dict:
+    return {"up_bytes": up, "down_bytes": down, "total_bytes": up + down}
+
+
 class Service:
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -347,6 +351,56 @@ class Service:
         window = self.snapshot().window(mac)
         found = catalog(self.core.config.categories)
         return destinations.view(self.core.destinations.top(mac, window.start if window else None), lambda name: describe(name, found))
+
+    # --- what ate the data: the destinations added up, for the device page, the dashboard and /me ---------
+
+    def categories_used(self, mac: str) -> list[dict]:
+        """Bytes per category in the device's window, biggest first; they add up to its destinations.
+
+        `category` null holds what is in no list: names no list knows, addresses
+        without a name (the address is the name) and the "other" row."""
+        return self._category_views(self.destinations(mac))
+
+    def services_used(self, mac: str) -> list[dict]:
+        """Bytes per service in the device's window, biggest first: what a guest reads on its own page.
+
+        A name in no list is its own row (`service` null, `name` the name)."""
+        rows = destinations.summed(self.destinations(mac), lambda row: (row["service"] or row["name"], row["service"] is not None,
+                                                                         row["category"]))
+        return [{"name": name, "service": name if listed else None, "category": category, **_bytes(up, down)}
+                for (name, listed, category), up, down in rows]
+
+    def plan_breakdown(self) -> dict:
+        """Where the plan's data went: bytes per category over every line, and every line's bytes, in the plan's window.
+
+        Without a plan the window is all time, as `plan()` counts. A line's bytes
+        its destinations do not cover (windows that began before the plan's, or
+        were dropped) count to category null, so the categories add up to the
+        plan's use."""
+        snap = self.snapshot()
+        limit = snap.plan()
+        start = limit.start if limit else None
+        found = catalog(self.core.config.categories)
+        rows: list[dict] = []
+        lines = []
+        for mac in self.core.ledger.macs():
+            up, down = snap.usage(mac, start)
+            if not up + down:
+                continue
+            named = destinations.view(self.core.destinations.top(mac, start), lambda name: describe(name, found))
+            rest_up = up - sum(row["up_bytes"] for row in named)
+            rest_down = down - sum(row["down_bytes"] for row in named)
+            rows += named + [{"category": None, **_bytes(max(rest_up, 0), max(rest_down, 0))}]
+            lines.append({"mac": None if mac == ROUTER else mac, "name": None if mac == ROUTER else self.name_of(mac),
+                          **_bytes(up, down)})
+        return {"from": rfc3339(start), "used_bytes": sum(line["total_bytes"] for line in lines),
+                "categories": [view for view in self._category_views(rows) if view["total_bytes"]],
+                "devices": sorted(lines, key=lambda line: line["total_bytes"], reverse=True)}
+
+    def _category_views(self, rows: Iterable[dict]) -> list[dict]:
+        found = catalog(self.core.config.categories)
+        return [{"category": cid, "name": found.get(cid).name if cid else None, **_bytes(up, down)}  # ids come from this catalog
+                for cid, up, down in destinations.summed(rows, lambda row: row["category"])]
 
     def categories(self) -> list[dict]:
         return [{"id": c.id, "name": c.name, "domains": c.domains,

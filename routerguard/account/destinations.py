@@ -9,7 +9,10 @@ device's usage.
 
 Rows are kept per usage window (the period the device's usage is shown
 for); when a period rolls, the new one starts empty and the old rows are
-dropped at the next write. Like the ledger, everything is answered from
+dropped at the next write, unless they began within the plan's window:
+then they stay until it rolls too, so that the dashboard can say where the
+plan's data went (a device on a daily cap under a monthly plan keeps a
+month of days). Like the ledger, everything is answered from
 the database plus memory, and written once per commit interval.
 """
 
@@ -76,6 +79,7 @@ class Destinations:
         self._pending: dict[str, Tally] = {}  # since the last settle, window not known yet
         self._current: dict[str, _Segment] = {}
         self._retired: list[tuple[str, _Segment]] = []  # a rolled window not yet written
+        self._keep_since: float | None = None  # rolled windows that began since then stay (the plan's window)
 
     def add(self, mac: str, destination: bytes | None, up: int, down: int) -> None:
         """Bytes of one flow key in one reading; `destination` None: not known (charged to "other")."""
@@ -86,9 +90,12 @@ class Destinations:
         with self._lock:
             self._pending.setdefault(mac, Tally(self.limit)).add(name, up, down)
 
-    def settle(self, window_start: Callable[[str], float | None]) -> None:
-        """Charge what is pending to each device's current window (None: lifetime)."""
+    def settle(self, window_start: Callable[[str], float | None], keep_since: float | None = None) -> None:
+        """Charge what is pending to each device's current window (None: lifetime).
+
+        `keep_since`: the plan window's start; rolled windows that began since then are kept, not dropped."""
         with self._lock:
+            self._keep_since = keep_since
             pending, self._pending = self._pending, {}
             for mac, tally in pending.items():
                 start = window_start(mac) or 0.0
@@ -135,7 +142,8 @@ class Destinations:
         """Write changed windows and drop rolled ones, in the caller's transaction; call the result once it committed."""
         with self._lock:
             changed = [(mac, seg, seg.version) for mac, seg in [*self._retired, *self._current.items()] if seg.version != seg.written]
-            current = [(mac, seg.start) for mac, seg in self._current.items()]
+            keep = self._keep_since
+            current = [(mac, seg.start if keep is None else min(seg.start, keep)) for mac, seg in self._current.items()]
             for mac, seg, _ in changed:
                 tx.execute("DELETE FROM destination WHERE mac = ? AND start = ?", (mac, seg.start))
                 tx.executemany("INSERT INTO destination (mac, start, name, up, down) VALUES (?, ?, ?, ?, ?)",
@@ -156,3 +164,13 @@ def view(rows: Iterable[tuple[str, int, int]], describe: Callable[[str], dict]) 
     """The API's destinations: name, service, category and bytes; the rest is named "other"."""
     return [{**(describe(name) if name != OTHER else {"name": "other", "service": None, "category": None}),
              "up_bytes": up, "down_bytes": down, "total_bytes": up + down} for name, up, down in rows]
+
+
+def summed(rows: Iterable[dict], key: Callable[[dict], object]) -> list[tuple[object, int, int]]:
+    """(key, up, down) of destination views added up by `key` (a category, a service), biggest first."""
+    sums: dict[object, list[int]] = {}
+    for row in rows:
+        pair = sums.setdefault(key(row), [0, 0])
+        pair[0] += row["up_bytes"]
+        pair[1] += row["down_bytes"]
+    return sorted(((k, up, down) for k, (up, down) in sums.items()), key=lambda r: r[1] + r[2], reverse=True)

@@ -112,12 +112,14 @@ def logout() -> Response:
 
 @bp.get("/admin")
 def dashboard() -> str:
-    return render_template("dashboard.html", plan=service().plan(), devices=service().devices())
+    return render_template("dashboard.html", plan=service().plan(), devices=service().devices(),
+                           breakdown=service().plan_breakdown())
 
 
 def device_page(mac: str, error: str | None = None) -> str:
     return render_template("device.html", device=service().device(mac), groups=service().groups(), error=error,
-                           hours=_chart(mac, "hour", "history_hours"), days=_chart(mac, "day", "history_days"))
+                           hours=_chart(mac, "hour", "history_hours"), days=_chart(mac, "day", "history_days"),
+                           destinations=service().destinations(mac), categories=service().categories_used(mac))
 
 
 @bp.get("/admin/devices/<mac>")

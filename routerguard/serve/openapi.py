@@ -118,6 +118,14 @@ HISTORY = obj({"mac": nullable(TEXT), "step": {"type": "string", "enum": list(HI
 DESTINATION = obj({"name": TEXT, "service": nullable(TEXT), "category": nullable(TEXT),
                    "up_bytes": INT, "down_bytes": INT, "total_bytes": INT})
 
+CATEGORY_USE = obj({"category": nullable(TEXT), "name": nullable(TEXT), "up_bytes": INT, "down_bytes": INT, "total_bytes": INT})
+
+PLAN_BREAKDOWN = obj({
+    "from": nullable(TIME), "used_bytes": INT, "categories": {"type": "array", "items": ref("CategoryUse")},
+    "devices": {"type": "array", "items": obj({"mac": nullable(TEXT), "name": nullable(TEXT), "up_bytes": INT, "down_bytes": INT,
+                                                "total_bytes": INT})},
+})
+
 CATEGORY = obj({"id": TEXT, "name": TEXT, "domains": {"type": "array", "items": TEXT},
                 "services": {"type": "array", "items": obj({"name": TEXT, "domains": {"type": "array", "items": TEXT}})}})
 
@@ -144,6 +152,8 @@ SCHEMAS = {
     "Alert": ALERT,
     "Destination": DESTINATION,
     "Category": CATEGORY,
+    "CategoryUse": CATEGORY_USE,
+    "PlanBreakdown": PLAN_BREAKDOWN,
     "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
 }
 
@@ -219,6 +229,12 @@ def document() -> Schema:
             "/api/v1/devices/{mac}/destinations": {"get": operation(
                 "What ate the device's data this period: bytes per name it looked up, biggest first",
                 obj({"destinations": {"type": "array", "items": ref("Destination")}}), "404", params=MAC)},
+            "/api/v1/devices/{mac}/categories": {"get": operation(
+                "The device's bytes per category this period (its destinations added up; category null: in no list)",
+                obj({"categories": {"type": "array", "items": ref("CategoryUse")}}), "404", params=MAC)},
+            "/api/v1/plan/breakdown": {"get": operation(
+                "Where the plan's data went: bytes per category over every device, and each device's bytes, in the plan's window",
+                ref("PlanBreakdown"), "")},
             "/api/v1/categories": {"get": operation("Background-data categories the data saver can block",
                                                     obj({"categories": {"type": "array", "items": ref("Category")}}), "")},
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from routerguard.serve.context import asking_device
+from routerguard.serve.context import asking_device, service
 
 bp = Blueprint("selfservice", __name__)
 
@@ -21,7 +21,10 @@ def binding_limit(device: dict | None) -> dict | None:
 
 def _page(blocked_page: bool) -> str:
     device = asking_device()
-    return render_template("me.html", device=device, limit=binding_limit(device), blocked_page=blocked_page)
+    mac = device["mac"] if device else None  # only the asking device's own breakdown, never another's
+    return render_template("me.html", device=device, limit=binding_limit(device), blocked_page=blocked_page,
+                           services=service().services_used(mac) if mac else [],
+                           categories=service().categories_used(mac) if mac else [])
 
 
 @bp.get("/")

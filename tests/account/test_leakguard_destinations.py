@@ -6,7 +6,7 @@ import socket
 
 from hypothesis import given, strategies as st
 
-from routerguard.account.destinations import OTHER, Destinations, Tally, view
+from routerguard.account.destinations import OTHER, Destinations, Tally, summed, view
 from routerguard.attribute.categories import Catalog
 from routerguard.attribute.names import Names, describe
 from routerguard.config.categories import shipped
@@ -85,6 +85,32 @@ def test_windows_keep_their_own_rows_and_a_new_period_starts_empty(tmp_path) -> 
     assert found.top(PHONE, DAY) == [("198.18.0.10", 3, 30)]
     commit(db, found)
     assert db.query("SELECT start, up FROM destination") == [(2 * DAY, 2)]  # the rolled window is dropped
+
+
+def test_rolled_windows_within_the_plans_window_stay_for_the_dashboard(tmp_path) -> None:
+    """A daily window under a monthly plan: yesterday's rows stay (the plan's sums need them) until the plan rolls."""
+    db = Database(str(tmp_path))
+    found = Destinations(db, Names())
+    month = 0.5 * DAY
+    charge(found, 1, 10, DAY)
+    found.settle(lambda mac: DAY, keep_since=month)
+    commit(db, found)
+    found.add(PHONE, addr("198.18.0.10"), 2, 20)
+    found.settle(lambda mac: 2 * DAY, keep_since=month)
+    commit(db, found)
+    assert db.query("SELECT start, up FROM destination ORDER BY start") == [(DAY, 1), (2 * DAY, 2)]
+    assert found.top(PHONE, 2 * DAY) == [("198.18.0.10", 2, 20)]  # the device page: its own window only
+    assert found.top(PHONE, month) == [("198.18.0.10", 3, 30)]  # the dashboard: the plan's window
+    found.add(PHONE, addr("198.18.0.10"), 4, 40)
+    found.settle(lambda mac: 3 * DAY, keep_since=3 * DAY)  # the plan rolled too
+    commit(db, found)
+    assert db.query("SELECT start, up FROM destination") == [(3 * DAY, 4)]
+
+
+def test_rows_add_up_by_a_key_biggest_first() -> None:
+    rows = [{"category": "video", "up_bytes": 1, "down_bytes": 9}, {"category": None, "up_bytes": 0, "down_bytes": 50},
+            {"category": "video", "up_bytes": 2, "down_bytes": 8}]
+    assert summed(rows, lambda row: row["category"]) == [(None, 0, 50), ("video", 3, 17)]
 
 
 def test_destinations_survive_a_restart(tmp_path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from routerguard.core import Core
+from routerguard.read.dns import Answer
 from routerguard.read.leases import Lease
 from routerguard.read.neighbours import Neighbour
 from routerguard.service import Service
@@ -37,6 +39,14 @@ class Site:
 
     def usage(self, mac: str, up: int, down: int, ago: float = 0) -> None:
         self.core.ledger.add(mac, up, down, self.core.now() - ago)
+
+    def charge(self, mac: str, address: str, up: int, down: int, name: str | None = None) -> None:
+        """Bytes to one address, charged as the meter does (the ledger and the destinations); `name`: the DNS answer seen."""
+        packed = socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+        if name:
+            self.core.names.learn(mac, Answer(name, (packed,)))
+        self.core.ledger.add(mac, up, down, self.core.now())
+        self.core.destinations.add(mac, packed, up, down)
 
     def login(self) -> requests.Session:
         """A browser-like session: logged in, sending its CSRF token on every request."""
