@@ -155,7 +155,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "eaten_address": "an address with no name seen (looked up over encrypted DNS, or not at all)",
         "eaten_since": "Since {when}",
         "eaten_all_time": "Since the first reading",
-        "eaten_share_note": "Shares are of {total}, everything counted for this window.",
+        "eaten_share_note": "Shares are of {total}, all of this period's traffic.",
         "eaten_limits_title": "What is left",
         "eaten_category_os_updates": "OS updates",
         "eaten_category_app_stores": "App stores",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from routerguard.account.ledger import ROUTER
-from test_browser import CHROMIUM, GUEST, VIEWPORTS, _check_page, browser, log_in, open_page, playwright_api, shoot  # noqa: F401
+from test_browser import ARTIFACTS, CHROMIUM, GUEST, VIEWPORTS, _check_page, browser, log_in, open_page, playwright_api, shoot  # noqa: F401
 from web_util import LAPTOP, PHONE, Site
 
 import os
@@ -47,6 +47,12 @@ def eaten(site: Site) -> Site:
     return site
 
 
+def shoot_both(page, name: str) -> None:
+    """The whole page, and the card of what ate the data at full size (a whole phone page shrinks when viewed)."""
+    shoot(page, name)
+    page.locator("#eaten").screenshot(path=str(ARTIFACTS / f"{name}-card.png"))
+
+
 def rows_bytes(page, which: str) -> list[int]:
     return [int(b) for b in page.locator(f"[data-list={which}] li").evaluate_all("rows => rows.map(r => r.dataset.bytes)")]
 
@@ -68,7 +74,7 @@ def test_a_devices_page_lists_its_top_destinations_adding_up_to_its_usage(browse
     for which in ("destinations", "categories"):
         shown = sum(rows_bytes(page, which))
         assert abs(shown - usage) <= usage * TOLERANCE, f"{which}: {shown} shown, {usage} used"
-    shoot(page, f"eaten-device-{locale[:2]}-{size}")
+    shoot_both(page, f"eaten-device-{locale[:2]}-{size}")
     context.close()
 
 
@@ -87,7 +93,7 @@ def test_a_guest_sees_its_own_services_and_not_another_devices(browser, eaten: S
     assert len(rows_bytes(page, "services")) == 4
     assert sum(rows_bytes(page, "services")) == eaten.service.device(GUEST)["usage"]["total_bytes"]
     assert page.locator("#limits li").count() == 3  # its own cap, its group's, the plan
-    shoot(page, f"eaten-me-{locale[:2]}-{size}")
+    shoot_both(page, f"eaten-me-{locale[:2]}-{size}")
     context.close()
 
 
@@ -101,7 +107,7 @@ def test_the_dashboard_says_where_the_plans_data_went(browser, eaten: Site, size
     playwright_api.expect(page.locator("#eaten [data-list=devices] li .name").first).to_have_text("Zhang phone")
     used = eaten.service.plan()["used_bytes"]
     assert sum(rows_bytes(page, "categories")) == sum(rows_bytes(page, "devices")) == used
-    shoot(page, f"eaten-dashboard-{locale[:2]}-{size}")
+    shoot_both(page, f"eaten-dashboard-{locale[:2]}-{size}")
     context.close()
 
 
