@@ -2,19 +2,19 @@
 
 The bytes are charged as the meter charges them (the ledger and the
 destinations, with the DNS answers seen), so that the page's rows can be
-held to the device's usage. Each rows's exact bytes ride in data-bytes;
+held to the device's usage. Each row's exact bytes ride in data-bytes;
 screenshots land in tests/artifacts/ (eaten-*.png) for a person to look at.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from routerguard.account.ledger import ROUTER
 from test_browser import ARTIFACTS, CHROMIUM, GUEST, VIEWPORTS, _check_page, browser, log_in, open_page, playwright_api, shoot  # noqa: F401
 from web_util import LAPTOP, PHONE, Site
-
-import os
 
 MB = 1_000_000
 TOLERANCE = 0.01
