@@ -14,8 +14,9 @@ import signal
 import threading
 import time
 
-from routerguard.config.model import ConfigError
+from routerguard.config.model import Config, ConfigError
 from routerguard.core import CLOCK_KEY, Core
+from routerguard.decide.periods import Zone, period_bounds
 from routerguard.enforce import recovery
 from routerguard.service import Service
 from routerguard.store.db import set_meta
@@ -24,6 +25,13 @@ log = logging.getLogger("routerguard")
 
 WAN_STATE_KEY = "wan_snmp_state"
 WAN_PERIOD_KEY = "wan_snmp_period"  # the plan period the SNMP total counts from
+
+
+def starts_in_force(config: Config, now: float, zone: Zone) -> set[float | None]:
+    """The starts of the periods of the plan and of every cap at `now`: the usage windows the limits count."""
+    caps = [config.plan, config.default_cap, *(g.cap for g in config.groups.values()),
+            *(d.cap for d in config.devices.values())]
+    return {period_bounds(cap.period, now, zone)[0] for cap in caps if cap is not None}
 
 
 class Daemon:
@@ -71,7 +79,9 @@ class Daemon:
                 set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
                 set_meta(tx, WAN_PERIOD_KEY, period or "")
 
-        return self.core.ledger.commit(extra)
+        saved = self.core.ledger.commit(extra)
+        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone))
+        return saved
 
     def _read(self, meter, leak) -> None:
         """One meter reading; a kernel hiccup is logged and the next reading catches up (counters are cumulative)."""
