@@ -50,7 +50,7 @@ import time
 from routerguard.account.ledger import ROUTER
 from routerguard.daemon import Daemon
 from routerguard.enforce.desired import build
-from routerguard.enforce.marks import Marks
+from routerguard.attribute.marks import Marks
 from routerguard.leakguard import LeakGuard
 from routerguard.read.leases import Lease
 from routerguard.read.neighbours import Neighbour
@@ -125,7 +125,7 @@ class Router:
         self.daemon = Daemon(path)
         self.core = self.daemon.core
         self.core.now = lambda: self.now  # the fake clock every object asks
-        self.leak = LeakGuard(self.daemon.service)  # not started: its work after a reading, not its capture
+        self.leak = LeakGuard(self.core)  # not started: its work after a reading, not its capture
         self.marks = Marks(self.core.db)
         self.rng = random.Random(seed)
         self.regular = [regular_mac(n) for n in range(regular)]
@@ -157,7 +157,7 @@ class Router:
         self.leak.after_reading(charged)
         if not self.daemon.commit():
             raise RuntimeError("a commit failed")
-        build(self.daemon.service, self.marks, None)
+        build(self.core, self.marks, None)
 
 
 def held(router: Router) -> str:

@@ -14,9 +14,9 @@ import signal
 import threading
 import time
 
-from routerguard.config.model import Config, ConfigError
+from routerguard.config.model import ConfigError
 from routerguard.core import CLOCK_KEY, Core
-from routerguard.decide.periods import Zone, period_bounds
+from routerguard.decide.limits import starts_in_force
 from routerguard.enforce import recovery
 from routerguard.service import Service
 from routerguard.store.db import set_meta
@@ -25,13 +25,6 @@ log = logging.getLogger("routerguard")
 
 WAN_STATE_KEY = "wan_snmp_state"
 WAN_PERIOD_KEY = "wan_snmp_period"  # the plan period the SNMP total counts from
-
-
-def starts_in_force(config: Config, now: float, zone: Zone) -> set[float | None]:
-    """The starts of the periods of the plan and of every cap at `now`: the usage windows the limits count."""
-    caps = [config.plan, config.default_cap, *(g.cap for g in config.groups.values()),
-            *(d.cap for d in config.devices.values())]
-    return {period_bounds(cap.period, now, zone)[0] for cap in caps if cap is not None}
 
 
 class Daemon:

@@ -8,7 +8,8 @@ import pytest
 
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.ledger import Ledger
-from routerguard.daemon import Daemon, starts_in_force
+from routerguard.daemon import Daemon
+from routerguard.decide.limits import starts_in_force
 from routerguard.store.db import FILENAME, MIGRATIONS, Database
 
 HOUR = 3600
