@@ -13,7 +13,9 @@ dropped at the next write, unless they began within the plan's window:
 then they stay until it rolls too, so that the dashboard can say where the
 plan's data went (a device on a daily cap under a monthly plan keeps a
 month of days). Like the ledger, everything is answered from
-the database plus memory, and written once per commit interval.
+the database plus memory, and written once per commit interval. A device
+that moved no byte between two writes leaves memory (its rows are in the
+table): random MACs pass by by the hundred a day.
 """
 
 from __future__ import annotations
@@ -150,12 +152,16 @@ class Destinations:
                                [(mac, seg.start, name, up, down) for name, (up, down) in seg.tally.rows.items()])
             tx.executemany("DELETE FROM destination WHERE mac = ? AND start < ?", current)
             retired = list(self._retired)
+            idle = [(mac, seg) for mac, seg in self._current.items() if seg.version == seg.written]
 
         def done() -> None:
             with self._lock:
                 for _, seg, version in changed:
                     seg.written = version
                 self._retired = [entry for entry in self._retired if entry not in retired]
+                for mac, seg in idle:  # no byte since the last write: the table has it, top() and settle() read it there
+                    if self._current.get(mac) is seg and seg.version == seg.written:
+                        del self._current[mac]
 
         return done
 

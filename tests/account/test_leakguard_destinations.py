@@ -113,6 +113,20 @@ def test_rows_add_up_by_a_key_biggest_first() -> None:
     assert summed(rows, lambda row: row["category"]) == [(None, 0, 50), ("video", 3, 17)]
 
 
+def test_a_device_idle_between_two_writes_leaves_memory_and_is_read_from_the_table(tmp_path) -> None:
+    db = Database(str(tmp_path))
+    found = Destinations(db, Names())
+    charge(found, 5, 50, DAY)
+    commit(db, found)
+    commit(db, found)  # no byte since the first: its rows are in the table, not in memory
+    assert found._current == {}
+    assert found.top(PHONE, DAY) == [("198.18.0.10", 5, 50)]
+    charge(found, 1, 1, DAY)
+    commit(db, found)
+    assert found.top(PHONE, DAY) == [("198.18.0.10", 6, 51)]
+    assert db.query("SELECT up, down FROM destination") == [(6, 51)]
+
+
 def test_destinations_survive_a_restart(tmp_path) -> None:
     db = Database(str(tmp_path))
     found = Destinations(db, Names())
