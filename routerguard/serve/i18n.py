@@ -143,6 +143,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- notify ---
         "nav_notify": "Notifications",
         "notify_title": "Notifications",
+        "notify_when": "When to alert",
         "notify_intro": "Alerts (a cap nearly used up, unusual use) go to every channel set up below.",
         "field_language": "Language of the alerts in chats",
         "notify_chat_title": "routerguard: {kind}",
@@ -305,6 +306,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- notify ---
         "nav_notify": "提醒设置",
         "notify_title": "提醒设置",
+        "notify_when": "何时提醒",
         "notify_intro": "提醒（上限快用完、用量异常）会发送到下面设置的每个渠道。",
         "field_language": "聊天提醒的语言",
         "notify_chat_title": "routerguard 提醒：{kind}",
