@@ -48,3 +48,21 @@ def test_a_webhook_typed_in_gets_the_test_alert_and_the_page_says_so(browser, si
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[size]["width"]
     shoot(page, f"notify-test-{locale[:2]}-{size}")
     context.close()
+
+
+@pytest.mark.parametrize("locale", list(WORDS))
+def test_a_stored_secret_shows_masked_and_survives_a_save(browser, site: Site, locale: str) -> None:
+    token, wecom = "123456789:AAE-test_token_0123", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7aoc"
+    site.service.put_notify({"telegram_token": token, "telegram_chat": "-1001234567890", "wecom": wecom, "language": "zh-CN"})
+    context, page = open_page(browser, "phone", locale)
+    log_in(page, site)
+    page.goto(site.url("/admin/notify"))
+    playwright_api.expect(page.locator("input[name=telegram_token]")).to_have_value("****0123")
+    playwright_api.expect(page.locator("input[name=wecom]")).to_have_value("https://qyapi.weixin.qq.com/****7aoc")
+    assert token not in page.content() and "693a91f6" not in page.content()
+    shoot(page, f"notify-secrets-{locale[:2]}-phone")
+    page.click("main form.stack button[type=submit]:not([formaction])")  # save the form as shown
+    playwright_api.expect(page.locator(".flash.ok")).to_be_visible()
+    notify = site.core.config.notify
+    assert (notify.telegram_token, notify.wecom, notify.language) == (token, wecom, "zh-CN")
+    context.close()
