@@ -386,8 +386,8 @@ def _check_blocks(r: _Reader, known: set[str]) -> None:
 
 def parse_url(text: str) -> str:
     """An http(s) URL with a host: where a channel POSTs (anything else would fail at the first alert)."""
-    match = re.match(r"^https?://([^/?#@\s]+@)?([^/?#:\s]+)(:\d{1,5})?([/?#]\S*)?$", text, re.IGNORECASE)
-    if not match:
+    host = r"(\[[0-9A-Fa-f:.]+\]|[^/?#:\s\[\]@]+)"  # a name, an IPv4 address or a bracketed IPv6 one
+    if not text.isprintable() or not re.fullmatch(rf"https?://([^/?#@\s]+@)?{host}(:\d{{1,5}})?([/?#]\S*)?", text, re.IGNORECASE):
         raise ValueError(f"{text!r} is not an http:// or https:// URL")
     return text
 
