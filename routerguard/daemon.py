@@ -122,6 +122,7 @@ class Daemon:
         from routerguard.account.meter import Meter
         from routerguard.enforce.enforcer import Enforcer
         from routerguard.leakguard import LeakGuard
+        from routerguard.serve.i18n import chat_words
         from routerguard.serve.server import Server
         from routerguard.serve.snmp_agent import start_agent
 
@@ -131,6 +132,7 @@ class Daemon:
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
         core.on_change = enforcer.sync
         leak = LeakGuard(core)
+        leak.notifier.render = chat_words  # the page's words for alerts in the notify section's language
         leak.start()
         server = Server(self.service, core.config.main.listen)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token

@@ -153,7 +153,7 @@ class LeakGuard:
                                            alert.scope, alert.period, levels)
         log.warning("alert (%s): %s", alert.kind, alert.message)
         payload = {"id": alert_id, "kind": alert.kind, "mac": alert.mac, "message": alert.message, "time": rfc3339(now),
-                   "device": self.core.name_of(alert.mac) if alert.mac else None, **alert.details}
+                   "device": self.core.name_of(alert.mac) if alert.mac else None, "params": alert.params, **alert.details}
         self.notifier.push(self.core.config.notify, payload)
 
     # --- dnsmasq ---------------------------------------------------------------------

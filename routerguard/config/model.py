@@ -23,6 +23,10 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 DEFAULT_PORT = 8080
 DEFAULT_THRESHOLDS = (80, 95)
+MAX_THRESHOLDS = 5
+TELEGRAM_API = "https://api.telegram.org"
+BARK_SERVER = "https://api.day.app"
+ALERT_LANGUAGES = ("en", "zh-CN")  # the page's languages
 DEFAULT_LEASES = "/tmp/dhcp.leases"  # OpenWrt's dnsmasq lease file
 FILE_LEVEL = "-"  # a Problem's section when the file as a whole is wrong
 T = TypeVar("T")
@@ -120,9 +124,22 @@ class Category:
 
 @dataclass(frozen=True)
 class Notify:
+    """Where alerts go (`config notify`): notify.py sends to each channel that is set."""
+
     webhook: str | None = None
     ntfy: str | None = None
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+    telegram_token: str | None = None
+    telegram_chat: str | None = None
+    telegram_api: str = TELEGRAM_API
+    wecom: str | None = None
+    dingtalk: str | None = None
+    dingtalk_secret: str | None = None
+    feishu: str | None = None
+    feishu_secret: str | None = None
+    bark: str = BARK_SERVER
+    bark_key: str | None = None
+    language: str = "en"  # of the chat channels' messages; the webhook's JSON keeps the English sentence
 
 
 @dataclass(frozen=True)
@@ -367,14 +384,64 @@ def _check_blocks(r: _Reader, known: set[str]) -> None:
             r.fail("block", f"no category {category!r}; categories: {', '.join(sorted(known))}")
 
 
+def parse_url(text: str) -> str:
+    """An http(s) URL with a host: where a channel POSTs (anything else would fail at the first alert)."""
+    host = r"(\[[0-9A-Fa-f:.]+\]|[^/?#:\s\[\]@]+)"  # a name, an IPv4 address or a bracketed IPv6 one
+    if not text.isprintable() or not re.fullmatch(rf"https?://([^/?#@\s]+@)?{host}(:\d{{1,5}})?([/?#]\S*)?", text, re.IGNORECASE):
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def _matching(pattern: str, what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not re.fullmatch(pattern, text):
+            raise ValueError(f"{text!r} is not {what}")
+        return text
+
+    return parse
+
+
+# Each option of `config notify` but the thresholds, and how it is read (the API's PUT checks with the same).
+NOTIFY_OPTIONS: dict[str, Callable[[str], str]] = {
+    "webhook": parse_url,
+    "ntfy": parse_url,
+    "telegram_token": _matching(r"\d{1,20}:[A-Za-z0-9_-]{10,100}", "a Telegram bot token (like 123456789:AAE...; @BotFather gives it)"),
+    "telegram_chat": _matching(r"-?\d{1,20}|@[A-Za-z0-9_]{5,32}", "a Telegram chat id (a number such as -1001234567890, or @channelname)"),
+    "telegram_api": parse_url,
+    "wecom": parse_url,
+    "dingtalk": parse_url,
+    "dingtalk_secret": _matching(r"[\x21-\x7e]{1,200}", "a DingTalk signing secret (the SEC... string of the bot's settings)"),
+    "feishu": parse_url,
+    "feishu_secret": _matching(r"[\x21-\x7e]{1,200}", "a Feishu signing secret (from the bot's security settings)"),
+    "bark": parse_url,
+    "bark_key": _matching(r"[A-Za-z0-9_-]{1,100}", "a Bark device key (letters and digits, as the Bark app shows it)"),
+    "language": _matching("|".join(ALERT_LANGUAGES), f"one of: {', '.join(ALERT_LANGUAGES)}"),
+}
+NOTIFY_PAIRS = {"telegram_token": "telegram_chat", "telegram_chat": "telegram_token"}  # one is no use without the other
+
+
+def parse_threshold(text: str) -> int:
+    return _int_in(1, 100)(text)
+
+
 def _notify(r: _Reader) -> Notify:
     thresholds = []
-    for text in r.values("threshold") or tuple(str(t) for t in DEFAULT_THRESHOLDS):
+    given = r.values("threshold")
+    if len(given) > MAX_THRESHOLDS:
+        r.fail("threshold", f"{len(given)} thresholds; at most {MAX_THRESHOLDS}")
+    for text in given or tuple(str(t) for t in DEFAULT_THRESHOLDS):
         try:
-            thresholds.append(_int_in(1, 100)(text))
+            thresholds.append(parse_threshold(text))
         except ValueError as e:
             r.fail("threshold", str(e))
-    return Notify(r.text("webhook"), r.text("ntfy"), tuple(sorted(set(thresholds))))
+    options = {name: r.convert(name, parse) for name, parse in NOTIFY_OPTIONS.items()}
+    for name, partner in NOTIFY_PAIRS.items():
+        if options[name] and not options[partner]:
+            r.fail(name, f"needs `option {partner}` too")
+    options["telegram_api"] = (options["telegram_api"] or TELEGRAM_API).rstrip("/")
+    options["bark"] = (options["bark"] or BARK_SERVER).rstrip("/")
+    options["language"] = options["language"] or "en"
+    return Notify(thresholds=tuple(sorted(set(thresholds))), **options)  # type: ignore[arg-type]
 
 
 def _agent(r: _Reader) -> Agent:
@@ -399,7 +466,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "uplink": ("ifname", "metered"),
     "category": ("id", "name", "domain"),
     "saver": ("block",),
-    "notify": ("webhook", "ntfy", "threshold"),
+    "notify": ("threshold", *NOTIFY_OPTIONS),
     "agent": ("enabled", "listen", "community", "v3_user", "v3_auth_key", "v3_priv_key"),
 }
 

@@ -162,6 +162,46 @@ MESSAGES: dict[str, dict[str, str]] = {
         "eaten_category_cloud_backup": "Cloud backup",
         "eaten_category_ads_trackers": "Ads and trackers",
         "eaten_category_video": "Video",
+        # --- notify ---
+        "nav_notify": "Notifications",
+        "notify_title": "Notifications",
+        "notify_when": "When to alert",
+        "notify_intro": "Alerts (a cap nearly used up, unusual use) go to every channel set up below.",
+        "field_language": "Language of the alerts in chats",
+        "notify_chat_title": "routerguard: {kind}",
+        "notify_test_message": "This is a test alert from routerguard: alerts will reach this channel.",
+        "alert_kind_test": "Test",
+        "notify_thresholds": "Alert when a cap or the plan is this % used",
+        "notify_thresholds_hint": "Up to 5 percentages, separated by commas, e.g. 80, 95. 100% always alerts.",
+        "notify_channels": "Channels",
+        "notify_secret_hint": "Tokens, keys and bot addresses show only their last 4 characters: leave them as they are to keep them, clear a field to turn its channel off.",
+        "notify_on": "on",
+        "notify_test": "Send a test alert",
+        "notify_test_hint": "Sending a test alert saves the settings above first, then sends to every channel at once.",
+        "notify_results": "Test alert",
+        "notify_no_channels": "No channel is set up yet: fill in one below.",
+        "notify_sent": "Delivered",
+        "notify_failed": "Failed",
+        "notify_no_answer": "no answer",
+        "channel_webhook": "Webhook (JSON)",
+        "channel_ntfy": "ntfy",
+        "channel_telegram": "Telegram bot",
+        "channel_wecom": "WeCom group bot (企业微信)",
+        "channel_dingtalk": "DingTalk group bot (钉钉)",
+        "channel_feishu": "Feishu / Lark group bot (飞书)",
+        "channel_bark": "Bark (iPhone)",
+        "field_webhook": "Webhook URL",
+        "field_ntfy": "ntfy topic URL",
+        "field_telegram_token": "Bot token",
+        "field_telegram_chat": "Chat id",
+        "field_telegram_api": "API server",
+        "field_wecom": "Webhook URL",
+        "field_dingtalk": "Webhook URL",
+        "field_dingtalk_secret": "Signing secret (optional)",
+        "field_feishu": "Webhook URL",
+        "field_feishu_secret": "Signing secret (optional)",
+        "field_bark_key": "Device key",
+        "field_bark": "Server",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -307,6 +347,46 @@ MESSAGES: dict[str, dict[str, str]] = {
         "eaten_category_cloud_backup": "云备份",
         "eaten_category_ads_trackers": "广告与跟踪",
         "eaten_category_video": "视频",
+        # --- notify ---
+        "nav_notify": "提醒设置",
+        "notify_title": "提醒设置",
+        "notify_when": "何时提醒",
+        "notify_intro": "提醒（上限快用完、用量异常）会发送到下面设置的每个渠道。",
+        "field_language": "聊天提醒的语言",
+        "notify_chat_title": "routerguard 提醒：{kind}",
+        "notify_test_message": "这是 routerguard 发出的测试提醒：以后的提醒会发到这个渠道。",
+        "alert_kind_test": "测试",
+        "notify_thresholds": "上限或套餐用到多少百分比时提醒",
+        "notify_thresholds_hint": "最多 5 个百分比，用逗号分隔，例如 80, 95。用完（100%）时总会提醒。",
+        "notify_channels": "提醒渠道",
+        "notify_secret_hint": "令牌、密钥和机器人地址只显示最后 4 个字符：保持不变即保留原值，清空即关闭该渠道。",
+        "notify_on": "已启用",
+        "notify_test": "发送测试提醒",
+        "notify_test_hint": "发送测试提醒前会先保存以上设置，然后立即发送到每个渠道。",
+        "notify_results": "测试提醒",
+        "notify_no_channels": "尚未设置任何渠道，请在下面填写一个。",
+        "notify_sent": "已送达",
+        "notify_failed": "发送失败",
+        "notify_no_answer": "无应答",
+        "channel_webhook": "Webhook（JSON）",
+        "channel_ntfy": "ntfy",
+        "channel_telegram": "Telegram 机器人",
+        "channel_wecom": "企业微信群机器人",
+        "channel_dingtalk": "钉钉群机器人",
+        "channel_feishu": "飞书群机器人",
+        "channel_bark": "Bark（iPhone）",
+        "field_webhook": "Webhook 地址",
+        "field_ntfy": "ntfy 主题地址",
+        "field_telegram_token": "机器人令牌",
+        "field_telegram_chat": "会话 ID",
+        "field_telegram_api": "API 服务器",
+        "field_wecom": "Webhook 地址",
+        "field_dingtalk": "Webhook 地址",
+        "field_dingtalk_secret": "加签密钥（可选）",
+        "field_feishu": "Webhook 地址",
+        "field_feishu_secret": "签名校验密钥（可选）",
+        "field_bark_key": "设备密钥",
+        "field_bark": "服务器",
     },
 }
 
@@ -321,23 +401,32 @@ def pick() -> str:
 
 
 def translate(key: str, **values: object) -> str:
-    text = MESSAGES[g.get("lang", DEFAULT)][key]
+    return translate_in(g.get("lang", DEFAULT), key, **values)
+
+
+def translate_in(lang: str, key: str, **values: object) -> str:
+    """`key` in `lang`, for words said outside a request (the alerts the chat channels get)."""
+    text = MESSAGES[lang][key]
     return text.format(**values) if values else text
 
 
 def alert_text(alert: dict) -> str:
     """An alert in the reader's language, from what it is about; the stored English sentence when that is unknown."""
+    return alert_text_in(alert, g.get("lang", DEFAULT))
+
+
+def alert_text_in(alert: dict, lang: str) -> str:
     params, kind = alert.get("params") or {}, alert.get("kind")
     try:
         if kind == "threshold":
-            subject = translate(f"alert_subject_{params['subject']}", name=params.get("name"))
+            subject = translate_in(lang, f"alert_subject_{params['subject']}", name=params.get("name"))
             key = "alert_used_up" if params["level"] >= 100 else "alert_threshold"
-            return translate(key, subject=subject, level=params["level"], used=format_size(params["used"]),
-                             total=format_size(params["allowance"]))
+            return translate_in(lang, key, subject=subject, level=params["level"], used=format_size(params["used"]),
+                                total=format_size(params["allowance"]))
         if kind in ("unusual_rate", "unusual_hour"):
-            return translate(f"alert_{kind}", name=params["name"], recent=format_size(params["recent"]),
-                             minutes=params["minutes"], usual=format_size(params["usual"]), factor=params["factor"],
-                             hour=params.get("hour", 0))
+            return translate_in(lang, f"alert_{kind}", name=params["name"], recent=format_size(params["recent"]),
+                                minutes=params["minutes"], usual=format_size(params["usual"]), factor=params["factor"],
+                                hour=params.get("hour", 0))
     except (KeyError, TypeError, ValueError):
         pass
     return alert.get("message", "")
@@ -345,8 +434,18 @@ def alert_text(alert: dict) -> str:
 
 def alert_kind(kind: str) -> str:
     """An alert's kind as a word of the reader's language (the raw kind when it is new to us)."""
+    return alert_kind_in(kind, g.get("lang", DEFAULT))
+
+
+def alert_kind_in(kind: str, lang: str) -> str:
     key = f"alert_kind_{kind}"
-    return translate(key) if key in MESSAGES[g.get("lang", DEFAULT)] else kind
+    return translate_in(lang, key) if key in MESSAGES[lang] else kind
+
+
+def chat_words(alert: dict, lang: str) -> tuple[str, str]:
+    """An alert as the chat channels show it in `lang`: a title and the sentence (notify.py's `Render`)."""
+    sentence = translate_in(lang, "notify_test_message") if alert.get("kind") == "test" else alert_text_in(alert, lang)
+    return translate_in(lang, "notify_chat_title", kind=alert_kind_in(alert["kind"], lang)), sentence
 
 
 bp = Blueprint("i18n", __name__)

@@ -11,6 +11,7 @@ from typing import Any
 from routerguard import __version__
 from routerguard.config import caps
 from routerguard.config.caps import ACTIONS, PERIODS
+from routerguard.config.model import MAX_THRESHOLDS, NOTIFY_OPTIONS
 from routerguard.decide.policy import GROUP_STATES, STATES
 from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP
 
@@ -138,6 +139,14 @@ EXPORT = {"text/csv": {"schema": TEXT},
           "application/json": {"schema": obj({"rows": {"type": "array", "items": EXPORT_ROW}})}}
 METRICS = {"text/plain": {"schema": TEXT}}
 
+NOTIFY_FIELDS = {name: nullable(TEXT) for name in NOTIFY_OPTIONS}
+NOTIFY = obj({**NOTIFY_FIELDS, "thresholds": {"type": "array", "items": INT},
+              "channels": {"type": "array", "items": TEXT}})
+NOTIFY_INPUT = obj({**NOTIFY_FIELDS, "channels": {"type": "array", "items": TEXT},
+                    "thresholds": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 100},
+                                   "minItems": 1, "maxItems": MAX_THRESHOLDS}}, required=[], closed=True)
+NOTIFY_RESULT = obj({"channel": TEXT, "ok": BOOL, "status": nullable(INT), "error": nullable(TEXT)})
+
 SCHEMAS = {
     "Error": obj({"error": TEXT}),
     "Cap": CAP_VIEW,
@@ -155,6 +164,9 @@ SCHEMAS = {
     "CategoryUse": CATEGORY_USE,
     "PlanBreakdown": PLAN_BREAKDOWN,
     "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
+    "Notify": NOTIFY,
+    "NotifyInput": NOTIFY_INPUT,
+    "NotifyResult": NOTIFY_RESULT,
 }
 
 
@@ -237,6 +249,14 @@ def document() -> Schema:
                 ref("PlanBreakdown"), "")},
             "/api/v1/categories": {"get": operation("Background-data categories the data saver can block",
                                                     obj({"categories": {"type": "array", "items": ref("Category")}}), "")},
+            "/api/v1/notify": {
+                "get": operation("Where alerts go (`config notify`); secrets masked", ref("Notify"), ""),
+                "put": operation("Change the fields given; a secret sent back masked stays as stored", ref("Notify"), "409",
+                                 body=ref("NotifyInput")),
+            },
+            "/api/v1/notify/test": {"post": operation(
+                "Send a test alert to every channel now, each tried once",
+                obj({"results": {"type": "array", "items": ref("NotifyResult")}}), "")},
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
             "/api/v1/session": {
                 "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,

@@ -44,6 +44,10 @@ def test_the_contract_example_loads_with_every_value():
     assert config.categories[0].domains == ("swcdn.apple.com",)
     assert config.saver_block == ("os_updates",)
     assert config.notify.thresholds == (80, 95)
+    notify = config.notify
+    assert (notify.language, notify.telegram_chat, notify.telegram_api, notify.bark) == (
+        "zh-CN", "-1001234567890", "https://api.telegram.org", "https://api.day.app")
+    assert notify.dingtalk_secret and notify.feishu_secret and notify.wecom and notify.bark_key
     assert config.agent.enabled and config.agent.listen == ("127.0.0.1", 1161)
 
 
@@ -66,6 +70,10 @@ def test_esim_days_period(config_path):
     ("config plan 'plan'\n\toption quota '1GB'\n\toption reset_day '32'\n", "plan", "reset_day", "1..31"),
     ("config snmp 'wan'\n\toption port '70000'\n\toption if_name 'x'\n", "wan", "port", "1..65535"),
     ("config widget 'w'\n", "w", None, "unknown section type"),
+    ("config notify 'n'\n\toption wecom 'qyapi.weixin.qq.com/send'\n", "n", "wecom", "http:// or https://"),
+    ("config notify 'n'\n\toption telegram_token '123456789:AAE-test_token'\n", "n", "telegram_token", "needs `option telegram_chat`"),
+    ("config notify 'n'\n" + "".join(f"\tlist threshold '{t}'\n" for t in range(10, 70, 10)), "n", "threshold", "at most 5"),
+    ("config notify 'n'\n\toption language 'fr'\n", "n", "language", "en, zh-CN"),
 ])
 def test_a_bad_option_is_named_with_file_line_section_and_what_is_valid(config_path, extra, section, option, hint):
     config_path.write_text(config_path.read_text() + "\n" + extra)
