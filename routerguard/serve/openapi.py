@@ -125,6 +125,12 @@ ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "mess
              "params": {"type": "object", "description": "what the alert is about (subject, name, level, bytes), for "
                                                          "saying it in the reader's language"}})
 
+UPLINK = obj({"ifname": TEXT, "metered": BOOL, "link": BOOL,
+              "internet": nullable({**BOOL, "description": "null: not known (no probe has run)"}),
+              "in_use": BOOL, "since": nullable({**TIME, "description": "when in_use last changed; null: not since the start"}),
+              "up_bytes": {**INT, "description": "link-layer bytes the interface sent since the daemon started, all traffic"},
+              "down_bytes": {**INT, "description": "link-layer bytes the interface received since the daemon started"}})
+
 EXPORT_ROW = obj({"time": TIME, "mac": TEXT, "up_bytes": INT, "down_bytes": INT})
 EXPORT = {"text/csv": {"schema": TEXT},
           "application/json": {"schema": obj({"rows": {"type": "array", "items": EXPORT_ROW}})}}
@@ -144,6 +150,7 @@ SCHEMAS = {
     "Alert": ALERT,
     "Destination": DESTINATION,
     "Category": CATEGORY,
+    "Uplink": UPLINK,
     "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
 }
 
@@ -221,6 +228,8 @@ def document() -> Schema:
                 obj({"destinations": {"type": "array", "items": ref("Destination")}}), "404", params=MAC)},
             "/api/v1/categories": {"get": operation("Background-data categories the data saver can block",
                                                     obj({"categories": {"type": "array", "items": ref("Category")}}), "")},
+            "/api/v1/uplinks": {"get": operation("Every uplink: in use, metered, link, bytes",
+                                                 obj({"uplinks": {"type": "array", "items": ref("Uplink")}}), "")},
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
             "/api/v1/session": {
                 "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,
