@@ -1,6 +1,6 @@
 """The `routerguard` command.
 
-Heavy imports (flask, pyroute2, pysnmp) happen inside the subcommands that
+Heavy imports (flask, waitress, pysnmp) happen inside the subcommands that
 need them: `routerguard check` on a 128 MB router should not pay for the web
 stack.
 """

@@ -97,8 +97,12 @@ class Core:
         return Snapshot(self.config, self.ledger, self.adjustments, self.zone, self.now() if now is None else now)
 
     def known_macs(self) -> list[str]:
-        """The devices routerguard knows: configured, on the LAN now, or with usage on record."""
-        macs = set(self.config.devices) | set(self.directory.macs()) | set(self.ledger.macs())
+        """The devices of the present: configured, on the LAN lately, with usage in a period in force, or blocked.
+
+        A MAC that passed by (a phone's random address) drops out once its periods end; its history stays.
+        """
+        macs = (set(self.config.devices) | set(self.directory.macs()) | set(self.ledger.macs())
+                | set(self.adjustments.blocks(self.now())))
         macs.discard(ROUTER)
         return sorted(macs)
 

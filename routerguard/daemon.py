@@ -16,6 +16,7 @@ import time
 
 from routerguard.config.model import ConfigError
 from routerguard.core import CLOCK_KEY, Core
+from routerguard.decide.limits import starts_in_force
 from routerguard.enforce import recovery
 from routerguard.service import Service
 from routerguard.store.db import set_meta
@@ -71,7 +72,9 @@ class Daemon:
                 set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
                 set_meta(tx, WAN_PERIOD_KEY, period or "")
 
-        return self.core.ledger.commit(extra)
+        saved = self.core.ledger.commit(extra)
+        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone))
+        return saved
 
     def _read(self, meter, leak) -> None:
         """One meter reading; a kernel hiccup is logged and the next reading catches up (counters are cumulative)."""

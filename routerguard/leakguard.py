@@ -53,7 +53,8 @@ class LeakGuard:
         self._synced: tuple[str, str] | None = None  # the snippet's path and text as last made so
         self._unwritten: str | None = None  # a text the snippet could not be given (said once)
         self._recent: dict[str, deque[tuple[float, int]]] = {}
-        self._history: dict[str, tuple[int, list[tuple[int, int]]]] = {}  # mac -> (hour, its hourly bytes before it)
+        self._history_hour: int | None = None  # the hour the cache below is for
+        self._history: dict[str, list[tuple[int, int]]] = {}  # mac -> its hourly bytes before that hour
         self.core.told_metered.update(json.loads(self.core.db.get_meta(TOLD_KEY) or "{}"))
         # 10-minute writes of every device's top destinations cost 17 MB of flash a day (bench/flash_writes.py).
         self.core.db.fold_writers.append(self._write)
@@ -133,11 +134,12 @@ class LeakGuard:
     def _unusual(self, mac: str, recent: int, now: float) -> list[Alert]:
         zone = self.core.zone
         hour = bucket_start(now, zone)
-        cached = self._history.get(mac)
-        if cached is None or cached[0] != hour:
+        if hour != self._history_hour:  # a new hour: every device's history moved on, and those gone leave
+            self._history_hour, self._history = hour, {}
+        if mac not in self._history:
             rows = self.core.ledger.series(mac, now - alerts.LOOKBACK, hour, lambda h: h)
-            cached = self._history[mac] = (hour, [(t, up + down) for t, _, up, down in rows])
-        history = cached[1]
+            self._history[mac] = [(t, up + down) for t, _, up, down in rows]
+        history = self._history[mac]
         first_seen = min((t for t, _ in history), default=now)
         return alerts.unusual_use(mac, self._who(mac), recent, history, now, first_seen,
                                   lambda t: zone.to_local(t).hour)

@@ -155,7 +155,7 @@ class Service:
             mac = parse_mac(mac)
         except ValueError as e:
             raise NotFound(str(e)) from None
-        if mac not in self.known_macs():
+        if mac not in self.known_macs() and self.core.ledger.hours(mac) is None:  # gone, but its history stays
             raise NotFound(f"no device {mac}: it has not been seen on the LAN nor configured")
         return mac
 

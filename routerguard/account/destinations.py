@@ -10,7 +10,9 @@ device's usage.
 Rows are kept per usage window (the period the device's usage is shown
 for); when a period rolls, the new one starts empty and the old rows are
 dropped at the next write. Like the ledger, everything is answered from
-the database plus memory, and written once per commit interval.
+the database plus memory, and written once per commit interval. A device
+that moved no byte between two writes leaves memory (its rows are in the
+table): random MACs pass by by the hundred a day.
 """
 
 from __future__ import annotations
@@ -142,12 +144,16 @@ class Destinations:
                                [(mac, seg.start, name, up, down) for name, (up, down) in seg.tally.rows.items()])
             tx.executemany("DELETE FROM destination WHERE mac = ? AND start < ?", current)
             retired = list(self._retired)
+            idle = [(mac, seg) for mac, seg in self._current.items() if seg.version == seg.written]
 
         def done() -> None:
             with self._lock:
                 for _, seg, version in changed:
                     seg.written = version
                 self._retired = [entry for entry in self._retired if entry not in retired]
+                for mac, seg in idle:  # no byte since the last write: the table has it, top() and settle() read it there
+                    if self._current.get(mac) is seg and seg.version == seg.written:
+                        del self._current[mac]
 
         return done
 

@@ -3,7 +3,11 @@
 Addresses change (DHCP renewals, IPv6 privacy addresses every few hours), so
 the directory is rebuilt from the neighbour table and the lease file, and
 remembers the last MAC seen for an address until another one claims it: a
-flow that outlives its neighbour entry is still charged to its device.
+flow that outlives its neighbour entry is still charged to its device. A
+device that has held no address and moved no byte for FORGET_SECONDS is
+forgotten with its addresses: phones pick a new random MAC per network, so
+a router sees hundreds pass by a day, and each would otherwise be kept (and
+listed) for ever. Its usage stays in the ledger.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from routerguard.read.leases import Lease
 from routerguard.read.neighbours import Neighbour
 
 ONLINE_SECONDS = 120  # a device counts as online this long after its last traffic or neighbour entry
+FORGET_SECONDS = 86400  # a device with no address in use is forgotten this long after its last traffic
 
 
 @dataclass
@@ -44,6 +49,15 @@ class Directory:
                 if lan_ifindex is None or n.ifindex == lan_ifindex:
                     self._claim(n.ip, n.mac)
                     self._info(n.mac).last_seen = max(self._info(n.mac).last_seen, now)
+            self._forget(now - FORGET_SECONDS)
+
+    def _forget(self, before: float) -> None:
+        """With the lock held: the devices gone since `before`, holding no address now."""
+        holding = set(self._current.values())
+        for mac in [mac for mac, info in self._devices.items() if info.last_seen < before and mac not in holding]:
+            for ip in self._devices.pop(mac).ips:
+                if self._by_ip.get(ip) == mac:
+                    del self._by_ip[ip]
 
     def _info(self, mac: str) -> DeviceInfo:
         info = self._devices.get(mac)

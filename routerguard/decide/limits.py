@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.ledger import ROUTER, Ledger
-from routerguard.config.model import Cap, Config
+from routerguard.config.model import Cap, Config, Period
 from routerguard.decide import periods
 from routerguard.decide.policy import DEFAULT_WARN_PERCENT, OK, Decision, Limit, decide
 
@@ -22,6 +22,14 @@ from routerguard.decide.policy import DEFAULT_WARN_PERCENT, OK, Decision, Limit,
 def warn_percent(config: Config) -> float:
     """The usage (percent of a limit) from which a device or group is "warned": the lowest alert threshold."""
     return min(config.notify.thresholds, default=DEFAULT_WARN_PERCENT)
+
+
+def starts_in_force(config: Config, now: float, zone: periods.Zone) -> set[float | None]:
+    """The starts of the periods of the plan and of every cap at `now`: the usage windows the limits count
+    (None: a period that never ends). The ledger keeps sums at hand for these only."""
+    caps = [config.plan, config.default_cap, *(g.cap for g in config.groups.values()),
+            *(d.cap for d in config.devices.values())]
+    return {periods.period_bounds(cap.period, now, zone)[0] for cap in caps if cap is not None}
 
 
 def members(config: Config, gid: str) -> list[str]:
@@ -50,13 +58,20 @@ class Snapshot:
         self._devices: dict[str, DeviceLimits] = {}
         self.blocks = adjustments.blocks(now)
         self.warn_percent = warn_percent(config)
+        self._bounds: dict[Period, tuple[float | None, float | None]] = {}
+
+    def bounds(self, period: Period) -> tuple[float | None, float | None]:
+        """A period's (start, end) now, worked out once per snapshot however many devices share it."""
+        if period not in self._bounds:
+            self._bounds[period] = periods.period_bounds(period, self.now, self.zone)
+        return self._bounds[period]
 
     def usage(self, mac: str, start: float | None) -> tuple[int, int]:
         """(up, down) a MAC moved since `start` (None: ever)."""
         return self.ledger.usage(mac, start)
 
     def _limit(self, scope: str, key: str, cap: Cap, macs: list[str]) -> Limit:
-        start, end = periods.period_bounds(cap.period, self.now, self.zone)
+        start, end = self.bounds(cap.period)
         used_up = used_down = 0
         for mac in macs:
             up, down = self.usage(mac, start)

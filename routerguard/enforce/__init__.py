@@ -1,1 +1,1 @@
-"""Enforce: the kernel state (nftables, tc) that makes decisions hold."""
+"""Enforce: the kernel state (nftables) that makes decisions hold."""

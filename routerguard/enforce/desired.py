@@ -28,7 +28,6 @@ import logging
 
 from routerguard.attribute.marks import Marks, MarksExhausted
 from routerguard.core import Core
-from routerguard.decide import periods
 from routerguard.decide.limits import Snapshot, members, scope_key
 from routerguard.decide.policy import BLOCKED, EXEMPT, OK, THROTTLED, Limit
 from routerguard.decide.uplinks import metered_uplinks
@@ -66,7 +65,7 @@ class Scopes:
         cap = self.snap.config.default_cap
         if cap is None:
             return []
-        start, end = periods.period_bounds(cap.period, self.snap.now, self.core.zone)
+        start, end = self.snap.bounds(cap.period)
         limit = Limit("default", cap.bytes, 0, cap.action, cap.throttle_kbit, start, end)
         name = self.quota("newcomers", "newcomers", limit)
         return [(name, limit)] if name else []
@@ -94,36 +93,50 @@ def addresses_by_mac(current: dict[str, str]) -> dict[str, tuple[str, ...]]:
 
 
 def build(core: Core, marks: Marks, captive: Captive | None) -> Ruleset:
-    """The Ruleset for every known device, from one snapshot of usage and limits."""
+    """The Ruleset for every known device, from one snapshot of usage and limits.
+
+    A device that is no longer known (it passed by) keeps its id and chain
+    until the id is given back (marks.py), under the newcomers' guard: it
+    has no usage in a period in force, so that is what its own limits would
+    be, and the work of a reading does not grow with every MAC of the week.
+    """
     snap = core.snapshot()
     config = snap.config
     scopes = Scopes(core, snap)
     plan_limit = snap.plan()
     plan = scopes.quota("plan", scope_key("plan"), plan_limit) if plan_limit else None
     plan_named = [(plan, plan_limit)] if plan and plan_limit else []
+    newcomer = guard(scopes.newcomers() + plan_named, OK, None)
     devices = []
     addresses = addresses_by_mac(core.directory.current())
-    for mac in sorted(set(core.known_macs()) | set(marks.macs())):
+    known = set(core.known_macs())
+    marks.keep(known, snap.now)
+    for mac in sorted(known | set(marks.macs())):
         try:
             device_id = marks.id_for(mac, snap.now)
         except MarksExhausted as e:
             log.warning("%s", e)
             continue
-        limits = snap.device(mac)
-        gid = config.devices[mac].group if mac in config.devices else None
-        names = []
-        for limit in limits.limits:
-            if limit is limits.own:
-                name = scopes.quota(f"dev{device_id}", scope_key("device", mac), limit)
-            elif limit.scope == "group":
-                name = scopes.quota(f"grp_{gid}", scope_key("group", gid), limit, group=gid)
-            else:
-                name = plan
-            if name:
-                names.append((name, limit))
-        decision = limits.decision
-        devices.append(Device(mac, device_id, guard(names, decision.state, decision.throttle_kbit),
-                              addresses.get(mac, ())))
-    newcomer = guard(scopes.newcomers() + plan_named, OK, None)
+        device_guard = _guard(scopes, mac, device_id, plan) if mac in known else newcomer
+        devices.append(Device(mac, device_id, device_guard, addresses.get(mac, ())))
     return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
                    newcomer, plan, captive, saver.desired(config))
+
+
+def _guard(scopes: Scopes, mac: str, device_id: int, plan: str | None) -> Guard:
+    """A known device's guard: a quota for each of its limits that cuts, and the daemon's decision."""
+    limits = scopes.snap.device(mac)
+    config = scopes.snap.config
+    gid = config.devices[mac].group if mac in config.devices else None
+    names = []
+    for limit in limits.limits:
+        if limit is limits.own:
+            name = scopes.quota(f"dev{device_id}", scope_key("device", mac), limit)
+        elif limit.scope == "group":
+            name = scopes.quota(f"grp_{gid}", scope_key("group", gid), limit, group=gid)
+        else:
+            name = plan
+        if name:
+            names.append((name, limit))
+    decision = limits.decision
+    return guard(names, decision.state, decision.throttle_kbit)

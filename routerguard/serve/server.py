@@ -1,9 +1,22 @@
 """waitress on every `listen` address, in a thread beside the meter loop.
 
-The loop is ours rather than waitress's `run()`, so that `stop()` ends it
-cleanly from another thread (closing sockets under a running select would
-fail with EBADF): it sets a flag, wakes the loop through waitress's own
-trigger pipe and waits for the thread to close everything itself.
+The loop is ours rather than waitress's `run()`, because waitress's public
+API cannot stop a server: "Waitress does not currently have a way to shut
+down the server programmatically" (its maintainers, Pylons/waitress#372).
+Measured with waitress 3.0.2, `create_server(...).run()` in a thread and
+`close()` from another: with one keep-alive connection open, `run()` never
+returns (the connection's channel stays in the socket map, which `run()`
+loops on until it is empty); with none, it returns within a second but the
+four task threads stay behind on every stop (`close()` of one server never
+shuts its task dispatcher down), and closing a socket under the running
+select() can kill the loop with EBADF (Pylons/waitress#468).
+
+So `stop()` sets a flag and wakes the loop through waitress's own trigger
+pipe; the loop thread then shuts the task threads down and closes every
+socket itself. That uses waitress's socket map (handed to `create_server`,
+so it is ours), its `wasyncore` loop and its trigger: not public API, hence
+the version pin in setup.cfg, and tests/test_server.py (stop ends the loop
+and every thread, a keep-alive connection open) to run on every upgrade.
 """
 
 from __future__ import annotations
@@ -27,10 +40,9 @@ class Server:
         from routerguard.serve.app import create_app
 
         listen = " ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in listen_on)
-        self._server = create_server(create_app(service), listen=listen, threads=WAITRESS_THREADS, ident="routerguard",
-                                     max_request_body_size=MAX_BUFFERED_BODY)
-        # One address gives a TcpWSGIServer (its channels in `_map`), several a MultiSocketServer (`map`).
-        self._map = self._server.map if hasattr(self._server, "map") else self._server._map
+        self._map: dict = {}  # every socket of every address, and each address's trigger
+        self._server = create_server(create_app(service), map=self._map, listen=listen, threads=WAITRESS_THREADS,
+                                     ident="routerguard", max_request_body_size=MAX_BUFFERED_BODY)
         self._stopping = threading.Event()
         self._closing = threading.Lock()  # stop() must not pull the trigger of a loop that closed it
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)

@@ -141,9 +141,6 @@ def check_system(config: Config) -> list[Finding]:
         findings += [_caps_in_kernel(config), _flow_offload()]
     if _blocks_categories(config):
         findings.append(_dnsmasq_nftset())
-    tc = _tool("tc", "iproute2 (OpenWrt: tc-tiny)")
-    findings.append(Finding(tc.ok, tc.what + ("" if tc.ok else " (not needed: throttling uses nftables limits)"), tc.fix,
-                            blocking=False))
     return findings
 
 

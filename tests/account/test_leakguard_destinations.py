@@ -87,6 +87,20 @@ def test_windows_keep_their_own_rows_and_a_new_period_starts_empty(tmp_path) -> 
     assert db.query("SELECT start, up FROM destination") == [(2 * DAY, 2)]  # the rolled window is dropped
 
 
+def test_a_device_idle_between_two_writes_leaves_memory_and_is_read_from_the_table(tmp_path) -> None:
+    db = Database(str(tmp_path))
+    found = Destinations(db, Names())
+    charge(found, 5, 50, DAY)
+    commit(db, found)
+    commit(db, found)  # no byte since the first: its rows are in the table, not in memory
+    assert found._current == {}
+    assert found.top(PHONE, DAY) == [("198.18.0.10", 5, 50)]
+    charge(found, 1, 1, DAY)
+    commit(db, found)
+    assert found.top(PHONE, DAY) == [("198.18.0.10", 6, 51)]
+    assert db.query("SELECT up, down FROM destination") == [(6, 51)]
+
+
 def test_destinations_survive_a_restart(tmp_path) -> None:
     db = Database(str(tmp_path))
     found = Destinations(db, Names())

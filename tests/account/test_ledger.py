@@ -2,11 +2,14 @@
 
 import os
 import sqlite3
+from datetime import datetime
 
 import pytest
 
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.ledger import Ledger
+from routerguard.daemon import Daemon
+from routerguard.decide.limits import starts_in_force
 from routerguard.store.db import FILENAME, MIGRATIONS, Database
 
 HOUR = 3600
@@ -84,6 +87,56 @@ def test_series_merges_steps(db):
     assert ledger.series(None, 0, 3 * HOUR, lambda h: 0) == [(0, A, 7, 7), (0, B, 8, 8)]
 
 
+def cached(ledger: Ledger) -> dict[str, set]:
+    """The windows the ledger holds sums for, per device."""
+    return {mac: set(windows) for mac, windows in ledger._windows.items()}
+
+
+def test_windows_of_periods_that_ended_are_forgotten_and_asked_again_from_the_tables(db):
+    ledger = Ledger(db, hourly)
+    ledger.add(A, 1, 2, 10 * HOUR)
+    assert ledger.usage(A, 10 * HOUR) == (1, 2) and ledger.usage(A, None) == (1, 2)
+    ledger.commit()
+    ledger.keep_windows({10 * HOUR})
+    assert cached(ledger) == {A: {10 * HOUR, None}}
+    ledger.add(A, 3, 4, 11 * HOUR)
+    assert ledger.usage(A, 11 * HOUR) == (3, 4)
+    ledger.keep_windows({11 * HOUR})  # the period rolled
+    assert cached(ledger) == {A: {11 * HOUR}}  # the lifetime was not asked since: forgotten too
+    ledger.add(A, 5, 6, 11 * HOUR)
+    assert ledger.usage(A, 10 * HOUR) == (9, 12) and ledger.usage(A, None) == (9, 12)
+
+
+def test_windows_nobody_asked_for_since_the_last_call_are_forgotten(db):
+    ledger = Ledger(db, hourly)
+    for mac in (A, B):
+        ledger.add(mac, 1, 1, 10 * HOUR)
+        ledger.usage(mac, 10 * HOUR)
+    ledger.keep_windows({10 * HOUR})
+    assert cached(ledger) == {A: {10 * HOUR}, B: {10 * HOUR}}
+    ledger.usage(A, 10 * HOUR)  # B passed by and left: nobody asks for it
+    ledger.keep_windows({10 * HOUR})
+    assert cached(ledger) == {A: {10 * HOUR}}
+    assert ledger.usage(B, 10 * HOUR) == (1, 1)
+
+
+def test_macs_are_the_devices_with_usage_in_a_window_in_force(db):
+    ledger = Ledger(db, hourly)
+    ledger.add(A, 1, 1, 9 * HOUR)
+    ledger.add(B, 1, 1, 10 * HOUR)
+    assert ledger.macs() == [A, B]  # not told yet: every device ever
+    ledger.keep_windows({10 * HOUR, 12 * HOUR})
+    assert ledger.macs() == [B]  # since the earliest start in force, pending usage included
+    ledger.commit()
+    ledger.fold()
+    ledger.add(A, 1, 1, 12 * HOUR)
+    assert ledger.macs() == [A, B]  # from the tables now, and new usage joins at once
+    ledger.keep_windows({13 * HOUR})
+    assert ledger.macs() == []
+    ledger.keep_windows({13 * HOUR, None})  # a period that never ends: every device ever
+    assert ledger.macs() == [A, B]
+
+
 def test_a_corrupt_database_is_set_aside_and_a_fresh_one_started(tmp_path):
     path = tmp_path / FILENAME
     path.write_bytes(b"this is not sqlite" * 100)
@@ -112,3 +165,19 @@ def test_blocks_expire(db):
     assert adj.blocks(150.0) == {B: None}
     adj.unblock(B)
     assert adj.blocks(150.0) == {}
+
+
+def test_each_commit_tells_the_ledger_the_starts_of_the_plan_and_every_cap_now(fleet_config):
+    path = fleet_config("\nconfig defaults 'new_device'\n\toption cap '1GB'\n\toption period 'daily'\n"
+                        f"\nconfig device\n\toption mac '{A}'\n\toption cap '5GB'\n\toption period 'none'\n")
+    daemon = Daemon(str(path))
+    core = daemon.core
+    zone, now = core.zone, core.zone.to_epoch(datetime(2026, 1, 15, 12))
+    core.now = lambda: now
+    month, day = zone.to_epoch(datetime(2026, 1, 1)), zone.to_epoch(datetime(2026, 1, 15))
+    assert starts_in_force(core.config, now, zone) == {month, day, None}
+    core.ledger.usage(B, day - 86400)  # yesterday's window, asked by a page
+    core.ledger.usage(B, day)
+    assert daemon.commit()
+    assert cached(core.ledger) == {B: {day}}
+    core.db.close()

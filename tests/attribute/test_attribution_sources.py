@@ -1,6 +1,6 @@
 """Lease file parsing and the directory of who has which address."""
 
-from routerguard.attribute.directory import Directory
+from routerguard.attribute.directory import FORGET_SECONDS, Directory
 from routerguard.read.leases import LeaseFile, parse_leases
 from routerguard.read.neighbours import Neighbour
 
@@ -40,3 +40,17 @@ def test_directory_learns_addresses_and_keeps_them_until_another_device_claims_t
     directory.refresh([Neighbour("fd00::1234", b, 5)], [], 5, 300.0)
     assert directory.mac_of("fd00::1234") == b and "fd00::1234" not in directory.info(a).ips
     assert directory.online(b, 310.0) and not directory.online(a, 310.0 + 1000)
+
+
+def test_a_device_gone_for_a_day_without_an_address_is_forgotten_with_its_addresses():
+    directory = Directory()
+    passing, staying = "02:aa:00:00:00:01", "02:00:00:00:00:02"
+    directory.refresh([Neighbour("10.0.0.5", passing, 1), Neighbour("10.0.0.6", staying, 1)], [], 1, 1000.0)
+    directory.seen(passing, 2000.0)
+    directory.refresh([Neighbour("10.0.0.6", staying, 1)], [], 1, 2000.0 + FORGET_SECONDS)
+    assert set(directory.macs()) == {passing, staying}  # a day after its last traffic: not yet
+    directory.refresh([Neighbour("10.0.0.6", staying, 1)], [], 1, 2001.0 + FORGET_SECONDS)
+    assert directory.macs() == [staying]  # holds an address: kept however long ago its traffic was
+    assert directory.mac_of("10.0.0.5") is None and directory.info(passing) is None
+    directory.refresh([Neighbour("10.0.0.5", staying, 1)], [], 1, 3000.0 + FORGET_SECONDS)
+    assert directory.mac_of("10.0.0.5") == staying

@@ -15,9 +15,10 @@ from routerguard.account.clock import Clock
 from routerguard.core import Core
 from routerguard.enforce import nft, ruleset
 from routerguard.enforce.captive import Responder
+from routerguard.decide.limits import starts_in_force
 from routerguard.decide.uplinks import metered_uplinks
 from routerguard.enforce.desired import build
-from routerguard.attribute.marks import MARK_MASK, Marks, mark_of
+from routerguard.attribute.marks import MARK_MASK, RELEASE_AFTER, Marks, mark_of
 from routerguard.enforce.enforcer import Enforcer
 from routerguard.enforce.nft import parse_flowtables
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
@@ -329,6 +330,21 @@ def test_a_device_never_seen_gets_the_default_cap_and_newcomers_share_one(servic
     assert own.startswith("q_dev") and kbit == 256 and quota(rules, own).allowance == 100_000_000
     ((newcomers, _),) = rules.newcomer.throttles
     assert newcomers.startswith("q_newcomers_") and rules.plan in rules.newcomer.cuts
+
+
+def test_a_device_that_passed_by_keeps_its_id_under_the_newcomers_guard_until_it_is_given_back(service, wall):
+    core = service.core
+    service.set_plan(None)  # only daily caps: yesterday's usage is in no period in force today
+    marks = Marks(core.db)
+    charge(service, X, 1000)
+    x_id = device(build(core, marks, None), X).id
+    wall.now += DAY
+    core.ledger.keep_windows(starts_in_force(core.config, core.now(), core.zone))
+    assert X not in core.known_macs()
+    later = build(core, marks, None)
+    assert device(later, X).id == x_id and device(later, X).guard == later.newcomer
+    wall.now += RELEASE_AFTER  # longer than any flow of it can live
+    assert X not in {d.mac for d in build(core, marks, None).devices} and X not in marks.macs()
 
 
 def test_each_device_is_found_by_the_addresses_it_has_now_except_link_local_ones(service):

@@ -160,6 +160,29 @@ def test_every_python_dependency_is_an_openwrt_package_or_bundled():
             f"{name} (setup.cfg) is neither a DEPENDS on python3-{name} nor a bundled wheel in {MAKEFILE}")
 
 
+# What the Makefile lists of Python's own standard library (python3-light is the core).
+PYTHON_STDLIB_PACKAGES = {"python3-light", "python3-asyncio", "python3-email", "python3-logging",
+                          "python3-openssl", "python3-sqlite3", "python3-urllib"}
+
+
+def test_the_router_gets_no_python_library_that_setup_cfg_does_not_require():
+    """A DEPENDS on a library routerguard does not import costs the router flash and RAM for nothing."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    required = {f"python3-{canonicalize_name(Requirement(line).name)}" for line in install_requires()}
+    libraries = {d for d in package_depends("routerguard") if d.startswith("python3-")} - PYTHON_STDLIB_PACKAGES
+    assert libraries <= required, f"DEPENDS on {sorted(libraries - required)}, which setup.cfg does not require"
+
+
+def test_tc_is_a_dependency_exactly_when_routerguard_runs_it():
+    """Throttling is nftables limits today, so the router gets neither tc nor the qdisc modules."""
+    runs_tc = [p.relative_to(REPO).as_posix() for p in (REPO / "routerguard").rglob("*.py")
+               if re.search(r"""["'](/usr)?(/s?bin/)?tc["']""", p.read_text())]
+    depends_on_tc = set(package_depends("routerguard")) & {"tc", "tc-tiny", "tc-full", "kmod-sched-core"}
+    assert bool(depends_on_tc) == bool(runs_tc), f"tc DEPENDS {sorted(depends_on_tc)}, run by {runs_tc}"
+
+
 def test_bundled_wheels_are_pinned_hashed_and_satisfy_setup_cfg():
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
@@ -241,14 +264,15 @@ done < "$3"
 
 
 def fake_pkg_install_dir(root: Path) -> None:
-    """What Build/Install leaves: the wheel installed into site-packages, the vendored wheels."""
+    """What Build/Install leaves: the wheel installed into site-packages, the vendored wheels.
+
+    The package's files are laid out by setuptools itself from setup.cfg (its
+    `build_py`, the step that fills a wheel), so what the packages, package_dir
+    and package_data of setup.cfg leave out is missing here as in the .ipk.
+    """
     site = root / "usr/lib/python3.11/site-packages"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "routerguard", site / "routerguard", ignore=ignore)
-    shutil.copytree(REPO / "routerguard_lab", site / "routerguard_lab", ignore=ignore)  # setup.cfg's wheel has it
-    shutil.copytree(REPO / "web", site / "routerguard" / "web", ignore=ignore, dirs_exist_ok=True)
-    (site / "routerguard" / "web" / "templates").mkdir(parents=True, exist_ok=True)
-    (site / "routerguard" / "web" / "templates" / "page.html").write_text("<html></html>\n")
+    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
+                    "--build-lib", str(site)], cwd=REPO, check=True, capture_output=True)
     (site / f"routerguard-{python_version()}.dist-info").mkdir()
     (site / f"routerguard-{python_version()}.dist-info" / "METADATA").write_text("Name: routerguard\n")
     vendor = root / "usr/lib/routerguard/vendor"
@@ -313,7 +337,11 @@ def test_install_ships_byte_code_only_and_leaves_the_lab_out(installed):
     site = installed["routerguard"] / "usr/lib/python3.11/site-packages"
     files = tree(site)
     assert "routerguard/__init__.pyc" in files and "routerguard/__main__.pyc" in files
-    assert "routerguard/web/templates/page.html" in files
+    for folder, package in (("web", "routerguard/web"), ("routerguard/mibs", "routerguard/mibs"),
+                            ("routerguard/data", "routerguard/data")):
+        shipped = {f"{package}/{p.relative_to(REPO / folder).as_posix()}" for p in (REPO / folder).rglob("*")
+                   if p.is_file() and p.suffix not in (".py", ".pyc")}
+        assert shipped and shipped <= files, f"not installed: {sorted(shipped - files)}"
     assert not [f for f in files if f.endswith(".py")]
     assert not [f for f in files if f.startswith("routerguard_lab/")]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import requests
 
 from routerguard_lab import plan
 from routerguard_lab.hosts import Router, read_truth
@@ -310,6 +311,12 @@ def start_demo(clients: int, daemon_argv: list[str] | None) -> tuple[subprocess.
     """The demo in its own process, once it says it is up: (process, name prefix, host port)."""
     proc = subprocess.Popen([sys.executable, "-c", DEMO.format(clients=clients, argv=daemon_argv)],
                             stdout=subprocess.PIPE)
+    text = announcement(proc)
+    return proc, re.search(r"namespaces (rg\d+x\d+)-\*", text)[1], int(re.search(r"http://127\.0\.0\.1:(\d+)/", text)[1])
+
+
+def announcement(proc: subprocess.Popen) -> str:
+    """What the demo prints up to its "Ctrl-C stops" line (stopping it if that never comes)."""
     assert proc.stdout is not None
     text = ""
     try:
@@ -321,9 +328,7 @@ def start_demo(clients: int, daemon_argv: list[str] | None) -> tuple[subprocess.
     except BaseException:
         stop_demo(proc)
         raise
-    prefix = re.search(r"namespaces (rg\d+x\d+)-\*", text)[1]
-    port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", text)[1])
-    return proc, prefix, port
+    return text
 
 
 def stop_demo(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
@@ -364,6 +369,36 @@ def test_demo_without_daemon_stops_on_ctrl_c() -> None:
     proc, prefix, _ = start_demo(1, None)
     try:
         assert len(lab_namespaces(prefix)) == 3
+    finally:
+        code = stop_demo(proc, signal.SIGINT)
+    assert code == 0
+    assert lab_namespaces(prefix) == []
+
+
+ROUTERGUARD = Path(sys.executable).with_name("routerguard")  # the installed command, as README runs it
+
+
+@pytest.mark.lab
+def test_routerguard_lab_serves_the_metered_clients_and_leaves_no_namespace_on_ctrl_c() -> None:
+    """README's first command, `routerguard lab --port N`: the real daemon, its page, its password."""
+    proc = subprocess.Popen([str(ROUTERGUARD), "lab", "--port", "0", "--clients", "2"], stdout=subprocess.PIPE)
+    text = announcement(proc)
+    prefix = re.search(r"namespaces (rg\d+x\d+)-\*", text)[1]
+    try:
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", text)[1])
+        password = re.search(r"admin password of the lab's page: (\S+)", text)[1]
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_get(port, "/healthz"), 30, "the lab's page to answer")
+        session = requests.Session()
+        login = session.post(f"{base}/api/v1/session", json={"password": password}, timeout=10)
+        assert login.status_code == 200, login.text
+
+        def busy_devices() -> list[str]:
+            devices = session.get(f"{base}/api/v1/devices", timeout=10).json()["devices"]
+            return sorted(d["mac"] for d in devices if d["usage"]["total_bytes"] > 0)
+
+        assert wait_until(lambda: len(busy_devices()) == 2 and busy_devices(), 60, "both clients' usage") == \
+            [plan.client_mac(1), plan.client_mac(2)]
     finally:
         code = stop_demo(proc, signal.SIGINT)
     assert code == 0

@@ -7,6 +7,7 @@ internet host; each client's own nftables counters are the ground truth.
 import pytest
 
 from routerguard_lab.lab_daemon import LabDaemon
+from routerguard_lab.wait import wait_until
 
 pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
@@ -100,3 +101,28 @@ def test_traffic_from_an_ipv6_privacy_address_is_charged_to_its_device(metered):
     measured = usage(daemon, client.mac)
     assert_close(measured["down_bytes"], truth_down, "down")
     assert client.ip6_privacy in daemon.api("GET", f"/api/v1/devices/{client.mac}")["ips"]
+
+
+TCP_CLOSE_TIMEOUTS = ("time_wait", "close", "close_wait", "fin_wait", "last_ack")
+
+
+@pytest.mark.lab
+def test_connections_that_end_between_two_readings_are_counted_to_the_byte(lab):
+    """Closed TCP leaves conntrack at once (1 s timeouts instead of TIME_WAIT's 120 s), so every one of these
+    flows reaches the meter only through its DESTROY event, most without ever being in a dump."""
+    lab.router.ns.sysctl({f"net.netfilter.nf_conntrack_tcp_timeout_{name}": 1 for name in TCP_CLOSE_TIMEOUTS})
+    daemon = LabDaemon(lab, poll_interval=5).start()
+    client = lab.clients[0]
+    before = usage(daemon, client.mac)
+    client.truth(reset=True)
+    urls = [lab.internet.url(f"/bytes/{1000 + i}") for i in range(150)]
+    client.exec(["curl", "-sS", "-o", "/dev/null", "-H", "Connection: close", *urls])
+    wait_until(lambda: f"src={client.ip4} " not in lab.router.exec(["conntrack", "-L", "-p", "tcp"]).stdout,
+               30, "conntrack to forget the closed connections")
+    daemon.wait_readings()
+    truth_up, truth_down = client.truth()
+    measured = usage(daemon, client.mac)
+    assert truth_down > 150 * 1000
+    assert (measured["up_bytes"] - before["up_bytes"], measured["down_bytes"] - before["down_bytes"]) == \
+        (truth_up, truth_down)
+    daemon.stop()
