@@ -9,9 +9,7 @@ about the client that leaks, and the uplink in use with its bytes moving.
 
 from __future__ import annotations
 
-import os
 import re
-import select
 import subprocess
 import time
 
@@ -19,9 +17,9 @@ import pytest
 import requests
 
 from routerguard_lab import plan
-from routerguard_lab.lab_daemon import DEMO_PASSWORD, ROUTERGUARD
+from routerguard_lab.lab_daemon import DEMO_PASSWORD
 from routerguard_lab.wait import wait_until
-from test_lab import lab_namespaces, stop_demo
+from test_lab import ROUTERGUARD, announcement, lab_namespaces, stop_demo
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -30,19 +28,10 @@ CLIENTS = 3
 SHIPPED = {"os_updates", "video", "cloud_backup"}  # what the lab's names fall into (routerguard_lab/plan.py)
 
 
-def start(budget_end: float) -> tuple[subprocess.Popen, str, int]:
+def start() -> tuple[subprocess.Popen, str, int]:
     """`routerguard lab --port 0` once it says it is up: (process, namespace prefix, page port)."""
-    proc = subprocess.Popen([ROUTERGUARD, "lab", "--port", "0", "--clients", str(CLIENTS)], stdout=subprocess.PIPE)
-    text = ""
-    try:
-        while "Ctrl-C" not in text:
-            ready, _, _ = select.select([proc.stdout], [], [], max(budget_end - time.monotonic(), 0))
-            chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
-            assert chunk, f"routerguard lab did not come up: {text!r}"
-            text += chunk.decode()
-    except BaseException:
-        stop_demo(proc)
-        raise
+    proc = subprocess.Popen([str(ROUTERGUARD), "lab", "--port", "0", "--clients", str(CLIENTS)], stdout=subprocess.PIPE)
+    text = announcement(proc)
     assert f"admin password of the lab's page: {DEMO_PASSWORD}" in text
     return proc, re.search(r"namespaces (rg\d+x\d+)-\*", text)[1], int(re.search(r"http://127\.0\.0\.1:(\d+)/", text)[1])
 
@@ -59,7 +48,7 @@ def logged_in(base: str) -> requests.Session | None:
 def test_the_demo_shows_categories_an_alert_and_the_uplink_within_two_minutes() -> None:
     began = time.monotonic()
     budget_end = began + DEMO_BUDGET
-    proc, prefix, port = start(budget_end)
+    proc, prefix, port = start()
     base = f"http://127.0.0.1:{port}"
     leaky = plan.client_mac(CLIENTS)
 
