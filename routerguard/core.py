@@ -17,6 +17,7 @@ from routerguard.account.clock import Clock, describe_behind, describe_jump
 from routerguard.account.destinations import Destinations
 from routerguard.account.ledger import ROUTER, Ledger
 from routerguard.account.rates import Rates
+from routerguard.account.uplinks import Uplinks
 from routerguard.attribute.directory import Directory
 from routerguard.attribute.names import Names
 from routerguard.config.file import ConfigFile
@@ -61,6 +62,7 @@ class Core:
         self.names = Names()  # what each device looked up, from the DNS answers the daemon sees
         self.destinations = Destinations(self.db, self.names)
         self.alerts = AlertLog(self.db)
+        self.uplinks = Uplinks()  # bytes on each uplink and which one is in use, since the start
         self.told_metered: dict[str, float] = {}  # MAC -> when a DHCP ack told it the network is metered (leakguard.py's)
         self.health = Health()
         self.started = time.time()

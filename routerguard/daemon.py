@@ -146,6 +146,7 @@ class Daemon:
                 if self._reload.is_set():
                     self._reload_config()
                 self._read(meter, leak)
+                core.uplinks.poll(core.config.uplink_names)
                 # Right after the reading, so the kernel's counts the commit saves are those of its usage.
                 if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
                     last_commit = time.monotonic()

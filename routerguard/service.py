@@ -421,6 +421,26 @@ class Service:
         main = self.core.config.main
         return {host for host, _ in main.listen} | set(main.server_name)
 
+    # --- uplinks (issue 16) ----------------------------------------------------
+
+    def uplinks(self) -> list[dict]:
+        """Every uplink routerguard knows (wan_if, `config uplink`): in use, metered, link, bytes since the start.
+
+        `internet` is None: nothing probes the uplinks yet, so whether one
+        reaches the internet is not known (a link can be up behind a captive
+        portal).
+        """
+        core = self.core
+        names = core.config.uplink_names
+        core.uplinks.poll(names)
+        views = []
+        for name in names:
+            status = core.uplinks.status(name)
+            views.append({"ifname": name, "metered": is_metered(core.config, name), "link": status.link,
+                          "internet": None, "in_use": status.in_use, "since": rfc3339(status.since),
+                          "up_bytes": status.up_bytes, "down_bytes": status.down_bytes})
+        return views
+
     # --- commands ------------------------------------------------------------
 
     def patch_device(self, mac: str, changes: Any) -> dict:

@@ -9,7 +9,8 @@ The daemon command runs with ``ip netns exec`` in the router namespace and
 finds the lab in its environment, so a wrapper can write its config:
 RG_LAB_DIR (a temp dir, removed at the end), RG_LAB_LEASE_FILE,
 RG_LAB_DNSMASQ_CONF_DIR, RG_LAB_DNSMASQ_RESTART, RG_LAB_LAN_IF,
-RG_LAB_WAN_IF and RG_LAB_LISTEN (the page address the relay forwards to).
+RG_LAB_WAN_IF, RG_LAB_LISTEN (the page address the relay forwards to) and
+RG_LAB_CLIENTS (how many; the last one leaks: traffic.LEAK).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _serve(lab: Lab, port: int, daemon_argv: list[str] | None, page_port: int,
     relay = traffic = daemon = None
     try:
         relay = Relay(("127.0.0.1", port), lab.router.ns, (lab.router.lan_ip, page_port))
-        traffic = MixedTraffic(lab.clients)
+        traffic = MixedTraffic(lab.clients, leaky=lab.clients[-1])
         if daemon_argv:
             daemon = _start_daemon(lab, daemon_argv, page_port, daemon_exited)
         print(describe(lab, relay.port, page_port), file=out, flush=True)
@@ -88,6 +89,7 @@ def lab_environment(lab: Lab, page_port: int) -> dict[str, str]:
         "RG_LAB_LAN_IF": lab.router.lan_if,
         "RG_LAB_WAN_IF": lab.router.wan_if,
         "RG_LAB_LISTEN": f"{lab.router.lan_ip}:{page_port}",
+        "RG_LAB_CLIENTS": str(len(lab.clients)),
     }
 
 
@@ -104,7 +106,8 @@ def describe(lab: Lab, port: int, page_port: int) -> str:
     for c in lab.clients:
         lines.append(f"  {c.hostname:<9} {c.mac}  {c.ip4}  {c.ip6}  {c.ip6_privacy}"
                      f"   (shell: ip netns exec {c.ns.name} sh)")
-    lines.append("Clients are generating traffic. Ctrl-C stops and removes everything.")
+    lines.append(f"Clients are generating traffic (video, OS updates, photo backup...); {lab.clients[-1].hostname} leaks:"
+                 " a photo backup that never rests. Ctrl-C stops and removes everything.")
     return "\n".join(lines)
 
 

@@ -27,6 +27,9 @@ ROUTERGUARD = os.path.join(sysconfig.get_path("scripts"), "routerguard")
 
 
 DEMO_PASSWORD = "routerguard-lab"  # printed by `routerguard lab`; a lab is not a router
+DEMO_FAMILY = ("Zhang phone", "Zhang laptop")
+LEAKY_NAME = "Guest tablet"
+LEAKY_CAP = "50MB"  # the leaking client reaches 80% of it within a minute or two: a threshold alert
 DEMO_POLICY = """
 config plan 'plan'
 \toption quota '2GB'
@@ -46,17 +49,16 @@ config group
 \toption period 'daily'
 \toption action 'throttle'
 \toption throttle '512kbit'
-
-config device
-\toption mac '02:00:00:00:00:11'
-\toption name 'Zhang phone'
-\toption group 'family'
-
-config device
-\toption mac '02:00:00:00:00:12'
-\toption name 'Zhang laptop'
-\toption group 'family'
 """
+
+
+def demo_policy(clients: int) -> str:
+    """The demo's plan and devices: clients 1 and 2 are the family's, the last one (it leaks) has a small cap."""
+    family = "".join(f"\nconfig device\n\toption mac '{plan.client_mac(i)}'\n\toption name '{name}'\n\toption group 'family'\n"
+                     for i, name in zip(range(1, clients), DEMO_FAMILY))
+    leaky = (f"\nconfig device\n\toption mac '{plan.client_mac(clients)}'\n\toption name '{LEAKY_NAME}'\n"
+             f"\toption cap '{LEAKY_CAP}'\n\toption period 'daily'\n\toption action 'throttle'\n\toption throttle '256kbit'\n")
+    return DEMO_POLICY + family + leaky
 
 
 def config_text(env: dict[str, str], extra: str = "", *, poll_interval: float = 0.5, commit_interval: int = 60,
@@ -80,7 +82,7 @@ def demo_main() -> int:
     """The daemon of `routerguard lab`: runs inside the router namespace, config from RG_LAB_*."""
     path = os.path.join(os.environ["RG_LAB_DIR"], "routerguard.conf")
     with open(path, "w") as f:
-        f.write(config_text(dict(os.environ), DEMO_POLICY, poll_interval=1))
+        f.write(config_text(dict(os.environ), demo_policy(int(os.environ["RG_LAB_CLIENTS"])), poll_interval=1))
     subprocess.run([ROUTERGUARD, "passwd", "--config", path], input=DEMO_PASSWORD + "\n", text=True, check=True)
     os.execv(ROUTERGUARD, [ROUTERGUARD, "run", "--config", path])
 

@@ -31,10 +31,19 @@ WAN4_PREFIXLEN = 24
 WAN6_PREFIXLEN = 64
 
 # Names the internet side's DNS answers, with their (IPv4, IPv6) addresses;
-# each name's subdomains resolve to the same addresses.
+# each name's subdomains resolve to the same addresses. The last three are
+# real names of the shipped categories (routerguard/data/categories.json),
+# answered with the lab's own addresses, so the demo's traffic has
+# categories without any configuration.
+OS_UPDATE_NAME = "updates.cdn-apple.com"  # os_updates: Apple software update
+VIDEO_NAME = "googlevideo.com"  # video: YouTube's CDN
+PHOTO_BACKUP_NAME = "photos.googleapis.com"  # cloud_backup: Google Photos
 INTERNET_NAMES = {
     "dl.example.test": ("198.18.0.10", "fd00:198:18::10"),
     "cdn.example.test": ("198.18.0.20", "fd00:198:18::20"),
+    OS_UPDATE_NAME: ("198.18.0.30", "fd00:198:18::30"),
+    VIDEO_NAME: ("198.18.0.40", "fd00:198:18::40"),
+    PHOTO_BACKUP_NAME: ("198.18.0.50", "fd00:198:18::50"),
 }
 INTERNET_ADDRS4 = (INTERNET4, *(v4 for v4, _ in INTERNET_NAMES.values()))
 INTERNET_ADDRS6 = (INTERNET6, *(v6 for _, v6 in INTERNET_NAMES.values()))

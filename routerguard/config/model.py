@@ -167,6 +167,11 @@ class Config:
     notify: Notify = Notify()
     agent: Agent = Agent()
 
+    @property
+    def uplink_names(self) -> tuple[str, ...]:
+        """Every uplink routerguard knows: wan_if, then the interfaces of `config uplink` sections not among them."""
+        return self.main.wan_if + tuple(u.ifname for u in self.uplinks if u.ifname not in self.main.wan_if)
+
 
 # --- reading options -----------------------------------------------------------
 

@@ -17,5 +17,4 @@ def is_metered(config: Config, ifname: str) -> bool:
 
 def metered_uplinks(config: Config) -> tuple[str, ...]:
     """The interfaces traffic is charged on: wan_if and the described uplinks, those that are metered."""
-    named = config.main.wan_if + tuple(u.ifname for u in config.uplinks if u.ifname not in config.main.wan_if)
-    return tuple(name for name in named if is_metered(config, name))
+    return tuple(name for name in config.uplink_names if is_metered(config, name))

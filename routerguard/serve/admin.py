@@ -191,7 +191,7 @@ def delete_group(gid: str) -> Response | tuple[str, int]:
 
 
 def plan_page(error: str | None = None) -> str:
-    return render_template("plan.html", plan=service().plan(), error=error)
+    return render_template("plan.html", plan=service().plan(), uplinks=service().uplinks(), error=error)
 
 
 @bp.get("/admin/plan")

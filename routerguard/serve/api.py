@@ -90,6 +90,11 @@ def alerts() -> Response:
     return jsonify(alerts=service().alerts())
 
 
+@bp.get("/uplinks")
+def uplinks() -> Response:
+    return jsonify(uplinks=service().uplinks())
+
+
 @bp.post("/session")
 @public
 def login() -> Response:

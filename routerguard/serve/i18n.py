@@ -202,6 +202,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_feishu_secret": "Signing secret (optional)",
         "field_bark_key": "Device key",
         "field_bark": "Server",
+        # --- uplinks ---
+        "uplinks": "Uplinks",
+        "uplink_in_use": "In use",
+        "uplink_metered": "Metered",
+        "uplink_unmetered": "Unmetered",
+        "uplink_link_up": "Link up",
+        "uplink_no_link": "No link",
+        "uplink_in_use_since": "In use since {when}",
+        "uplink_idle_since": "Not in use since {when}",
+        "uplink_up": "Sent {size}",
+        "uplink_down": "Received {size}",
+        "uplink_bytes_note": "Counted by each interface itself since routerguard started: all traffic through it, "
+                             "the router's own included.",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -387,6 +400,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_feishu_secret": "签名校验密钥（可选）",
         "field_bark_key": "设备密钥",
         "field_bark": "服务器",
+        # --- uplinks ---
+        "uplinks": "上行链路",
+        "uplink_in_use": "使用中",
+        "uplink_metered": "计流量",
+        "uplink_unmetered": "不计流量",
+        "uplink_link_up": "已连接",
+        "uplink_no_link": "未连接",
+        "uplink_in_use_since": "{when} 起使用中",
+        "uplink_idle_since": "{when} 起未使用",
+        "uplink_up": "上传 {size}",
+        "uplink_down": "下载 {size}",
+        "uplink_bytes_note": "由各接口自身统计，从 routerguard 启动时算起，包括经过该接口的全部流量（含路由器自身的流量）。",
     },
 }
 

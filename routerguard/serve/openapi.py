@@ -134,6 +134,12 @@ ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "mess
              "params": {"type": "object", "description": "what the alert is about (subject, name, level, bytes), for "
                                                          "saying it in the reader's language"}})
 
+UPLINK = obj({"ifname": TEXT, "metered": BOOL, "link": BOOL,
+              "internet": nullable({**BOOL, "description": "null: not known (no probe has run)"}),
+              "in_use": BOOL, "since": nullable({**TIME, "description": "when in_use last changed; null: not since the start"}),
+              "up_bytes": {**INT, "description": "link-layer bytes the interface sent since the daemon started, all traffic"},
+              "down_bytes": {**INT, "description": "link-layer bytes the interface received since the daemon started"}})
+
 EXPORT_ROW = obj({"time": TIME, "mac": TEXT, "up_bytes": INT, "down_bytes": INT})
 EXPORT = {"text/csv": {"schema": TEXT},
           "application/json": {"schema": obj({"rows": {"type": "array", "items": EXPORT_ROW}})}}
@@ -163,6 +169,7 @@ SCHEMAS = {
     "Category": CATEGORY,
     "CategoryUse": CATEGORY_USE,
     "PlanBreakdown": PLAN_BREAKDOWN,
+    "Uplink": UPLINK,
     "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
     "Notify": NOTIFY,
     "NotifyInput": NOTIFY_INPUT,
@@ -257,6 +264,8 @@ def document() -> Schema:
             "/api/v1/notify/test": {"post": operation(
                 "Send a test alert to every channel now, each tried once",
                 obj({"results": {"type": "array", "items": ref("NotifyResult")}}), "")},
+            "/api/v1/uplinks": {"get": operation("Every uplink: in use, metered, link, bytes",
+                                                 obj({"uplinks": {"type": "array", "items": ref("Uplink")}}), "")},
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
             "/api/v1/session": {
                 "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,
