@@ -170,7 +170,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_not_a_number": "'{text}' is not a whole number.",
         "error_not_whole": "'{value}' is not a whole number; expected {low} to {high}.",
         "error_out_of_range": "{value} is out of range; expected {low} to {high}.",
-        "error_not_a_choice": "'{value}' is not one of: {choices}.",
+        "error_not_a_choice": "'{value}' is not one of the choices.",
         "error_not_a_moment": "'{value}' is not a date and time like 2026-11-20 09:00.",
         "error_missing": "required.",
         "error_missing_with_days": "required when the period is N days.",
@@ -199,6 +199,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_http_403": "That is not allowed.",
         "error_http_404": "There is no such page.",
         "error_http_405": "This address does not take that kind of request.",
+        "error_http_409": "That conflicts with the router's current state.",
         "error_http_413": "What was sent is too large.",
         "error_http_422": "What was sent is not valid.",
         "error_http_429": "Too many requests; try again in a moment.",
@@ -355,7 +356,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_not_a_number": "“{text}” 不是整数。",
         "error_not_whole": "“{value}” 不是整数，应为 {low} 至 {high}。",
         "error_out_of_range": "{value} 超出范围，应为 {low} 至 {high}。",
-        "error_not_a_choice": "“{value}” 无效，可选：{choices}。",
+        "error_not_a_choice": "“{value}” 不是可选的值。",
         "error_not_a_moment": "“{value}” 不是有效的日期时间，应如 2026-11-20 09:00。",
         "error_missing": "必填。",
         "error_missing_with_days": "周期为“有效期 N 天”时必填。",
@@ -384,6 +385,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_http_403": "没有权限这样做。",
         "error_http_404": "找不到这个页面。",
         "error_http_405": "此地址不接受这种请求。",
+        "error_http_409": "这与路由器当前的状态冲突。",
         "error_http_413": "提交的内容太大。",
         "error_http_422": "提交的内容无效。",
         "error_http_429": "请求太频繁，请稍后再试。",
@@ -401,8 +403,16 @@ def pick() -> str:
     return "zh-CN" if best.startswith("zh") else "en"
 
 
+def language() -> str:
+    """The reader's language, picked at its first use: an error raised before any view (the Host check, a body
+    too large) is still said in it."""
+    if "lang" not in g:
+        g.lang = pick()
+    return g.lang
+
+
 def translate(key: str, **values: object) -> str:
-    text = MESSAGES[g.get("lang", DEFAULT)][key]
+    text = MESSAGES[language()][key]
     return text.format(**values) if values else text
 
 
@@ -412,7 +422,7 @@ TERMS = ("field", "what")  # values that name a thing: said by the reader's word
 def say(error: BaseException) -> str:
     """An error in the reader's language: its key's words filled with its values (each said the same way in
     turn), the HTTP status's words for an HTTP error without a key, else its English sentence."""
-    words = MESSAGES[g.get("lang", DEFAULT)]
+    words = MESSAGES[language()]
     http = isinstance(error, HTTPException)
     english = (error.description or error.name) if http else str(error)  # type: ignore[union-attr]
     key = getattr(error, "key", None) or (f"http_{error.code}" if http else None)  # type: ignore[union-attr]
@@ -457,7 +467,7 @@ def alert_text(alert: dict) -> str:
 def alert_kind(kind: str) -> str:
     """An alert's kind as a word of the reader's language (the raw kind when it is new to us)."""
     key = f"alert_kind_{kind}"
-    return translate(key) if key in MESSAGES[g.get("lang", DEFAULT)] else kind
+    return translate(key) if key in MESSAGES[language()] else kind
 
 
 bp = Blueprint("i18n", __name__)
@@ -477,10 +487,6 @@ def install(app: Flask) -> None:
     app.add_template_filter(alert_text, "alert_text")
     app.add_template_filter(alert_kind, "alert_kind")
 
-    @app.before_request
-    def choose() -> None:
-        g.lang = pick()
-
     @app.context_processor
     def words() -> dict:
-        return {"_": translate, "lang": g.get("lang", DEFAULT), "languages": LANGUAGES}
+        return {"_": translate, "lang": language(), "languages": LANGUAGES}
