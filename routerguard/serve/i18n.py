@@ -317,7 +317,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan_settings": "套餐设置",
         "quota": "套餐流量，如 20GB",
         "remove_plan": "删除套餐",
-        "me_title": "本设备的流量",
+        "me_title": "您的流量用量",
         "me_unknown": "路由器还没有识别出此设备。请先上网片刻，然后刷新本页。",
         "me_no_limit": "此设备不受流量限制。",
         "rate_now": "当前速率",
