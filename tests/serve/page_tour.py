@@ -14,8 +14,10 @@ from html.parser import HTMLParser
 
 from flask import Flask, url_for
 
+from routerguard.decide.alerts import threshold_alert, unusual_use
+from routerguard.decide.policy import Limit
 from routerguard.serve.errors import NOT_PAGES
-from web_util import PHONE
+from web_util import LAPTOP, PHONE, Site
 
 NOT_VISITED = ("/lang/", "/logout", "/test/")  # a redirect, not a page; a form's target; the tests' own routes
 SAMPLE_ARGS = {"mac": PHONE, "gid": "zhang"}  # route argument -> a value the test router has
@@ -28,6 +30,18 @@ ADDRESS = re.compile(r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b|\b\d{1,3}(?:\.\d{1,3})
 WORD = re.compile(r"[A-Za-z]{2,}")
 SKIPPED = {"script", "style", "code"}  # not words of the page's language: programs and literal commands
 SPOKEN_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt")
+HOUR = 3600
+
+
+def furnish(site: Site) -> None:
+    """Alerts of each kind and an API token, so that the alerts and tokens pages show more than "none"."""
+    alert, levels = threshold_alert("device:x", "Zhang phone's cap", Limit("device", 10**9, 9 * 10**8, "block"),
+                                    (80, 95), set(), PHONE, {"subject": "device", "name": "Zhang phone"})
+    site.core.alerts.record(site.core.now(), alert.kind, alert.mac, alert.message, alert.params, "device:x", 0, levels)
+    for burst in unusual_use(LAPTOP, "laptop", 50_000_000, [(t * HOUR, 100_000) for t in range(100)], 200 * HOUR, 0,
+                             lambda t: int(t // HOUR) % 24):
+        site.core.alerts.record(site.core.now(), burst.kind, burst.mac, burst.message, burst.params, "x", 1, [0])
+    site.core.secrets.new_token("backup script")
 
 
 def page_paths(app: Flask, samples: dict[str, str] | None = None) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from routerguard.serve.app import create_app
-from page_tour import page_paths
+from page_tour import furnish, page_paths
 from test_browser import VIEWPORTS, browser, log_in, open_page, router, shoot  # noqa: F401 (fixtures)
 from web_util import Site
 
@@ -46,6 +46,7 @@ def violations(axe, page) -> list[str]:
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 def test_every_page_passes_axe(browser, router: Site, size: str, locale: str) -> None:  # noqa: F811
     axe = axe_playwright.Axe()
+    furnish(router)
     every, public = pages(router)
     context, page = open_page(browser, size, locale)
     found: list[str] = []

@@ -16,12 +16,10 @@ import pytest
 from flask import Flask, abort
 from flask.testing import FlaskClient
 
-from routerguard.decide.alerts import threshold_alert, unusual_use
-from routerguard.decide.policy import Limit
 from routerguard.serve.app import create_app
 from routerguard.serve.auth import FREE_FAILURES
 from routerguard.serve.security import MAX_BODY
-from page_tour import english_words, page_paths
+from page_tour import english_words, furnish, page_paths
 from web_util import LAPTOP, PASSWORD, PHONE, Site
 
 HTML = "text/html,application/xhtml+xml;q=0.9"
@@ -30,17 +28,11 @@ HOUR = 3600
 
 
 def seed(site: Site) -> None:
-    """Something on every page: usage, alerts of each kind, a token; the guest's page is the phone's."""
+    """Something on every page: usage, alerts, a token; the guest's page is the phone's."""
     site.device(PHONE, "127.0.0.1", "zhang-phone")
     site.usage(PHONE, 50_000_000, 900_000_000)
     site.usage(LAPTOP, 10_000_000, 40_000_000, ago=2 * HOUR)
-    alert, levels = threshold_alert("device:x", "Zhang phone's cap", Limit("device", 10**9, 9 * 10**8, "block"),
-                                    (80, 95), set(), PHONE, {"subject": "device", "name": "Zhang phone"})
-    site.core.alerts.record(site.core.now(), alert.kind, alert.mac, alert.message, alert.params, "device:x", 0, levels)
-    for burst in unusual_use(LAPTOP, "laptop", 50_000_000, [(t * HOUR, 100_000) for t in range(100)], 200 * HOUR, 0,
-                             lambda t: int(t // HOUR) % 24):
-        site.core.alerts.record(site.core.now(), burst.kind, burst.mac, burst.message, burst.params, "x", 1, [0])
-    site.core.secrets.new_token("backup script")
+    furnish(site)
 
 
 def data_words(site: Site) -> set[str]:
