@@ -29,6 +29,7 @@ from routerguard.decide.policy import Limit
 from routerguard.decide.uplinks import is_metered
 from routerguard.notify import SECRET_OPTIONS, TEST_ALERT, Render, deliveries, mask, send_test
 from routerguard.read.uplink import default_interface
+from routerguard.reasons import Reason, Refusal, tag
 from routerguard.units import rfc3339
 
 MAX_NAME = 64
@@ -42,11 +43,11 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 EXPORT_PIECE_HOURS = 26  # longer than any local day, so each piece ends on a later step's start
 
 
-class Invalid(ValueError):
+class Invalid(Refusal):
     """A request value out of range (HTTP 422)."""
 
 
-class NotFound(LookupError):
+class NotFound(Reason, LookupError):
     """No such device or group (HTTP 404)."""
 
 
@@ -96,8 +97,8 @@ def parse_cap(value: Any, field: str = "cap") -> Cap | None:
     if unknown:
         raise Invalid(f"{field}: unknown field(s) {', '.join(sorted(unknown))}")
 
-    def fail(name: str, message: str) -> None:
-        raise Invalid(f"{field}.{name}: {message}")
+    def fail(name: str, reason: ValueError) -> None:
+        raise Invalid("{field}: {reason}", "field_reason", field=f"{field}.{name}", reason=reason)
 
     given = {name: v for name, v in value.items() if not (name == "throttle_kbit" and v is None)}  # null: no throttle
     return read_cap(given, fail, lambda name: f"{field}.{name}", text=False)
@@ -159,9 +160,9 @@ class Service:
         try:
             mac = parse_mac(mac)
         except ValueError as e:
-            raise NotFound(str(e)) from None
+            raise tag(NotFound(str(e)), "not_a_mac", text=mac) from None
         if mac not in self.known_macs() and self.core.ledger.hours(mac) is None:  # gone, but its history stays
-            raise NotFound(f"no device {mac}: it has not been seen on the LAN nor configured")
+            raise NotFound("no device {mac}: it has not been seen on the LAN nor configured", "no_device", mac=mac)
         return mac
 
     def _device_view(self, mac: str, snap: Snapshot) -> dict:
@@ -243,7 +244,7 @@ class Service:
 
     def group(self, gid: str) -> dict:
         if gid not in self.core.config.groups:
-            raise NotFound(f"no group {gid!r}")
+            raise NotFound("no group {gid!r}", "no_group", gid=gid)
         return self._group_view(gid, self.snapshot())
 
     def _group_view(self, gid: str, snap: Snapshot) -> dict:
@@ -456,12 +457,13 @@ class Service:
         if "name" in changes:
             name = changes["name"]
             if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME or not name.strip()):
-                raise Invalid(f"name must be a non-empty string of at most {MAX_NAME} characters, or null")
+                raise Invalid("name must be a non-empty string of at most {most} characters, or null", "bad_name", most=MAX_NAME)
             edits.append(lambda s: s.set("name", name.strip()) if name else s.delete("name"))
         if "group" in changes:
             gid = changes["group"]
             if gid is not None and (not isinstance(gid, str) or gid not in config.groups):
-                raise Invalid(f"group {gid!r} does not exist; groups: {', '.join(config.groups) or 'none'}")
+                raise Invalid("group {gid!r} does not exist; groups: {groups}", "no_such_group", gid=gid,
+                              groups=", ".join(config.groups) or "none")
             edits.append(lambda s: s.set("group", gid) if gid else s.delete("group"))
         if "exempt" in changes:
             if not isinstance(changes["exempt"], bool):
@@ -520,10 +522,11 @@ class Service:
         mac = self._known(mac)
         nbytes = body.get("bytes") if isinstance(body, dict) else None
         if not _is_int(nbytes) or not 0 < nbytes <= MAX_TOPUP:
-            raise Invalid(f"bytes must be a whole number from 1 to {MAX_TOPUP}")
+            raise Invalid("bytes must be a whole number from 1 to {most}", "bad_topup", most=MAX_TOPUP)
         own = self.snapshot().device(mac).own
         if own is None:
-            raise Invalid(f"{mac} has no cap of its own to top up; set a cap first (or top up its group)")
+            raise Invalid("{mac} has no cap of its own to top up; set a cap first (or top up its group)", "topup_without_cap",
+                          mac=mac)
         self.core.adjustments.topup(scope_key("device", mac), own.start, nbytes, self.core.now())
         self.core.on_change()
         return self.device(mac)
@@ -539,7 +542,7 @@ class Service:
 
     def put_group(self, gid: str, body: Any) -> dict:
         if not ID_RE.match(gid):
-            raise Invalid("a group id is 1-32 letters, digits, '_' or '-'")
+            raise Invalid("a group id is 1-32 letters, digits, '_' or '-'", "bad_group_id")
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")
         unknown = set(body) - {"name", "cap", "members"}
@@ -547,7 +550,7 @@ class Service:
             raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: cap, members, name")
         name = body.get("name", gid)
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-            raise Invalid(f"name must be a non-empty string of at most {MAX_NAME} characters")
+            raise Invalid("name must be a non-empty string of at most {most} characters", "bad_name", most=MAX_NAME)
         cap = parse_cap(body.get("cap"))
         new_members = body.get("members")
         if new_members is not None:
@@ -556,7 +559,7 @@ class Service:
             try:
                 new_members = sorted({parse_mac(m) for m in new_members})
             except ValueError as e:
-                raise Invalid(f"members: {e}") from None
+                raise Invalid("{field}: {reason}", "field_reason", field="members", reason=e) from None
 
         def change(package: uci.Package) -> None:
             section = group_section(package, gid) or package.add("group")
@@ -593,7 +596,7 @@ class Service:
 
     def delete_group(self, gid: str) -> None:
         if gid not in self.core.config.groups:
-            raise NotFound(f"no group {gid!r}")
+            raise NotFound("no group {gid!r}", "no_group", gid=gid)
 
         def change(package: uci.Package) -> None:
             for device in package.find("device"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from routerguard.reasons import Refusal
+
 SIZE_UNITS: dict[str, int] = {
     "B": 1,
     "KB": 1000,
@@ -36,12 +38,14 @@ _NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 def _parse(text: str, units: dict[str, int], default_unit: str, what: str) -> int:
     match = _NUMBER_UNIT.match(str(text))
     if not match:
-        raise ValueError(f"{text!r} is not a {what}; write a number and a unit, e.g. {_examples(units)}")
+        raise Refusal("{text!r} is not a {what}; write a number and a unit, e.g. {examples}", "not_a_quantity",
+                      text=text, what=what, examples=_examples(units), sample=_examples(units).split()[0])
     number, unit = match.groups()
     by_upper = {name.upper(): factor for name, factor in units.items()}
     factor = by_upper.get((unit or default_unit).upper())
     if factor is None:
-        raise ValueError(f"{text!r}: unknown unit {unit!r}; valid units: {', '.join(units)}")
+        raise Refusal("{text!r}: unknown unit {unit!r}; valid units: {valid}", "unknown_unit", text=text, unit=unit,
+                      valid=list(units))
     value = float(number) * factor if "." in number else int(number) * factor
     return int(round(value))
 
@@ -60,7 +64,7 @@ def parse_rate_kbit(text: str) -> int:
     """Kilobits per second in `text` (`256kbit`, `2mbit`); a bare number is kbit."""
     value = _parse(text, RATE_UNITS, "kbit", "rate")
     if value <= 0:
-        raise ValueError(f"{text!r}: a rate must be above zero")
+        raise Refusal("{text!r}: a rate must be above zero", "rate_zero", text=text)
     return value
 
 

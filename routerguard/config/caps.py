@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Callable, Mapping
 
 from routerguard import units
+from routerguard.reasons import Refusal
 
 PERIODS = ("daily", "weekly", "monthly", "days", "none")
 ACTIONS = ("block", "throttle", "notify")
@@ -25,7 +26,7 @@ MAX_DAYS = 3660  # ten years of an eSIM plan
 FIELDS = ("bytes", "period", "action", "throttle_kbit", "reset_day", "reset_hour", "start", "days")
 REPORTED = object()  # a value its reader could not read and has reported already: given, checked no further
 
-Fail = Callable[[str, str], None]  # (field, what is wrong and what would be valid)
+Fail = Callable[[str, ValueError], None]  # (field, what is wrong and what would be valid)
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,11 @@ class Whole:
         elif not text and is_whole(value):
             number = value  # type: ignore[assignment]
         else:
-            raise ValueError(f"{value!r} is not a whole number; expected {self.expected}")
+            raise Refusal("{value!r} is not a whole number; expected {expected}", "not_whole", value=value,
+                          expected=self.expected, low=self.low, high=self.high)
         if not self.low <= number <= self.high:
-            raise ValueError(f"{value} is out of range; expected {self.expected}")
+            raise Refusal("{value} is out of range; expected {expected}", "out_of_range", value=value,
+                          expected=self.expected, low=self.low, high=self.high)
         return number
 
 
@@ -94,7 +97,8 @@ class Choice:
 
     def read(self, value: object, text: bool) -> str:
         if value not in self.choices:
-            raise ValueError(f"{value!r} is not {self.expected}")
+            raise Refusal("{value!r} is not {expected}", "not_a_choice", value=value, expected=self.expected,
+                          choices=self.choices)
         return value  # type: ignore[return-value]
 
 
@@ -107,7 +111,7 @@ class Moment:
         try:
             return datetime.fromisoformat(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ValueError(f"{value!r} is not {self.expected}") from None
+            raise Refusal("{value!r} is not {expected}", "not_a_moment", value=value, expected=self.expected) from None
 
 
 BYTES = Whole(0, MAX_BYTES, "bytes (1000TB)", units.parse_size)
@@ -141,9 +145,9 @@ def read_cap(values: Mapping[str, object], fail: Fail, refer: Callable[[str], st
     """
     wrong: list[str] = []
 
-    def report(field: str, message: str) -> None:
+    def report(field: str, reason: ValueError) -> None:
         wrong.append(field)
-        fail(field, message)
+        fail(field, reason)
 
     def read(field: str, rule: Whole | Choice | Moment, default: object = None) -> object:
         if field not in values:
@@ -155,12 +159,13 @@ def read_cap(values: Mapping[str, object], fail: Fail, refer: Callable[[str], st
         try:
             return rule.read(value, text)
         except ValueError as e:
-            report(field, str(e))
+            report(field, e)
             return default
 
     def required(field: str, why: str) -> None:
         if field not in values:
-            report(field, f"missing; required{why}: expected {RULES[field].expected}")
+            report(field, Refusal("missing; required{why}: expected {expected}", "missing_with_days" if why else "missing",
+                                  why=why, expected=RULES[field].expected))
 
     nbytes = read("bytes", BYTES)
     if bytes_required:
@@ -169,7 +174,8 @@ def read_cap(values: Mapping[str, object], fail: Fail, refer: Callable[[str], st
     action = read("action", RULES["action"], "block")
     throttle = read("throttle_kbit", THROTTLE_KBIT)
     if action == "throttle" and "throttle_kbit" not in values:
-        report("action", f"'throttle' needs {refer('throttle_kbit')} too: the rate to slow to, e.g. 256 kbit/s")
+        report("action", Refusal("'throttle' needs {rate} too: the rate to slow to, e.g. 256 kbit/s", "throttle_needs_rate",
+                                 rate=refer("throttle_kbit")))
     day = read("reset_day", reset_day(kind), 1)  # type: ignore[arg-type]
     hour = read("reset_hour", RESET_HOUR, 0)
     start = read("start", RULES["start"])  # checked whenever given, used by a days period only

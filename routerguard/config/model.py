@@ -17,6 +17,7 @@ from typing import Callable, Iterable, TypeVar
 from routerguard.config import caps, uci
 from routerguard.config.caps import Cap, Period
 from routerguard.config.categories import shipped_ids
+from routerguard.reasons import Refusal
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -261,7 +262,7 @@ def parse_mac(text: str) -> str:
     """A MAC in the contract's form: lowercase with colons (dashes accepted)."""
     mac = text.strip().lower().replace("-", ":")
     if not MAC_RE.match(mac):
-        raise ValueError(f"{text!r} is not a MAC address; write it like 02:00:00:00:00:0a")
+        raise Refusal("{text!r} is not a MAC address; write it like 02:00:00:00:00:0a", "not_a_mac", text=text)
     return mac
 
 
@@ -289,7 +290,7 @@ def _cap(r: _Reader, size_option: str, required: bool, default_period: str = "no
         if option in r.section.names():
             text = r.text(option)  # None: a `list` where an option belongs, reported by text()
             values[field] = caps.REPORTED if text is None else text
-    return caps.read_cap(values, lambda field, message: r.fail(names.get(field, field), message),
+    return caps.read_cap(values, lambda field, reason: r.fail(names.get(field, field), str(reason)),
                          lambda field: f"option {names.get(field, field)}",
                          text=True, bytes_required=required, default_period=default_period)
 

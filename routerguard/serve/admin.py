@@ -17,11 +17,12 @@ from werkzeug.exceptions import HTTPException
 
 from routerguard import units
 from routerguard.config.model import ConfigError
+from routerguard.reasons import Refusal
 from routerguard.serve.auth import auth, is_public, public
 from routerguard.serve.charts import bar_chart
 from routerguard.serve.context import local_path, service
-from routerguard.serve.errors import extra_headers
-from routerguard.serve.i18n import translate
+from routerguard.serve.errors import extra_headers, refused_config
+from routerguard.serve.i18n import say, translate
 from routerguard.service import Invalid, NotFound
 
 bp = Blueprint("admin", __name__)
@@ -42,25 +43,32 @@ def guard() -> Response | None:
 # --- forms to the API's shapes ---------------------------------------------------
 
 
-def _field(form: MultiDict, name: str, parse: Callable[[str], Any], what: str) -> Any:
+def _field(form: MultiDict, name: str, parse: Callable[[str], Any]) -> Any:
+    """A form field's value, or None when empty; Invalid names the field (i18n's term_<name>) and why."""
     text = form.get(name, "").strip()
     if not text:
         return None
     try:
         return parse(text)
     except ValueError as e:
-        raise Invalid(f"{what}: {e}") from None
+        raise Invalid("{field}: {reason}", "field_reason", field=name, reason=e) from None
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise Refusal("{text!r} is not a whole number", "not_a_number", text=text)
+    return int(text)
 
 
 def cap_from_form(form: MultiDict) -> dict | None:
     """A cap body from the cap fields (see templates/macros.html); no size means no cap."""
-    size = _field(form, "size", units.parse_size, "size")
+    size = _field(form, "size", units.parse_size)
     if size is None:
         return None
     cap = {"bytes": size, "period": form.get("period", "none"), "action": form.get("action", "block")}
-    optional = {"throttle_kbit": _field(form, "throttle", units.parse_rate_kbit, "throttle rate"),
-                "reset_day": _field(form, "reset_day", int, "reset day"),
-                "days": _field(form, "days", int, "days")}
+    optional = {"throttle_kbit": _field(form, "throttle", units.parse_rate_kbit),
+                "reset_day": _field(form, "reset_day", _whole),
+                "days": _field(form, "days", _whole)}
     cap.update({k: v for k, v in optional.items() if v is not None})
     if cap["period"] == "days":
         cap["start"] = form.get("start", "")
@@ -71,10 +79,17 @@ def act(change: Callable[[], object], page: Callable[..., str], back: str) -> Re
     """Run a Service command for a form: back to `back` when done, else the page again with why (422)."""
     try:
         change()
-    except (Invalid, ConfigError) as e:
-        return page(error=str(e)), 422
+    except Invalid as e:
+        return page(error=not_saved(e)), 422
+    except ConfigError as e:
+        return page(error=not_saved(refused_config(e))), 422
     flash(translate("saved"), "ok")
     return redirect(back, 303)
+
+
+def not_saved(error: BaseException) -> str:
+    """"Not saved: <why>", in the reader's language."""
+    return translate("not_saved", reason=say(error))
 
 
 def _clock(fmt: str) -> Callable[[str], str]:
@@ -97,7 +112,7 @@ def login() -> Response | tuple[str, int] | str:
     try:
         auth().login(request.form.get("password", ""))
     except HTTPException as e:
-        return render_template("login.html", closed=False, error=e.description), e.code or 401, extra_headers(e)
+        return render_template("login.html", closed=False, error=say(e)), e.code or 401, extra_headers(e)
     return redirect(local_path(request.args.get("next"), url_for("admin.dashboard")), 303)
 
 
@@ -152,7 +167,7 @@ def device_block(mac: str) -> Response | tuple[str, int]:
 @bp.post("/admin/devices/<mac>/topup")
 def device_topup(mac: str) -> Response | tuple[str, int]:
     def change() -> None:
-        service().topup(mac, {"bytes": _field(request.form, "size", units.parse_size, "size")})
+        service().topup(mac, {"bytes": _field(request.form, "size", units.parse_size)})
 
     return act(change, lambda error: device_page(mac, error), url_for("admin.device", mac=mac))
 
@@ -227,13 +242,14 @@ def new_token() -> str | tuple[str, int]:
     """Shows the new token on this response only: it is never stored in the clear, nor put in a cookie."""
     label = request.form.get("label", "").strip()
     if len(label) > MAX_LABEL:
-        return tokens_page(error=f"the label is longer than {MAX_LABEL} characters"), 422
+        too_long = Invalid("the label is longer than {most} characters", "long_label", most=MAX_LABEL)
+        return tokens_page(error=not_saved(too_long)), 422
     return tokens_page(new_token=service().secrets.new_token(label))
 
 
 @bp.post("/admin/tokens/<tid>/revoke")
 def revoke_token(tid: str) -> Response:
     if not service().secrets.revoke_token(tid):
-        raise NotFound(f"no token with id {tid!r}")
+        raise NotFound("no token with id {tid!r}", "no_token", tid=tid)
     flash(translate("saved"), "ok")
     return redirect(url_for("admin.tokens"), 303)

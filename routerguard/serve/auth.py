@@ -18,9 +18,10 @@ import time
 from datetime import timedelta
 from typing import Callable
 
-from flask import abort, current_app, request, session
-from werkzeug.exceptions import TooManyRequests
+from flask import current_app, request, session
+from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 
+from routerguard.reasons import tag
 from routerguard.store.secrets import Secrets
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -111,28 +112,30 @@ class Auth:
         """The caller's credential kind; 401 without one, 403 for a session request without its CSRF token."""
         kind = self.who()
         if kind is None:
-            abort(401, "log in first: POST /api/v1/session with the admin password, "
-                       "or send `Authorization: Bearer <token>` (make one with `routerguard token`)")
+            raise tag(Unauthorized("log in first: POST /api/v1/session with the admin password, "
+                                   "or send `Authorization: Bearer <token>` (make one with `routerguard token`)"), "log_in_first")
         if kind == "session" and request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
             if not hmac.compare_digest(sent.encode(), str(session.get("csrf", "")).encode()):
-                abort(403, f"missing or wrong CSRF token: send the csrf_token from the login as the {CSRF_HEADER} header")
+                raise tag(Forbidden(f"missing or wrong CSRF token: send the csrf_token from the login as the {CSRF_HEADER} header"),
+                          "csrf")
         return kind
 
     def login(self, password: object) -> str:
         """Start a session and return its CSRF token; 403 before a password exists, 429 while throttled, 401 when wrong."""
         if not self.secrets.has_password():
-            abort(403, NO_PASSWORD)
+            raise tag(Forbidden(NO_PASSWORD), "no_password")
         key = client_key(request.remote_addr)
         wait = self.throttle.wait(key)
         if wait > 0:
-            raise TooManyRequests(f"too many wrong passwords from this address; try again in {int(wait) + 1} seconds",
-                                  retry_after=int(wait) + 1)
+            seconds = int(wait) + 1
+            raise tag(TooManyRequests(f"too many wrong passwords from this address; try again in {seconds} seconds",
+                                      retry_after=seconds), "too_many_tries", seconds=seconds)
         with self._hashing:
             right = isinstance(password, str) and self.secrets.check_password(password)
         if not right:
             self.throttle.failed(key)
-            abort(401, "wrong password")
+            raise tag(Unauthorized("wrong password"), "wrong_password")
         self.throttle.succeeded(key)
         session.clear()
         session.permanent = True

@@ -1,5 +1,8 @@
 """Every error as `{"error": "<human sentence>"}` (or as a page, for a person's browser).
 
+The API says the English sentence; a page says the error in the reader's
+language (i18n.say: by the error's key, else by its HTTP status).
+
 Service commands raise Invalid (422) and NotFound (404); a change the
 config file would not validate is a 422 too, unless the file on disk is
 already broken (someone edited it by hand), which is a 409: fix the file
@@ -14,6 +17,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from routerguard.config.model import ConfigError, load_config
+from routerguard.reasons import Reason
+from routerguard.serve.i18n import say
 from routerguard.service import Invalid, NotFound
 
 log = logging.getLogger("routerguard.serve")
@@ -26,14 +31,21 @@ def wants_page() -> bool:
     return not request.path.startswith(NOT_PAGES) and best == "text/html"
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, error: BaseException, headers: dict[str, str] | None = None) -> Response:
     if wants_page():
-        response = Response(render_template("error.html", status=status, message=message), status)
+        response = Response(render_template("error.html", status=status, message=say(error)), status)
     else:
-        response = jsonify(error=message)
+        response = jsonify(error=english(error))
         response.status_code = status
     response.headers.update(headers or {})
     return response
+
+
+def english(error: BaseException) -> str:
+    """The error's English sentence, as the API says it."""
+    if isinstance(error, HTTPException):
+        return error.description or error.name
+    return str(error)
 
 
 def extra_headers(e: HTTPException) -> dict[str, str]:
@@ -46,22 +58,29 @@ def _config_conflict(e: ConfigError) -> Response:
         if e.problems:
             load_config(e.problems[0].path)
     except ConfigError as on_disk:
-        return error_response(409, f"the config file has problems of its own; fix them first: {on_disk}")
-    return error_response(422, f"that change would make the config invalid: {e}")
+        return error_response(409, refused_config(on_disk, broken=True))
+    return error_response(422, refused_config(e))
+
+
+def refused_config(e: ConfigError, broken: bool = False) -> Reason:
+    """Why a change was refused: it would make the config invalid, or the file on disk is `broken` already."""
+    if broken:
+        return Reason("the config file has problems of its own; fix them first: {problems}", "config_broken", problems=str(e))
+    return Reason("that change would make the config invalid: {problems}", "config_refused", problems=str(e))
 
 
 def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
-        return error_response(e.code or 500, e.description or e.name, extra_headers(e))
+        return error_response(e.code or 500, e, extra_headers(e))
 
     @app.errorhandler(Invalid)
     def invalid(e: Invalid) -> Response:
-        return error_response(422, str(e))
+        return error_response(422, e)
 
     @app.errorhandler(NotFound)
     def not_found(e: NotFound) -> Response:
-        return error_response(404, str(e))
+        return error_response(404, e)
 
     @app.errorhandler(ConfigError)
     def config_error(e: ConfigError) -> Response:
@@ -70,4 +89,4 @@ def install(app: Flask) -> None:
     @app.errorhandler(Exception)
     def crash(e: Exception) -> Response:
         log.exception("error serving %s %s", request.method, request.path)
-        return error_response(500, InternalServerError.description)
+        return error_response(500, InternalServerError())

@@ -8,6 +8,7 @@ picks; the switch on every page sets a cookie that wins from then on.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, g, redirect, request
+from werkzeug.exceptions import HTTPException
 
 from routerguard.serve.context import local_path
 from routerguard.units import format_size
@@ -39,12 +40,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "used": "Used",
         "allowance": "Allowance",
         "left": "Left",
-        "period_ends": "Period ends",
+        "period_ends": "Period ends: {when}",
         "forecast_until": "At this rate the plan lasts until {when}.",
         "forecast_past": "At this rate the plan lasts past the reset.",
         "forecast_idle": "Nothing is being used right now.",
         "forecast_gone": "The plan is used up.",
-        "carrier_count": "Carrier count (SNMP)",
+        "carrier_count": "WAN port count (SNMP)",
         "router_own": "The router itself",
         "devices": "Devices",
         "no_devices": "No devices seen yet.",
@@ -66,27 +67,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "group": "Group",
         "none": "(none)",
         "name": "Name",
-        "exempt": "Exempt: never cut off",
+        "exempt": "Exempt: never blocked or throttled",
         "save": "Save",
         "saved": "Saved.",
-        "not_saved": "Not saved:",
+        "not_saved": "Not saved: {reason}",
         "settings": "Settings",
         "cap": "Cap",
-        "size": "Size, e.g. 1GB or 500MB",
+        "size": "Size, e.g. 1GB or 500MB (1 GB = 1000 MB)",
         "period": "Period",
         "period_daily": "Daily",
         "period_weekly": "Weekly",
         "period_monthly": "Monthly",
-        "period_days": "N days from a start",
+        "period_days": "Valid N days from a start",
         "period_none": "Never resets",
-        "reset_day": "Reset day (month: 1-31, week: 1 = Monday)",
+        "reset_day": "Reset day (monthly: 1 to 31; weekly: 1 = Monday)",
         "start": "Start (for N days)",
-        "days": "Days",
+        "days": "Number of days",
         "action": "When reached",
         "action_block": "Block",
         "action_throttle": "Throttle",
         "action_notify": "Only notify",
-        "throttle": "Throttle rate, e.g. 256kbit",
+        "throttle": "Slow down to, e.g. 256kbit or 2mbit",
         "remove_cap": "Remove cap",
         "topup": "Top up",
         "topup_size": "Add, e.g. 500MB",
@@ -95,13 +96,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unblock": "Unblock",
         "history_hours": "Last 48 hours",
         "history_days": "Last 30 days",
-        "limits": "Limits",
-        "scope_device": "Own cap",
+        "limits": "Limits that apply",
+        "scope_device": "This device's cap",
         "scope_default": "Default cap for new devices",
         "scope_group": "Group cap",
         "scope_plan": "Data plan",
         "resets_at": "resets {when}",
-        "never_resets": "does not reset",
+        "never_resets": "never resets",
         "members": "Members",
         "new_group": "New group",
         "group_id": "Id: letters, digits, _ or -",
@@ -120,15 +121,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "alert_unusual_hour": "{name} moved {recent} in the last {minutes} minutes at {hour:02d}:00, an hour it is normally idle.",
         "pause_hour": "Pause 1 hour",
         "set_cap": "Set a cap",
-        "tokens_intro": "Scripts send a token as the header Authorization: Bearer <token>.",
+        "tokens_intro": "Scripts send the token in a request header:",
         "label": "Label",
         "create": "Create",
-        "created": "Created",
+        "created": "created {when}",
         "revoke": "Revoke",
         "no_tokens": "No tokens.",
         "token_once": "Copy this token now; it will not be shown again:",
         "plan_settings": "Plan settings",
-        "quota": "Quota, e.g. 20GB",
+        "quota": "Quota, e.g. 20GB (1 GB = 1000 MB)",
         "remove_plan": "Remove the plan",
         "me_title": "Your data usage",
         "me_unknown": "The router does not know this device yet. Use the internet for a moment, then reload this page.",
@@ -138,7 +139,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "blocked_body": "This device has used up its data allowance, so its internet access is paused.",
         "blocked_ask": "Ask the router's owner for a top-up, or wait for the reset.",
         "admin": "Admin",
-        "error_title": "Something went wrong",
+        "error_title": "Something went wrong ({status})",
         "back": "Back to the start",
         # --- eaten ---
         "eaten_title": "What used the data",
@@ -215,6 +216,68 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uplink_down": "Received {size}",
         "uplink_bytes_note": "Counted by each interface itself since routerguard started: all traffic through it, "
                              "the router's own included.",
+        # --- zh: wording shared by the templates, and every error a page can show ---
+        "pair": "{label}: {value}",
+        "colon": "{label}:",
+        "list_sep": ", ",
+        "range": "{start} to {end}",
+        "paren": "({text})",
+        "token_word": "token",
+        "term_size": "size",
+        "term_bytes": "size",
+        "term_rate": "rate",
+        "term_duration": "duration",
+        "term_throttle": "throttle rate",
+        "term_throttle_kbit": "throttle rate",
+        "term_reset_day": "reset day",
+        "term_reset_hour": "reset hour",
+        "term_days": "days",
+        "term_start": "start",
+        "term_period": "period",
+        "term_action": "when reached",
+        "term_members": "members",
+        "term_name": "name",
+        "error_field_reason": "{field}: {reason}",
+        "error_not_a_quantity": "'{text}' is not a {what}: write a number and a unit, e.g. {examples}.",
+        "error_unknown_unit": "'{text}': unknown unit '{unit}'; valid units: {valid}.",
+        "error_rate_zero": "'{text}': a rate must be above zero.",
+        "error_not_a_number": "'{text}' is not a whole number.",
+        "error_not_whole": "'{value}' is not a whole number; expected {low} to {high}.",
+        "error_out_of_range": "{value} is out of range; expected {low} to {high}.",
+        "error_not_a_choice": "'{value}' is not one of the choices.",
+        "error_not_a_moment": "'{value}' is not a date and time like 2026-11-20 09:00.",
+        "error_missing": "required.",
+        "error_missing_with_days": "required when the period is N days.",
+        "error_throttle_needs_rate": "to throttle, also say how far to slow down, e.g. 256kbit.",
+        "error_not_a_mac": "'{text}' is not a MAC address; write it like 02:00:00:00:00:0a.",
+        "error_no_device": "There is no device {mac}: it has not been seen on the LAN nor configured.",
+        "error_no_group": "There is no group '{gid}'.",
+        "error_no_token": "There is no token '{tid}'.",
+        "error_no_such_group": "Group '{gid}' does not exist.",
+        "error_bad_name": "A name must not be empty and has at most {most} characters.",
+        "error_bad_topup": "Enter how much to add (at most 1000 TB).",
+        "error_topup_without_cap": "This device has no cap of its own to top up: set a cap first (or top up its group).",
+        "error_bad_group_id": "A group id is 1 to 32 letters, digits, _ or -.",
+        "error_long_label": "A label has at most {most} characters.",
+        "error_config_refused": "That change would make the config file invalid: {problems}",
+        "error_config_broken": "The config file has problems of its own; fix them first: {problems}",
+        "error_wrong_password": "That was the wrong password.",
+        "error_too_many_tries": "Too many wrong passwords from this address; try again in {seconds} seconds.",
+        "error_no_password": "No admin password is set yet: run routerguard passwd on the router.",
+        "error_log_in_first": "Log in first.",
+        "error_csrf": "This page has expired: reload it and try again.",
+        "error_host_check": "This router answers only to its own addresses and names.",
+        "error_body_too_large": "What was sent is too large (at most {kib} KiB).",
+        "error_http_400": "The router did not understand the request.",
+        "error_http_401": "Log in first.",
+        "error_http_403": "That is not allowed.",
+        "error_http_404": "There is no such page.",
+        "error_http_405": "This address does not take that kind of request.",
+        "error_http_409": "That conflicts with the router's current state.",
+        "error_http_413": "What was sent is too large.",
+        "error_http_422": "What was sent is not valid.",
+        "error_http_429": "Too many requests; try again in a moment.",
+        "error_http_500": "The router hit an internal error; try again in a moment.",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -228,27 +291,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login_title": "管理员登录",
         "password": "密码",
         "no_password_title": "管理页面尚未开放",
-        "no_password_body": "还没有设置管理员密码，因此无人可以登录。请在路由器上运行：",
+        "no_password_body": "还没有设置管理员密码，暂时无法登录。请在路由器上运行：",
         "no_password_after": "然后刷新本页。",
         "plan": "流量套餐",
-        "no_plan": "尚未配置流量套餐。",
+        "no_plan": "尚未设置流量套餐。",
         "used_of": "已用 {used}，共 {total}",
         "left_amount": "剩余 {left}",
         "used": "已用",
         "allowance": "总量",
         "left": "剩余",
-        "period_ends": "周期结束",
-        "forecast_until": "按当前速度，套餐可用到 {when}。",
-        "forecast_past": "按当前速度，套餐可以用到下次重置之后。",
-        "forecast_idle": "当前没有流量在使用。",
+        "period_ends": "本周期结束：{when}",
+        "forecast_until": "按当前速度，套餐流量可用到 {when}。",
+        "forecast_past": "按当前速度，套餐流量可以用到下次重置之后。",
+        "forecast_idle": "当前没有在用流量。",
         "forecast_gone": "套餐流量已用完。",
-        "carrier_count": "运营商计数（SNMP）",
+        "carrier_count": "WAN 口计数（SNMP）",
         "router_own": "路由器自身",
         "devices": "设备",
         "no_devices": "尚未发现设备。",
         "online": "在线",
         "offline": "离线",
-        "connection": "连接",
+        "connection": "连接状态",
         "state_ok": "正常",
         "state_warned": "即将用完",
         "state_throttled": "已限速",
@@ -258,85 +321,85 @@ MESSAGES: dict[str, dict[str, str]] = {
         "up": "上传",
         "down": "下载",
         "this_period": "本周期",
-        "lifetime": "累计",
-        "addresses": "地址",
+        "lifetime": "累计用量",
+        "addresses": "IP 地址",
         "hostname": "主机名",
         "group": "分组",
         "none": "（无）",
         "name": "名称",
-        "exempt": "豁免：永不断网",
+        "exempt": "不受限：永不断网或限速",
         "save": "保存",
         "saved": "已保存。",
-        "not_saved": "未保存：",
+        "not_saved": "未保存：{reason}",
         "settings": "设置",
         "cap": "流量上限",
-        "size": "大小，如 1GB 或 500MB",
+        "size": "上限，如 1GB 或 500MB（1 GB = 1000 MB）",
         "period": "周期",
         "period_daily": "每天",
         "period_weekly": "每周",
         "period_monthly": "每月",
-        "period_days": "自开始日起 N 天",
-        "period_none": "不重置",
-        "reset_day": "重置日（每月 1-31，每周 1 = 周一）",
-        "start": "开始时间（N 天套餐）",
+        "period_days": "有效期 N 天（自开始时间起）",
+        "period_none": "永不重置",
+        "reset_day": "重置日（每月：1 至 31；每周：1 = 周一）",
+        "start": "开始时间（有效期 N 天时）",
         "days": "天数",
         "action": "达到上限后",
         "action_block": "断网",
         "action_throttle": "限速",
         "action_notify": "仅提醒",
-        "throttle": "限速速率，如 256kbit",
+        "throttle": "限速到，如 256kbit 或 2mbit",
         "remove_cap": "取消上限",
         "topup": "追加流量",
-        "topup_size": "追加，如 500MB",
+        "topup_size": "追加多少，如 500MB",
         "reset_usage": "清零本周期用量",
         "block_now": "立即断网",
         "unblock": "恢复上网",
         "history_hours": "最近 48 小时",
         "history_days": "最近 30 天",
-        "limits": "限制",
-        "scope_device": "自身上限",
+        "limits": "适用的流量上限",
+        "scope_device": "本设备上限",
         "scope_default": "新设备默认上限",
         "scope_group": "分组上限",
         "scope_plan": "流量套餐",
         "resets_at": "{when} 重置",
-        "never_resets": "不会重置",
+        "never_resets": "永不重置",
         "members": "成员",
         "new_group": "新建分组",
         "group_id": "标识：字母、数字、_ 或 -",
         "delete": "删除",
         "no_groups": "暂无分组。",
         "no_alerts": "暂无提醒。",
-        "alert_kind_threshold": "上限",
+        "alert_kind_threshold": "流量上限",
         "alert_kind_unusual_rate": "用量异常",
         "alert_kind_unusual_hour": "异常时段",
         "alert_subject_plan": "流量套餐",
-        "alert_subject_group": "分组 {name} 的上限",
-        "alert_subject_device": "{name} 的上限",
+        "alert_subject_group": "分组 {name} 的流量额度",
+        "alert_subject_device": "{name} 的流量额度",
         "alert_threshold": "{subject}已用 {level}%（已用 {used}，共 {total}）。",
         "alert_used_up": "{subject}已用完（已用 {used}，共 {total}）。",
-        "alert_unusual_rate": "{name} 最近 {minutes} 分钟用了 {recent}，是平时速率（每小时 {usual}）的 {factor} 倍以上。",
-        "alert_unusual_hour": "{name} 在平时空闲的 {hour:02d}:00 时段，最近 {minutes} 分钟用了 {recent}。",
-        "pause_hour": "暂停 1 小时",
+        "alert_unusual_rate": "{name} 最近 {minutes} 分钟用了 {recent}，超过平时速率（每小时 {usual}）的 {factor} 倍。",
+        "alert_unusual_hour": "{name} 在 {hour:02d}:00 这个平时空闲的时段，最近 {minutes} 分钟用了 {recent}。",
+        "pause_hour": "断网 1 小时",
         "set_cap": "设置上限",
-        "tokens_intro": "脚本以请求头 Authorization: Bearer <令牌> 发送令牌。",
-        "label": "标签",
+        "tokens_intro": "脚本在请求头中发送令牌：",
+        "label": "备注",
         "create": "创建",
-        "created": "创建时间",
+        "created": "创建于 {when}",
         "revoke": "撤销",
         "no_tokens": "暂无令牌。",
         "token_once": "请立即复制此令牌，它不会再次显示：",
         "plan_settings": "套餐设置",
-        "quota": "流量，如 20GB",
+        "quota": "套餐流量，如 20GB（1 GB = 1000 MB）",
         "remove_plan": "删除套餐",
         "me_title": "您的流量用量",
         "me_unknown": "路由器还没有识别出此设备。请先上网片刻，然后刷新本页。",
         "me_no_limit": "此设备不受流量限制。",
         "rate_now": "当前速率",
         "blocked_title": "流量已用完",
-        "blocked_body": "此设备的流量额度已经用完，网络访问已暂停。",
-        "blocked_ask": "如需更多流量，请联系路由器的主人，或等待重置。",
-        "admin": "管理",
-        "error_title": "出错了",
+        "blocked_body": "此设备的流量额度已用完，已暂停上网。",
+        "blocked_ask": "如需更多流量，请联系路由器管理员，或等待额度重置。",
+        "admin": "管理页面",
+        "error_title": "出错了（{status}）",
         "back": "返回首页",
         # --- eaten ---
         "eaten_title": "流量用在了哪里",
@@ -412,6 +475,68 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uplink_up": "上传 {size}",
         "uplink_down": "下载 {size}",
         "uplink_bytes_note": "由各接口自身统计，从 routerguard 启动时算起，包括经过该接口的全部流量（含路由器自身的流量）。",
+        # --- zh: wording shared by the templates, and every error a page can show ---
+        "pair": "{label}：{value}",
+        "colon": "{label}：",
+        "list_sep": "、",
+        "range": "{start} 至 {end}",
+        "paren": "（{text}）",
+        "token_word": "令牌",
+        "term_size": "流量大小",
+        "term_bytes": "流量大小",
+        "term_rate": "速率",
+        "term_duration": "时长",
+        "term_throttle": "限速",
+        "term_throttle_kbit": "限速",
+        "term_reset_day": "重置日",
+        "term_reset_hour": "重置时刻",
+        "term_days": "天数",
+        "term_start": "开始时间",
+        "term_period": "周期",
+        "term_action": "达到上限后",
+        "term_members": "成员",
+        "term_name": "名称",
+        "error_field_reason": "{field}：{reason}",
+        "error_not_a_quantity": "“{text}” 不是有效的{what}，请写数字加单位，如 {sample}。",
+        "error_unknown_unit": "“{text}” 的单位 “{unit}” 无法识别，可用的单位：{valid}。",
+        "error_rate_zero": "“{text}”：速率必须大于零。",
+        "error_not_a_number": "“{text}” 不是整数。",
+        "error_not_whole": "“{value}” 不是整数，应为 {low} 至 {high}。",
+        "error_out_of_range": "{value} 超出范围，应为 {low} 至 {high}。",
+        "error_not_a_choice": "“{value}” 不是可选的值。",
+        "error_not_a_moment": "“{value}” 不是有效的日期时间，应如 2026-11-20 09:00。",
+        "error_missing": "必填。",
+        "error_missing_with_days": "周期为“有效期 N 天”时必填。",
+        "error_throttle_needs_rate": "选择限速时，还要填写限速到多少，如 256kbit。",
+        "error_not_a_mac": "“{text}” 不是 MAC 地址，应如 02:00:00:00:00:0a。",
+        "error_no_device": "没有设备 {mac}：它既没有在局域网中出现过，也没有设置过。",
+        "error_no_group": "没有分组 “{gid}”。",
+        "error_no_token": "没有令牌 “{tid}”。",
+        "error_no_such_group": "分组 “{gid}” 不存在。",
+        "error_bad_name": "名称不能为空，最多 {most} 个字符。",
+        "error_bad_topup": "请填写要追加的流量（最多 1000 TB）。",
+        "error_topup_without_cap": "此设备没有自己的流量上限，无法追加流量：请先设置上限（或给它的分组追加）。",
+        "error_bad_group_id": "分组标识须为 1 至 32 个字母、数字、_ 或 -。",
+        "error_long_label": "备注最多 {most} 个字符。",
+        "error_config_refused": "这项更改会使配置文件无效：{problems}",
+        "error_config_broken": "配置文件本身有问题，请先修复：{problems}",
+        "error_wrong_password": "密码错误。",
+        "error_too_many_tries": "密码错误次数太多，请 {seconds} 秒后再试。",
+        "error_no_password": "还没有设置管理员密码：请在路由器上运行 routerguard passwd。",
+        "error_log_in_first": "请先登录。",
+        "error_csrf": "页面已过期，请刷新后重试。",
+        "error_host_check": "此路由器只响应它自己的地址和名称。",
+        "error_body_too_large": "提交的内容太大（最多 {kib} KiB）。",
+        "error_http_400": "路由器无法理解这个请求。",
+        "error_http_401": "请先登录。",
+        "error_http_403": "没有权限这样做。",
+        "error_http_404": "找不到这个页面。",
+        "error_http_405": "此地址不接受这种请求。",
+        "error_http_409": "这与路由器当前的状态冲突。",
+        "error_http_413": "提交的内容太大。",
+        "error_http_422": "提交的内容无效。",
+        "error_http_429": "请求太频繁，请稍后再试。",
+        "error_http_500": "路由器内部出错了，请稍后再试。",
     },
 }
 
@@ -425,6 +550,14 @@ def pick() -> str:
     return "zh-CN" if best.startswith("zh") else "en"
 
 
+def language() -> str:
+    """The reader's language, picked at its first use: an error raised before any view (the Host check, a body
+    too large) is still said in it."""
+    if "lang" not in g:
+        g.lang = pick()
+    return g.lang
+
+
 def translate(key: str, **values: object) -> str:
     return translate_in(g.get("lang", DEFAULT), key, **values)
 
@@ -432,7 +565,38 @@ def translate(key: str, **values: object) -> str:
 def translate_in(lang: str, key: str, **values: object) -> str:
     """`key` in `lang`, for words said outside a request (the alerts the chat channels get)."""
     text = MESSAGES[lang][key]
+    text = MESSAGES[language()][key]
     return text.format(**values) if values else text
+
+
+TERMS = ("field", "what")  # values that name a thing: said by the reader's word for it (term_<name>)
+
+
+def say(error: BaseException) -> str:
+    """An error in the reader's language: its key's words filled with its values (each said the same way in
+    turn), the HTTP status's words for an HTTP error without a key, else its English sentence."""
+    words = MESSAGES[language()]
+    http = isinstance(error, HTTPException)
+    english = (error.description or error.name) if http else str(error)  # type: ignore[union-attr]
+    key = getattr(error, "key", None) or (f"http_{error.code}" if http else None)  # type: ignore[union-attr]
+    text = words.get(f"error_{key}")
+    if text is None:
+        return english
+    values = {name: _said(name, value, words) for name, value in (getattr(error, "params", None) or {}).items()}
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return english
+
+
+def _said(name: str, value: object, words: dict[str, str]) -> object:
+    if isinstance(value, BaseException):
+        return say(value)
+    if isinstance(value, (list, tuple)):
+        return words["list_sep"].join(map(str, value))
+    if name in TERMS and isinstance(value, str):
+        return words.get(f"term_{value}") or words.get(f"term_{value.rsplit('.', 1)[-1]}") or value
+    return value
 
 
 def alert_text(alert: dict) -> str:
@@ -471,6 +635,7 @@ def chat_words(alert: dict, lang: str) -> tuple[str, str]:
     """An alert as the chat channels show it in `lang`: a title and the sentence (notify.py's `Render`)."""
     sentence = translate_in(lang, "notify_test_message") if alert.get("kind") == "test" else alert_text_in(alert, lang)
     return translate_in(lang, "notify_chat_title", kind=alert_kind_in(alert["kind"], lang)), sentence
+    return translate(key) if key in MESSAGES[language()] else kind
 
 
 bp = Blueprint("i18n", __name__)
@@ -490,10 +655,6 @@ def install(app: Flask) -> None:
     app.add_template_filter(alert_text, "alert_text")
     app.add_template_filter(alert_kind, "alert_kind")
 
-    @app.before_request
-    def choose() -> None:
-        g.lang = pick()
-
     @app.context_processor
     def words() -> dict:
-        return {"_": translate, "lang": g.get("lang", DEFAULT), "languages": LANGUAGES}
+        return {"_": translate, "lang": language(), "languages": LANGUAGES}

@@ -14,7 +14,10 @@ import threading
 import time
 from typing import Callable, Iterable
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, request
+from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
+
+from routerguard.reasons import tag
 
 MAX_BODY = 64 * 1024
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -101,9 +104,11 @@ def install(app: Flask, hosts: HostCheck) -> None:
     @app.before_request
     def refuse() -> None:
         if not hosts.allows(request.headers.get("Host")):
-            abort(403, "this router answers only to its own addresses and names (the Host header names another)")
+            raise tag(Forbidden("this router answers only to its own addresses and names (the Host header names another)"),
+                      "host_check")
         if (request.content_length or 0) > MAX_BODY:
-            abort(413, f"the body is larger than {MAX_BODY // 1024} KiB")
+            raise tag(RequestEntityTooLarge(f"the body is larger than {MAX_BODY // 1024} KiB"), "body_too_large",
+                      kib=MAX_BODY // 1024)
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -19,7 +19,7 @@ def test_a_threshold_alert_reads_in_both_languages():
     alert, _ = threshold_alert("device:x", "Zhang phone's daily cap", limit, (80, 95), set(), "x",
                                {"subject": "device", "name": "Zhang phone"})
     assert render(alert, "en") == "Zhang phone's cap is 80% used (800.0 MB of 1.0 GB)."
-    assert render(alert, "zh-CN") == "Zhang phone 的上限已用 80%（已用 800.0 MB，共 1.0 GB）。"
+    assert render(alert, "zh-CN") == "Zhang phone 的流量额度已用 80%（已用 800.0 MB，共 1.0 GB）。"
 
 
 def test_the_plan_used_up_in_chinese():

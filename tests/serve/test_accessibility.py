@@ -1,0 +1,73 @@
+"""axe-core's WCAG 2 A/AA rules on every page, at phone and desktop widths, in both languages.
+
+The pages come from the app's routes (page_tour.page_paths), as the admin
+sees them and, for the public ones, as a guest does, plus the error page
+and a refused login; each is screenshot
+into tests/artifacts/ for a person to look at. axe-core's script comes with
+the axe-playwright-python wheel and is run in Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from routerguard.serve.app import create_app
+from page_tour import furnish, page_paths
+from test_browser import VIEWPORTS, browser, log_in, open_page, router, shoot  # noqa: F401 (fixtures)
+from web_util import Site
+
+axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
+
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+pytestmark = pytest.mark.browser
+
+
+def pages(site: Site) -> tuple[list[str], list[str]]:
+    """(every page, the public ones a guest opens without logging in)."""
+    app = create_app(site.service)
+    paths = page_paths(app)
+    public = []
+    for path in paths:
+        with app.test_request_context(path):
+            from flask import request
+            view = app.view_functions.get(request.url_rule.endpoint if request.url_rule else "")
+            if getattr(view, "public", False):
+                public.append(path)
+    return paths, public
+
+
+def violations(axe, page) -> list[str]:
+    results = axe.run(page, options={"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]})
+    return [f"{v['id']} ({v['impact']}): {v['help']} - " + "; ".join(n["target"][0] for n in v["nodes"][:5])
+            for v in results.response["violations"]]
+
+
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_every_page_passes_axe(browser, router: Site, size: str, locale: str) -> None:  # noqa: F811
+    axe = axe_playwright.Axe()
+    furnish(router)
+    every, public = pages(router)
+    context, page = open_page(browser, size, locale)
+    found: list[str] = []
+
+    def visit(path: str, who: str) -> None:
+        page.goto(router.url(path))
+        page.wait_for_load_state("load")
+        found.extend(f"{who} {path}: {v}" for v in violations(axe, page))
+        name = path.strip("/").replace("/", "-").replace(":", "") or "me"
+        shoot(page, f"{name}-{locale[:2]}-{size}" + ("-guest" if who == "guest" else ""))
+
+    for path in public + ["/no/such/page"]:
+        visit(path, "guest")
+    page.goto(router.url("/login"))
+    page.fill("input[name=password]", "wrong")  # the login page, now showing why it refused
+    page.click("button[type=submit]")
+    page.wait_for_selector(".flash.error")
+    found.extend(f"guest failed login: {v}" for v in violations(axe, page))
+    shoot(page, f"login-failed-{locale[:2]}-{size}")
+    log_in(page, router)
+    for path in every:
+        visit(path, "admin")
+    context.close()
+    assert not found, "axe-core violations:\n" + "\n".join(found)
