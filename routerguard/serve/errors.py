@@ -1,6 +1,6 @@
 """Every error as `{"error": "<human sentence>"}` (or as a page, for a person's browser).
 
-Service commands raise Invalid (422) and NotFound (404); a change the
+Service commands raise Invalid (422), NotFound (404) and Conflict (409); a change the
 config file would not validate is a 422 too, unless the file on disk is
 already broken (someone edited it by hand), which is a 409: fix the file
 first.
@@ -14,7 +14,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from routerguard.config.model import ConfigError, load_config
-from routerguard.service import Invalid, NotFound
+from routerguard.service import Conflict, Invalid, NotFound
 
 log = logging.getLogger("routerguard.serve")
 NOT_PAGES = ("/api/", "/healthz", "/openapi.json", "/metrics", "/static/")
@@ -62,6 +62,10 @@ def install(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(e: NotFound) -> Response:
         return error_response(404, str(e))
+
+    @app.errorhandler(Conflict)
+    def conflict(e: Conflict) -> Response:
+        return error_response(409, str(e))
 
     @app.errorhandler(ConfigError)
     def config_error(e: ConfigError) -> Response:
