@@ -35,6 +35,7 @@ WAN6_PREFIXLEN = 64
 INTERNET_NAMES = {
     "dl.example.test": ("198.18.0.10", "fd00:198:18::10"),
     "cdn.example.test": ("198.18.0.20", "fd00:198:18::20"),
+    "googlevideo.com": ("198.18.0.30", "fd00:198:18::30"),  # in the shipped "video" category (YouTube)
 }
 INTERNET_ADDRS4 = (INTERNET4, *(v4 for v4, _ in INTERNET_NAMES.values()))
 INTERNET_ADDRS6 = (INTERNET6, *(v6 for _, v6 in INTERNET_NAMES.values()))
