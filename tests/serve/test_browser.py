@@ -26,7 +26,8 @@ VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, 
 GUEST = "02:00:00:00:00:0c"  # the device the browser itself is, found by its address 127.0.0.1
 MAX_PAGE_BYTES = 150 * 1000
 WAIT_MS = 10_000
-ADMIN_PAGES = ["/admin", f"/admin/devices/{PHONE}", "/admin/groups", "/admin/plan", "/admin/alerts", "/admin/tokens"]
+ADMIN_PAGES = ["/admin", f"/admin/devices/{PHONE}", "/admin/groups", "/admin/plan", "/admin/alerts", "/admin/tokens",
+               "/admin/saver"]
 GUEST_PAGES = ["/", "/blocked", "/login"]
 
 pytestmark = [pytest.mark.browser,
