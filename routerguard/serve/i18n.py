@@ -147,7 +147,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "a device that looked a name up before may reach it until it asks again.",
         "saver_blocked": "Blocked categories",
         "saver_everyone": "Every device (except exempt ones)",
-        "saver_group": "Group {name}",
+        "saver_group": "{name} (group)",
         "saver_device_hint": "One device's own switches are on its page.",
         "saver_lists": "Category lists",
         "saver_lists_hint": "Each domain also covers its subdomains.",

@@ -19,7 +19,7 @@ def test_the_page_shows_who_is_blocked_and_the_shipped_lists(site: Site, admin: 
     page = admin.get(site.url("/admin/saver")).text
     assert 'href="/admin/saver" aria-current="page">Data saver<' in page
     assert 'name="everyone" value="video" checked' in page and 'name="everyone" value="os_updates">' in page
-    assert 'name="group_zhang" value="app_stores" checked' in page and "Group Zhang family" in page
+    assert 'name="group_zhang" value="app_stores" checked' in page and "Zhang family (group)" in page
     assert '<details class="category">' in page and "googlevideo.com" in page and "32 domains" in page
     zh = admin.get(site.url("/admin/saver"), cookies={"lang": "zh-CN"}).text
     assert "省流量" in zh and "视频" in zh and "分组“Zhang family”" in zh and "个域名" in zh
