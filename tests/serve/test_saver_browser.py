@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import VIEWPORTS, browser, log_in, open_page, playwright_api, pytestmark, shoot  # noqa: F401 (fixture, marks)
+from test_browser import ARTIFACTS, VIEWPORTS, browser, log_in, open_page, playwright_api, pytestmark, shoot  # noqa: F401 (fixture, marks)
 from web_util import PHONE, Site
 
 
@@ -37,5 +37,5 @@ def test_the_saver_page_blocks_adds_and_shows(browser, site: Site, size: str, lo
     switches.locator("button[type=submit]").click()
     playwright_api.expect(page.locator(".flash.ok")).to_be_visible()
     assert site.service.device(PHONE)["block"] == ["cloud_backup"]
-    page.locator("#saver").screenshot(path=str(shoot.__globals__["ARTIFACTS"] / f"device-saver-{locale[:2]}-{size}.png"))
+    page.locator("#saver").screenshot(path=str(ARTIFACTS / f"device-saver-{locale[:2]}-{size}.png"))
     context.close()
