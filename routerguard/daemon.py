@@ -130,9 +130,15 @@ class Daemon:
         enforcer = self.enforcer = Enforcer(core)
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
-        core.on_change = enforcer.sync
         leak = LeakGuard(core)
         leak.notifier.render = chat_words  # the page's words for alerts in the notify section's language
+
+        def on_change() -> None:
+            """A change on the page or the API reaches the kernel and dnsmasq before the request returns."""
+            enforcer.sync()  # first: the saver's sets exist before dnsmasq is told to fill them
+            leak.sync_dnsmasq()
+
+        core.on_change = on_change
         leak.start()
         server = Server(self.service, core.config.main.listen)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections import deque
 from typing import Callable
 
@@ -51,6 +52,7 @@ class LeakGuard:
         self.notifier = Notifier()
         self.capture: LanCapture | None = None
         self._synced: tuple[str, str] | None = None  # the snippet's path and text as last made so
+        self._dnsmasq_lock = threading.Lock()  # the loop and a page's change (Core.on_change) both sync it
         self._unwritten: str | None = None  # a text the snippet could not be given (said once)
         self._recent: dict[str, deque[tuple[float, int]]] = {}
         self._history_hour: int | None = None  # the hour the cache below is for
@@ -91,7 +93,7 @@ class LeakGuard:
         self._note_recent(charged, now)
         for alert, levels in self._decide(snap, now):
             self._raise(alert, levels, now)
-        self._sync_dnsmasq(snap.config)
+        self.sync_dnsmasq(snap.config)
 
     # --- alerts --------------------------------------------------------------------
 
@@ -157,6 +159,16 @@ class LeakGuard:
         self.notifier.push(self.core.config.notify, payload)
 
     # --- dnsmasq ---------------------------------------------------------------------
+
+    def sync_dnsmasq(self, config: Config | None = None) -> None:
+        """The snippet as the config (default: the current one) and the uplink in use want it; dnsmasq restarts on change.
+
+        Run after each reading, and by a change made on the page or the API
+        (the daemon's Core.on_change), so a category blocked there is in the
+        snippet before the request returns.
+        """
+        with self._dnsmasq_lock:
+            self._sync_dnsmasq(config or self.core.config)
 
     def _sync_dnsmasq(self, config: Config) -> None:
         main = config.main

@@ -18,6 +18,7 @@ from routerguard.account import destinations
 from routerguard.account.ledger import ROUTER
 from routerguard.attribute.categories import catalog
 from routerguard.attribute.names import describe
+from routerguard.config.categories import domain_problem, shipped_ids
 from routerguard.config.file import device_section, group_section, write_cap
 from routerguard.config.caps import FIELDS, MAX_BYTES, Cap, is_whole, read_cap
 from routerguard.config.model import ID_RE, MAX_THRESHOLDS, NOTIFY_OPTIONS, Config, Notify, parse_mac
@@ -33,6 +34,7 @@ from routerguard.reasons import Reason, Refusal, tag
 from routerguard.units import rfc3339
 
 MAX_NAME = 64
+MAX_DOMAINS = 256  # per category of one's own; the shipped lists have up to 32
 MAX_TOPUP = MAX_BYTES  # a top-up is held to a cap's largest size
 MAX_BLOCK_SECONDS = 366 * periods.DAY  # a timed block longer than a year is a typo: block without an end instead
 HISTORY_SPAN = {"hour": 2 * periods.DAY, "day": 30 * periods.DAY}  # what a chart shows when asked for no range
@@ -49,6 +51,10 @@ class Invalid(Refusal):
 
 class NotFound(Reason, LookupError):
     """No such device or group (HTTP 404)."""
+
+
+class Conflict(ValueError):
+    """A request the current state forbids, e.g. removing a shipped category (HTTP 409)."""
 
 
 def parse_time(text: Any, field: str) -> float:
@@ -405,8 +411,11 @@ class Service:
                 for cid, up, down in destinations.summed(rows, lambda row: row["category"])]
 
     def categories(self) -> list[dict]:
+        """Each category with its domains; `origin`: shipped, changed (a shipped id the config replaces) or added."""
+        shipped, own = shipped_ids(), {c.id for c in self.core.config.categories}
         return [{"id": c.id, "name": c.name, "domains": c.domains,
-                 "services": [{"name": name, "domains": list(domains)} for name, domains in c.services]}
+                 "services": [{"name": name, "domains": list(domains)} for name, domains in c.services],
+                 "origin": ("changed" if c.id in own else "shipped") if c.id in shipped else "added"}
                 for c in catalog(self.core.config.categories).categories]
 
     def alerts(self) -> list[dict]:
@@ -474,9 +483,7 @@ class Service:
             cap = parse_cap(changes["cap"])
             edits.append(lambda s: write_cap(s, cap))
         if "block" in changes:
-            categories = changes["block"]
-            if not isinstance(categories, list) or not all(isinstance(c, str) and ID_RE.match(c) for c in categories):
-                raise Invalid("block must be a list of category ids")
+            categories = self._category_ids(changes["block"], "block")
             edits.append(lambda s: s.set_list("block", categories))
         block_until = self._parse_block(changes)
         if edits:
@@ -677,3 +684,103 @@ class Service:
         """A test alert to every channel now (in the section's language, with `render`'s words); each one's outcome."""
         return [{"channel": o.channel, "ok": o.ok, "status": o.status, "error": o.error}
                 for o in send_test(self.core.config.notify, rfc3339(self.core.now()), render)]
+    # --- the data saver and the category lists ------------------------------------
+
+    def saver(self) -> dict:
+        """The categories blocked for everyone (`config saver`) and for each group's members (its `list block`)."""
+        config = self.core.config
+        return {"block": list(config.saver_block),
+                "groups": {gid: list(group.block) for gid, group in sorted(config.groups.items())}}
+
+    def set_saver(self, body: Any) -> dict:
+        """Replace the everyone list and, for the groups `body["groups"]` names, theirs; one edit, in effect at once."""
+        if not isinstance(body, dict) or "block" not in body:
+            raise Invalid('the body must be a JSON object like {"block": ["video"]}')
+        unknown = set(body) - {"block", "groups"}
+        if unknown:
+            raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: block, groups")
+        everyone = self._category_ids(body["block"], "block")
+        groups = body.get("groups", {})
+        if not isinstance(groups, dict):
+            raise Invalid('groups must be an object like {"kids": ["video"]}')
+        lists = {}
+        for gid, categories in groups.items():
+            if gid not in self.core.config.groups:
+                raise Invalid(f"groups: no group {gid!r}; groups: {', '.join(self.core.config.groups) or 'none'}")
+            lists[gid] = self._category_ids(categories, f"groups.{gid}")
+
+        def change(package: uci.Package) -> None:
+            first, *others = package.find("saver") or [package.add("saver", "saver")]
+            first.set_list("block", everyone)
+            for section in others:  # several sections add up; the list now lives in the first
+                section.delete("block")
+            for gid, categories in lists.items():
+                group_section(package, gid).set_list("block", categories)
+
+        self.core.config_file.edit(change)
+        self.core.on_change()
+        return self.saver()
+
+    def put_category(self, cid: str, body: Any) -> dict:
+        """Add a category of one's own, or replace a list (a shipped one too): one `config category` section."""
+        if not ID_RE.match(cid):
+            raise Invalid("id: a category id is 1-32 letters, digits, '_' or '-'")
+        if not isinstance(body, dict):
+            raise Invalid('the body must be a JSON object like {"name": "Games", "domains": ["steamcontent.com"]}')
+        unknown = set(body) - {"name", "domains"}
+        if unknown:
+            raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: domains, name")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            raise Invalid(f"name must be a non-empty string of at most {MAX_NAME} characters")
+        domains = self._domains(body.get("domains"))
+
+        def change(package: uci.Package) -> None:
+            first, *others = [s for s in package.find("category") if s.get("id") == cid] or [package.add("category")]
+            for section in others:
+                package.remove(section)
+            first.set("id", cid)
+            first.set("name", name.strip())
+            first.set_list("domain", domains)
+
+        self.core.config_file.edit(change)
+        self.core.on_change()
+        return next(c for c in self.categories() if c["id"] == cid)
+
+    def delete_category(self, cid: str) -> None:
+        """Remove a category of one's own; the block lists naming it lose it (the config would not be valid)."""
+        if cid in shipped_ids():
+            raise Conflict(f"{cid!r} is a shipped category and cannot be removed; PUT its domains to change it")
+        if not any(c.id == cid for c in self.core.config.categories):
+            raise NotFound(f"no category {cid!r} of one's own")
+
+        def change(package: uci.Package) -> None:
+            for section in package.find("category"):
+                if section.get("id") == cid:
+                    package.remove(section)
+            for section in package.find("saver") + package.find("group") + package.find("device"):
+                if cid in section.get_list("block"):
+                    section.set_list("block", [c for c in section.get_list("block") if c != cid])
+
+        self.core.config_file.edit(change)
+        self.core.on_change()
+
+    def _category_ids(self, value: Any, field: str) -> list[str]:
+        """A block list: known category ids, each once, in the order given."""
+        known = [c.id for c in catalog(self.core.config.categories).categories]
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise Invalid(f"{field} must be a list of category ids; categories: {', '.join(known)}")
+        for category in value:
+            if category not in known:
+                raise Invalid(f"{field}: no category {category!r}; categories: {', '.join(known)}")
+        return list(dict.fromkeys(value))
+
+    @staticmethod
+    def _domains(value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(d, str) for d in value) or not 1 <= len(value) <= MAX_DOMAINS:
+            raise Invalid(f"domains must be a list of 1 to {MAX_DOMAINS} domain names")
+        for domain in value:
+            problem = domain_problem(domain)
+            if problem:
+                raise Invalid(f"domains: {problem}")
+        return list(dict.fromkeys(d.lower() for d in value))

@@ -9,11 +9,26 @@ here keeps the config free of the data-flow packages.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
 DATA_FILE = "categories.json"
+# A domain of a list: two or more labels of letters, digits and '-'. Anything else could break the dnsmasq
+# snippet's `nftset=/domain/...` lines ('/', '#', a newline), and a single label ("com") would block a whole TLD.
+DOMAIN_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+MAX_DOMAIN = 253  # DNS's longest name
+_DOMAIN_RE = re.compile(DOMAIN_PATTERN)
+
+
+def domain_problem(domain: str) -> str | None:
+    """Why `domain` cannot be in a category's list, or None when it can."""
+    if len(domain) > MAX_DOMAIN:
+        return f"{domain[:40]!r}... is longer than {MAX_DOMAIN} characters"
+    if not _DOMAIN_RE.fullmatch(domain):
+        return f"{domain!r} is not a domain name like example.com (letters, digits and '-', at least two labels)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, TypeVar
 
 from routerguard.config import caps, uci
 from routerguard.config.caps import Cap, Period
-from routerguard.config.categories import shipped_ids
+from routerguard.config.categories import domain_problem, shipped_ids
 from routerguard.reasons import Refusal
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -380,7 +380,12 @@ def _category(r: _Reader) -> Category:
     cid = r.text("id", required=True) or ""
     if cid and not ID_RE.match(cid):
         r.fail("id", f"{cid!r}: use 1-32 letters, digits, '_' or '-' (it names nftables sets)")
-    return Category(cid, r.text("name", cid) or cid, tuple(d.lower().strip(".") for d in r.values("domain")))
+    domains = tuple(d.lower().strip(".") for d in r.values("domain"))
+    for domain in domains:
+        problem = domain_problem(domain)
+        if problem:
+            r.fail("domain", problem)
+    return Category(cid, r.text("name", cid) or cid, domains)
 
 
 def _check_blocks(r: _Reader, known: set[str]) -> None:

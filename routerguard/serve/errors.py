@@ -3,7 +3,7 @@
 The API says the English sentence; a page says the error in the reader's
 language (i18n.say: by the error's key, else by its HTTP status).
 
-Service commands raise Invalid (422) and NotFound (404); a change the
+Service commands raise Invalid (422), NotFound (404) and Conflict (409); a change the
 config file would not validate is a 422 too, unless the file on disk is
 already broken (someone edited it by hand), which is a 409: fix the file
 first.
@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from routerguard.config.model import ConfigError, load_config
 from routerguard.reasons import Reason
 from routerguard.serve.i18n import say
-from routerguard.service import Invalid, NotFound
+from routerguard.service import Conflict, Invalid, NotFound
 
 log = logging.getLogger("routerguard.serve")
 NOT_PAGES = ("/api/", "/healthz", "/openapi.json", "/metrics", "/static/")
@@ -81,6 +81,10 @@ def install(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(e: NotFound) -> Response:
         return error_response(404, e)
+
+    @app.errorhandler(Conflict)
+    def conflict(e: Conflict) -> Response:
+        return error_response(409, str(e))
 
     @app.errorhandler(ConfigError)
     def config_error(e: ConfigError) -> Response:

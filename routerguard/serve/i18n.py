@@ -278,6 +278,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_http_422": "What was sent is not valid.",
         "error_http_429": "Too many requests; try again in a moment.",
         "error_http_500": "The router hit an internal error; try again in a moment.",
+        # --- saver ---
+        "nav_saver": "Data saver",
+        "saver_intro": "Blocked categories are cut off only while traffic leaves by a metered uplink (the eSIM or SIM); "
+                       "over hotel Wi-Fi or Ethernet they work. The block follows the addresses the router's DNS gives out: "
+                       "a device that looked a name up before may reach it until it asks again.",
+        "saver_blocked": "Blocked categories",
+        "saver_everyone": "Every device (except exempt ones)",
+        "saver_group": "{name} (group)",
+        "saver_device_hint": "One device's own switches are on its page.",
+        "saver_lists": "Category lists",
+        "saver_lists_hint": "Each domain also covers its subdomains.",
+        "saver_domains": "{n} domains",
+        "saver_origin_added": "your own",
+        "saver_origin_changed": "changed",
+        "saver_remove": "Remove {name}",
+        "saver_add": "Add a category",
+        "saver_name_example": "Games",
+        "saver_domains_field": "Domains",
+        "saver_domains_hint": "One per line (or separated by spaces or commas), e.g. steamcontent.com; each covers its subdomains.",
+        "saver_add_button": "Add",
+        "saver_device_intro": "Categories blocked for this device alone, while the uplink is metered.",
+        "saver_also_everyone": "(blocked for every device)",
+        "saver_also_group": "(blocked for its group)",
+        "saver_more": "All categories and groups",
+        "category_os_updates": "OS updates",
+        "category_app_stores": "App stores",
+        "category_cloud_backup": "Cloud backup",
+        "category_ads_trackers": "Ads and trackers",
+        "category_video": "Video",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -537,6 +566,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_http_422": "提交的内容无效。",
         "error_http_429": "请求太频繁，请稍后再试。",
         "error_http_500": "路由器内部出错了，请稍后再试。",
+        # --- saver ---
+        "nav_saver": "省流量",
+        "saver_intro": "所选类别只在经由按流量计费的上行链路（eSIM 或 SIM 卡）上网时被拦截；连酒店 Wi-Fi 或网线时照常可用。"
+                       "拦截按路由器 DNS 给出的地址生效：拦截前已查询过某个域名的设备，在重新查询之前可能仍能访问它。",
+        "saver_blocked": "拦截的类别",
+        "saver_everyone": "所有设备（不受限的设备除外）",
+        "saver_group": "分组“{name}”",
+        "saver_device_hint": "单个设备的开关在该设备的页面上。",
+        "saver_lists": "类别清单",
+        "saver_lists_hint": "每个域名也包括它的子域名。",
+        "saver_domains": "{n} 个域名",
+        "saver_origin_added": "自定义",
+        "saver_origin_changed": "已修改",
+        "saver_remove": "删除“{name}”",
+        "saver_add": "添加类别",
+        "saver_name_example": "游戏",
+        "saver_domains_field": "域名",
+        "saver_domains_hint": "每行一个（也可用空格或逗号分隔），如 steamcontent.com；子域名一并包括。",
+        "saver_add_button": "添加",
+        "saver_device_intro": "仅对此设备拦截的类别，在经由按流量计费的上行链路上网时生效。",
+        "saver_also_everyone": "（已对所有设备拦截）",
+        "saver_also_group": "（已对所在分组拦截）",
+        "saver_more": "全部类别与分组",
+        "category_os_updates": "系统更新",
+        "category_app_stores": "应用商店",
+        "category_cloud_backup": "云备份",
+        "category_ads_trackers": "广告与跟踪",
+        "category_video": "视频",
     },
 }
 
@@ -559,13 +616,12 @@ def language() -> str:
 
 
 def translate(key: str, **values: object) -> str:
-    return translate_in(g.get("lang", DEFAULT), key, **values)
+    return translate_in(language(), key, **values)
 
 
 def translate_in(lang: str, key: str, **values: object) -> str:
     """`key` in `lang`, for words said outside a request (the alerts the chat channels get)."""
     text = MESSAGES[lang][key]
-    text = MESSAGES[language()][key]
     return text.format(**values) if values else text
 
 
@@ -601,7 +657,7 @@ def _said(name: str, value: object, words: dict[str, str]) -> object:
 
 def alert_text(alert: dict) -> str:
     """An alert in the reader's language, from what it is about; the stored English sentence when that is unknown."""
-    return alert_text_in(alert, g.get("lang", DEFAULT))
+    return alert_text_in(alert, language())
 
 
 def alert_text_in(alert: dict, lang: str) -> str:
@@ -623,7 +679,7 @@ def alert_text_in(alert: dict, lang: str) -> str:
 
 def alert_kind(kind: str) -> str:
     """An alert's kind as a word of the reader's language (the raw kind when it is new to us)."""
-    return alert_kind_in(kind, g.get("lang", DEFAULT))
+    return alert_kind_in(kind, language())
 
 
 def alert_kind_in(kind: str, lang: str) -> str:
@@ -635,7 +691,6 @@ def chat_words(alert: dict, lang: str) -> tuple[str, str]:
     """An alert as the chat channels show it in `lang`: a title and the sentence (notify.py's `Render`)."""
     sentence = translate_in(lang, "notify_test_message") if alert.get("kind") == "test" else alert_text_in(alert, lang)
     return translate_in(lang, "notify_chat_title", kind=alert_kind_in(alert["kind"], lang)), sentence
-    return translate(key) if key in MESSAGES[language()] else kind
 
 
 bp = Blueprint("i18n", __name__)

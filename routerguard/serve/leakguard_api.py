@@ -1,4 +1,4 @@
-"""The leak guard's routes: what ate a device's data, the categories, and the alerts page's one-tap pause."""
+"""The leak guard's routes: what ate a device's data, the categories, the data saver, and the alerts page's one-tap pause."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from routerguard.serve.admin import act
 from routerguard.serve.admin import guard as admin_guard
 from routerguard.serve.api import guard as api_guard
-from routerguard.serve.context import service
+from routerguard.serve.context import json_body, service
 
 bp = Blueprint("leakguard", __name__)
 PAUSE_SECONDS = 3600  # "pause for an hour"
@@ -23,6 +23,27 @@ def destinations(mac: str) -> Response:
 @bp.get("/api/v1/categories")
 def categories() -> Response:
     return jsonify(categories=service().categories())
+
+
+@bp.put("/api/v1/categories/<cid>")
+def put_category(cid: str) -> Response:
+    return jsonify(service().put_category(cid, json_body()))
+
+
+@bp.delete("/api/v1/categories/<cid>")
+def delete_category(cid: str) -> tuple[str, int]:
+    service().delete_category(cid)
+    return "", 204
+
+
+@bp.get("/api/v1/saver")
+def saver() -> Response:
+    return jsonify(service().saver())
+
+
+@bp.put("/api/v1/saver")
+def put_saver() -> Response:
+    return jsonify(service().set_saver(json_body()))
 
 
 @bp.post("/admin/alerts/pause")

@@ -12,8 +12,9 @@ from routerguard import __version__
 from routerguard.config import caps
 from routerguard.config.caps import ACTIONS, PERIODS
 from routerguard.config.model import MAX_THRESHOLDS, NOTIFY_OPTIONS
+from routerguard.config.categories import DOMAIN_PATTERN, MAX_DOMAIN
 from routerguard.decide.policy import GROUP_STATES, STATES
-from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP
+from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_DOMAINS, MAX_NAME, MAX_TOPUP
 
 Schema = dict[str, Any]
 MAC_PATTERN = r"^\s*[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\s*$"
@@ -21,8 +22,8 @@ ERRORS = {
     "400": "Malformed JSON",
     "401": "No valid session or bearer token",
     "403": "Host header not the router's, a session request without its CSRF token, or no admin password yet",
-    "404": "No such device, group or route",
-    "409": "The config file on disk has problems of its own",
+    "404": "No such device, group, category or route",
+    "409": "The config file on disk has problems of its own (or, for a category, it is a shipped one)",
     "413": "Body over 64 KiB",
     "422": "A value out of range (nothing was changed)",
     "429": "Too many wrong passwords from this address (see Retry-After)",
@@ -128,7 +129,25 @@ PLAN_BREAKDOWN = obj({
 })
 
 CATEGORY = obj({"id": TEXT, "name": TEXT, "domains": {"type": "array", "items": TEXT},
-                "services": {"type": "array", "items": obj({"name": TEXT, "domains": {"type": "array", "items": TEXT}})}})
+                "services": {"type": "array", "items": obj({"name": TEXT, "domains": {"type": "array", "items": TEXT}})},
+                "origin": {"type": "string", "enum": ["shipped", "changed", "added"],
+                           "description": "shipped as is, a shipped id whose list the config replaces, or one of the config's own"}})
+
+CATEGORY_INPUT = obj({
+    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
+    "domains": {"type": "array", "minItems": 1, "maxItems": MAX_DOMAINS,
+                "items": {"type": "string", "maxLength": MAX_DOMAIN, "pattern": DOMAIN_PATTERN},
+                "description": "each matches itself and its subdomains"},
+}, closed=True)
+
+CATEGORY_IDS = {"type": "array", "items": TEXT, "description": "category ids (GET /api/v1/categories); an unknown one is a 422"}
+SAVER = obj({"block": CATEGORY_IDS,
+             "groups": {"type": "object", "additionalProperties": CATEGORY_IDS,
+                        "description": "group id -> the categories blocked for its members"}})
+SAVER_INPUT = obj({"block": CATEGORY_IDS,
+                   "groups": {"type": "object", "additionalProperties": CATEGORY_IDS,
+                              "description": "optional: the groups named get these lists, the others keep theirs"}},
+                  required=["block"], closed=True)
 
 ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "message": TEXT,
              "params": {"type": "object", "description": "what the alert is about (subject, name, level, bytes), for "
@@ -170,6 +189,9 @@ SCHEMAS = {
     "CategoryUse": CATEGORY_USE,
     "PlanBreakdown": PLAN_BREAKDOWN,
     "Uplink": UPLINK,
+    "CategoryInput": CATEGORY_INPUT,
+    "Saver": SAVER,
+    "SaverInput": SAVER_INPUT,
     "Health": obj({"ok": BOOL, "readings": INT, "config_error": nullable(TEXT)}),
     "Notify": NOTIFY,
     "NotifyInput": NOTIFY_INPUT,
@@ -266,6 +288,17 @@ def document() -> Schema:
                 obj({"results": {"type": "array", "items": ref("NotifyResult")}}), "")},
             "/api/v1/uplinks": {"get": operation("Every uplink: in use, metered, link, bytes",
                                                  obj({"uplinks": {"type": "array", "items": ref("Uplink")}}), "")},
+            "/api/v1/categories/{id}": {
+                "put": operation("Add a category of one's own, or replace a category's domains", ref("Category"), "409",
+                                 body=ref("CategoryInput"), params=GID),
+                "delete": operation("Remove a category of one's own (block lists naming it lose it); a shipped one is a 409",
+                                    None, "404 409", params=GID, status="204"),
+            },
+            "/api/v1/saver": {
+                "get": operation("The data saver: categories blocked for everyone and for each group", ref("Saver"), ""),
+                "put": operation("Set the categories blocked for everyone (and, optionally, for groups)", ref("Saver"), "409",
+                                 body=ref("SaverInput")),
+            },
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
             "/api/v1/session": {
                 "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,

@@ -33,7 +33,7 @@ ROUTER_ADDR, ISP_ADDR = "198.18.0.1", "198.18.0.2"
 PREFIX_LEN = 30
 TRAFFIC_TIMEOUT = 30.0
 QUICK_TIMEOUT, QUICK_RETRIES, QUICK_INTERVAL = 0.5, 0, 0.2
-CLIENT_WAIT = 10.0
+CLIENT_WAIT = 30.0  # a bound on waiting, not a timing: pysnmp alone takes seconds to start on a loaded machine
 STOP_BOUND = 5.0  # stop() waits for the poll under way: one timeout plus pysnmp's 0.5 s timer tick
 
 _serial = itertools.count(1)

@@ -27,7 +27,7 @@ GUEST = "02:00:00:00:00:0c"  # the device the browser itself is, found by its ad
 MAX_PAGE_BYTES = 150 * 1000
 WAIT_MS = 10_000
 ADMIN_PAGES = ["/admin", f"/admin/devices/{PHONE}", "/admin/groups", "/admin/plan", "/admin/alerts", "/admin/tokens",
-               "/admin/notify"]
+               "/admin/notify", "/admin/saver"]
 GUEST_PAGES = ["/", "/blocked", "/login"]
 
 pytestmark = [pytest.mark.browser,
