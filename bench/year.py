@@ -129,11 +129,13 @@ class Router:
         self.marks = Marks(self.core.db)
         self.rng = random.Random(seed)
         self.regular = [regular_mac(n) for n in range(regular)]
-        self.addresses: dict[str, str] = {}  # mac -> its IPv4 address while present
+        self.addresses: dict[str, str] = {}  # mac -> its IPv4 address while present (the benchmark's own memory: kept small)
+        self.handed_out = 0
 
     def address(self, mac: str) -> str:
         if mac not in self.addresses:
-            n = len(self.addresses) % 65000 + 2
+            self.handed_out += 1
+            n = self.handed_out % 65000 + 2
             self.addresses[mac] = f"10.{n // 65536}.{n // 256 % 256}.{n % 256}"
         return self.addresses[mac]
 
@@ -142,6 +144,7 @@ class Router:
         core, rng, now = self.core, self.rng, self.now
         core.directory.refresh([Neighbour(self.address(mac), mac, 1) for mac in present],
                                [Lease(mac, self.address(mac), None, int(now) + DAY) for mac in present], None, now)
+        self.addresses = {mac: self.addresses[mac] for mac in present}  # a DHCP server forgets too
         low, high = DOWN_RANGE
         charged = {}
         for mac in present + [ROUTER]:
