@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Blueprint, Flask, Response, g, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 
 from routerguard.serve.api import guard as api_guard
 from routerguard.serve.context import service
-from routerguard.serve.i18n import DEFAULT, MESSAGES, translate
+from routerguard.serve.i18n import MESSAGES, language, service_name, translate
 
 bp = Blueprint("breakdown", __name__, url_prefix="/api/v1")
 bp.before_request(api_guard)
@@ -44,21 +44,23 @@ def category_label(cid: str | None, name: str | None = None) -> str:
     """A category's name in the reader's language: the shipped ones translated, one of the admin's as named (else its id)."""
     if cid is None:
         return translate("eaten_uncategorised")
-    key = f"eaten_category_{cid}"
-    return translate(key) if key in MESSAGES[g.get("lang", DEFAULT)] else name or cid
+    key = f"category_{cid}"
+    return translate(key) if key in MESSAGES[language()] else name or cid
 
 
 def destination_label(row: dict) -> str:
     """A destination's name; the row of names pushed out of the top ones, in words."""
     if row["name"] == OTHER_NAME and row.get("category") is None and row.get("service") is None:
         return translate("eaten_other")
+    if row.get("service") and row["name"] == row["service"]:  # a service's own row (services_used)
+        return service_name(row["name"])
     return row["name"]
 
 
 def destination_sub(row: dict) -> str:
     """The line under a destination: its service and category, or why it has no name."""
     if row.get("service"):
-        return f"{row['service']} · {category_label(row['category'])}"
+        return f"{service_name(row['service'])} · {category_label(row['category'])}"
     try:
         ipaddress.ip_address(row["name"])
     except ValueError:

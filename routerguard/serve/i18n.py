@@ -158,11 +158,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "eaten_all_time": "Since the first reading",
         "eaten_share_note": "Shares are of {total}, all of this period's traffic.",
         "eaten_limits_title": "What is left",
-        "eaten_category_os_updates": "OS updates",
-        "eaten_category_app_stores": "App stores",
-        "eaten_category_cloud_backup": "Cloud backup",
-        "eaten_category_ads_trackers": "Ads and trackers",
-        "eaten_category_video": "Video",
         # --- notify ---
         "nav_notify": "Notifications",
         "notify_title": "Notifications",
@@ -447,11 +442,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "eaten_all_time": "自首次计量起",
         "eaten_share_note": "占比以 {total} 为基数，即本周期计入的全部流量。",
         "eaten_limits_title": "剩余额度",
-        "eaten_category_os_updates": "系统更新",
-        "eaten_category_app_stores": "应用商店",
-        "eaten_category_cloud_backup": "云备份",
-        "eaten_category_ads_trackers": "广告与跟踪",
-        "eaten_category_video": "视频",
         # --- notify ---
         "nav_notify": "提醒设置",
         "notify_title": "提醒设置",
@@ -598,6 +588,40 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# The shipped services' names (routerguard/data/categories.json) as a Chinese reader knows them: brands stay
+# as they are written, a description is translated. A name not here (one of the admin's) is shown as given.
+SERVICE_NAMES: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "Windows Update": "Windows 更新",
+        "Apple software update": "苹果软件更新",
+        "Google and Chrome updates": "Google 与 Chrome 更新",
+        "Samsung firmware": "三星固件更新",
+        "Xiaomi firmware": "小米固件更新",
+        "Linux packages": "Linux 软件包",
+        "iCloud backup": "iCloud 备份",
+        "Google Photos and Drive": "Google 相册与云端硬盘",
+        "Google ads": "Google 广告",
+        "Analytics": "访问统计",
+        "Mobile ad networks": "移动广告联盟",
+        "Ad exchanges": "广告交易平台",
+        "Douyin": "抖音",
+        "Bilibili": "哔哩哔哩",
+        "iQIYI": "爱奇艺",
+        "Youku": "优酷",
+        "Tencent Video": "腾讯视频",
+    },
+}
+
+
+def service_name(name: str) -> str:
+    """A shipped service's name in the reader's language (SERVICE_NAMES), else as given."""
+    return service_name_in(language(), name)
+
+
+def service_name_in(lang: str, name: str) -> str:
+    return SERVICE_NAMES.get(lang, {}).get(name, name)
+
+
 def pick() -> str:
     """The cookie's language, else the browser's best match, else English."""
     chosen = request.cookies.get(COOKIE)
@@ -709,6 +733,7 @@ def install(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(alert_text, "alert_text")
     app.add_template_filter(alert_kind, "alert_kind")
+    app.add_template_filter(service_name, "service_name")
 
     @app.context_processor
     def words() -> dict:

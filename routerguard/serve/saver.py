@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, g, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
 from routerguard.serve.admin import act, device_page
 from routerguard.serve.admin import guard as admin_guard
 from routerguard.serve.context import service
-from routerguard.serve.i18n import DEFAULT, MESSAGES, translate
+from routerguard.serve.breakdown import category_label
 
 bp = Blueprint("saver", __name__)
 bp.before_request(admin_guard)
@@ -27,9 +27,7 @@ MAX_ID_BASE = 28  # leaves room for "_NN" within the 32 characters of an id
 @bp.app_template_filter("category_name")
 def category_name(category: dict) -> str:
     """A shipped category in the reader's language; one of the config's own as it was named."""
-    key = f"category_{category['id']}"
-    known = key in MESSAGES[g.get("lang", DEFAULT)]
-    return translate(key) if category.get("origin") == "shipped" and known else category["name"]
+    return category_label(category["id"], category["name"]) if category.get("origin") == "shipped" else category["name"]
 
 
 @bp.app_template_global()

@@ -24,9 +24,12 @@ SAMPLE_ARGS = {"mac": PHONE, "gid": "zhang"}  # route argument -> a value the te
 # Words that read the same in Chinese text: the product's name, units, protocols, the language switch's own name.
 ALLOWED = {"routerguard", "passwd", "English", "MAC", "IP", "IPv4", "IPv6", "API", "SNMP", "WAN", "LAN", "DNS", "HTTP",
            "HTTPS", "URL", "KiB", "MiB", "GiB", "TiB", "KB", "MB", "GB", "TB", "kbit", "mbit", "gbit", "Mbit", "Gbit",
-           "Mbps", "bit"}
+           "Mbps", "bit",
+           # names Chinese users read as they are: services, chat apps and their formats, the SIM
+           "Webhook", "JSON", "ntfy", "Telegram", "Bark", "iPhone", "ID", "AAE", "SEC", "eSIM", "SIM", "Wi", "Fi"}
 ADDRESS = re.compile(r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b|\b\d{1,3}(?:\.\d{1,3}){3}\b|\b[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}\b"
-                     r"|https?://\S+|“[^”]*”", re.I)  # addresses, links, and what the reader typed, quoted back
+                     r"|https?://\S+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b|“[^”]*”", re.I)  # addresses, links, domain names,
+                                                                          # and what the reader typed, quoted back
 WORD = re.compile(r"[A-Za-z]{2,}")
 SKIPPED = {"script", "style", "code"}  # not words of the page's language: programs and literal commands
 SPOKEN_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import requests
 
 from routerguard.account.ledger import ROUTER
@@ -85,6 +87,6 @@ def test_every_limit_of_a_guest_shows_what_is_left(site: Site) -> None:
     site.device(PHONE, "127.0.0.1", "zhang-phone")
     site.usage(PHONE, 0, 100 * MB)
     page = requests.get(site.url("/me")).text
-    section = page[page.index('id="limits"'):]
-    assert "Own cap" in section and "Group cap" in section and "Data plan" in section
+    section = html.unescape(page[page.index('id="limits"'):])
+    assert "This device's cap" in section and "Group cap" in section and "Data plan" in section
     assert "900.0\u00a0MB left" in section and "4.9\u00a0GB left" in section and "19.9\u00a0GB left" in section

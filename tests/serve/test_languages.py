@@ -17,6 +17,7 @@ from flask import Flask, abort
 from flask.testing import FlaskClient
 
 from routerguard.serve.app import create_app
+from routerguard.serve.i18n import service_name_in
 from routerguard.serve.auth import FREE_FAILURES
 from routerguard.serve.security import MAX_BODY
 from page_tour import english_words, furnish, page_paths
@@ -40,6 +41,9 @@ def data_words(site: Site) -> set[str]:
     names = {d.get(k) for d in site.service.devices() for k in ("name", "hostname")}
     names |= {g.get(k) for g in site.service.groups() for k in ("name", "id")}
     names |= {t.get(k) for t in site.core.secrets.tokens() for k in ("label", "id")}
+    names |= {u["ifname"] for u in site.service.uplinks()}
+    # the shipped services as the page names them in Chinese (brands stay as they are written: YouTube, Steam)
+    names |= {service_name_in("zh-CN", s["name"]) for c in site.service.categories() for s in c["services"]}
     return {n for n in names if n}
 
 
