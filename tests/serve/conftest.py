@@ -109,3 +109,29 @@ def site(make_site: Callable[..., Site]) -> Site:
 def admin(site: Site) -> requests.Session:
     return site.login()
 
+
+
+# ---- browser: Debian's Chromium through Playwright (browser_util.py), for the page tests ----
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from browser_util import CHROMIUM, CHROMIUM_ARGS, playwright_api
+
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def router(site: Site) -> Site:
+    """The test site, plus the browser's own machine as a guest device with a cap and some usage."""
+    from browser_util import GUEST
+
+    site.device(GUEST, "127.0.0.1", "guest-phone")
+    site.service.patch_device(GUEST, {"name": "Guest phone", "cap": {"bytes": 2 * 10**9, "period": "daily", "action": "block"}})
+    site.usage(GUEST, 40 * 10**6, 610 * 10**6)
+    for hours_ago, (up, down) in enumerate([(3, 80), (9, 240), (1, 30), (20, 400), (5, 60)]):
+        site.usage(PHONE, up * 10**6, down * 10**6, ago=hours_ago * 3600)
+    site.usage(LAPTOP, 2 * 10**6, 90 * 10**6, ago=26 * 3600)
+    return site
+# ---- end browser ----

@@ -13,7 +13,7 @@ import pytest
 
 from routerguard.serve.app import create_app
 from page_tour import furnish, page_paths
-from test_browser import VIEWPORTS, browser, log_in, open_page, router, shoot  # noqa: F401 (fixtures)
+from browser_util import VIEWPORTS, log_in, open_page, shoot
 from web_util import Site
 
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -44,7 +44,7 @@ def violations(axe, page) -> list[str]:
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
-def test_every_page_passes_axe(browser, router: Site, size: str, locale: str) -> None:  # noqa: F811
+def test_every_page_passes_axe(browser, router: Site, size: str, locale: str) -> None:
     axe = axe_playwright.Axe()
     furnish(router)
     every, public = pages(router)

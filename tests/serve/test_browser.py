@@ -8,67 +8,17 @@ figures, no overflow on a phone, and the weight of every page.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Iterator
-
 import pytest
 
-from web_util import LAPTOP, PASSWORD, PHONE, Site
+from browser_util import BROWSER, VIEWPORTS, check_page, log_in, open_page, playwright_api
+from web_util import LAPTOP, PHONE, Site
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-GUEST = "02:00:00:00:00:0c"  # the device the browser itself is, found by its address 127.0.0.1
-MAX_PAGE_BYTES = 150 * 1000
-WAIT_MS = 10_000
 ADMIN_PAGES = ["/admin", f"/admin/devices/{PHONE}", "/admin/groups", "/admin/plan", "/admin/alerts", "/admin/tokens",
                "/admin/notify", "/admin/saver"]
 GUEST_PAGES = ["/", "/blocked", "/login"]
+WAIT_MS = 10_000
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def router(site: Site) -> Site:
-    """The test site, plus the browser's own machine as a guest device with a cap and some usage."""
-    site.device(GUEST, "127.0.0.1", "guest-phone")
-    site.service.patch_device(GUEST, {"name": "Guest phone", "cap": {"bytes": 2 * 10**9, "period": "daily", "action": "block"}})
-    site.usage(GUEST, 40 * 10**6, 610 * 10**6)
-    for hours_ago, (up, down) in enumerate([(3, 80), (9, 240), (1, 30), (20, 400), (5, 60)]):
-        site.usage(PHONE, up * 10**6, down * 10**6, ago=hours_ago * 3600)
-    site.usage(LAPTOP, 2 * 10**6, 90 * 10**6, ago=26 * 3600)
-    return site
-
-
-def open_page(browser, size: str = "desktop", locale: str = "en-US"):
-    context = browser.new_context(viewport=VIEWPORTS[size], locale=locale, is_mobile=size == "phone")
-    return context, context.new_page()
-
-
-def log_in(page, site: Site) -> None:
-    page.goto(site.url("/login"))
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(site.url("/admin"))
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+pytestmark = BROWSER
 
 
 def test_admin_logs_in_sets_a_cap_and_sees_it(browser, router: Site) -> None:
@@ -153,21 +103,11 @@ def test_every_page_fits_and_weighs_little(browser, router: Site, size: str, loc
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     for path in GUEST_PAGES:
-        _check_page(page, router, path, size, locale, fetched)
+        check_page(page, router, path, size, locale, fetched)
     log_in(page, router)
     for path in ADMIN_PAGES:
-        _check_page(page, router, path, size, locale, fetched)
+        check_page(page, router, path, size, locale, fetched)
     context.close()
     assert errors == []
 
 
-def _check_page(page, site: Site, path: str, size: str, locale: str, fetched: dict[str, int]) -> None:
-    fetched.clear()
-    page.goto(site.url(path))
-    page.wait_for_load_state("load")
-    assert all(url.startswith(site.base) for url in fetched), f"{path} fetched from elsewhere: {list(fetched)}"
-    assert sum(fetched.values()) < MAX_PAGE_BYTES, f"{path} weighs {sum(fetched.values())} bytes"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= VIEWPORTS[size]["width"], f"{path} is {width}px wide on a {size}"
-    name = path.strip("/").replace("/", "-").replace(":", "") or "me"
-    shoot(page, f"{name}-{locale[:2]}-{size}")

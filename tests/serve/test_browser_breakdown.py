@@ -13,7 +13,8 @@ import os
 import pytest
 
 from routerguard.account.ledger import ROUTER
-from test_browser import ARTIFACTS, CHROMIUM, GUEST, VIEWPORTS, _check_page, browser, log_in, open_page, playwright_api, shoot  # noqa: F401
+from routerguard.serve.i18n import service_name_in
+from browser_util import ARTIFACTS, CHROMIUM, GUEST, VIEWPORTS, check_page, log_in, open_page, playwright_api, shoot
 from web_util import LAPTOP, PHONE, Site
 
 MB = 1_000_000
@@ -87,7 +88,7 @@ def test_a_guest_sees_its_own_services_and_not_another_devices(browser, eaten: S
     playwright_api.expect(services.first).to_have_text("YouTube")
     playwright_api.expect(page.locator("[data-list=categories] li .name").first).to_have_text(LOCALES[locale]["video"])
     text = page.locator("main").inner_text()
-    assert "iCloud backup" in text and "weather.example.test" in text and "198.18.0.50" in text
+    assert service_name_in(locale, "iCloud backup") in text and "weather.example.test" in text and "198.18.0.50" in text
     for others in ("Netflix", "nflxvideo", "swcdn", "example-news", "microsoft", "Zhang phone"):
         assert others not in text
     assert len(rows_bytes(page, "services")) == 4
@@ -121,7 +122,7 @@ def test_the_dashboard_with_30_devices_stays_light(browser, eaten: Site) -> None
     fetched: dict[str, int] = {}
     page.on("response", lambda r: fetched.__setitem__(r.url, 0 if 300 <= r.status < 400 else len(r.body())))
     log_in(page, eaten)
-    _check_page(page, eaten, "/admin", "phone", "en-US", fetched)  # under 150 KB, fits the phone
+    check_page(page, eaten, "/admin", "phone", "en-US", fetched)  # under 150 KB, fits the phone
     assert page.locator("#devices article").count() == FLEET
     print(f"dashboard with {FLEET} devices: {sum(fetched.values())} bytes")
     context.close()

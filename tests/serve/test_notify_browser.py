@@ -12,7 +12,9 @@ from typing import Iterator
 import pytest
 
 from routerguard_lab.receiver import Receiver
-from test_browser import VIEWPORTS, browser, log_in, open_page, playwright_api, pytestmark, shoot  # noqa: F401 (fixture, marks)
+from browser_util import BROWSER, VIEWPORTS, log_in, open_page, playwright_api, shoot
+
+pytestmark = BROWSER
 from web_util import Site
 
 WORDS = {"en-US": ("Delivered", "Failed"), "zh-CN": ("已送达", "发送失败")}

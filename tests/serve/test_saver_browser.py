@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import ARTIFACTS, VIEWPORTS, browser, log_in, open_page, playwright_api, pytestmark, shoot  # noqa: F401 (fixture, marks)
+from browser_util import ARTIFACTS, BROWSER, VIEWPORTS, log_in, open_page, playwright_api, shoot
+
+pytestmark = BROWSER
 from web_util import PHONE, Site
 
 

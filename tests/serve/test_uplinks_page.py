@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-import requests
 
 from routerguard.account.uplinks import Uplinks
 from routerguard.read.links import LinkReading
-from test_browser import ARTIFACTS, CHROMIUM, VIEWPORTS, browser, log_in, open_page, shoot  # noqa: F401 (browser: a fixture)
+from browser_util import ARTIFACTS, CHROMIUM, VIEWPORTS, log_in, open_page, shoot
 from web_util import Site
 
 HOTEL_WIFI = "\nconfig uplink\n\toption ifname 'wlan-sta'\n\toption metered '0'\n"
@@ -51,7 +50,7 @@ def test_the_card_speaks_chinese(two_uplinks: Site) -> None:
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
-def test_the_uplinks_card_in_a_browser(browser, two_uplinks: Site, size: str, locale: str) -> None:  # noqa: F811
+def test_the_uplinks_card_in_a_browser(browser, two_uplinks: Site, size: str, locale: str) -> None:
     context, page = open_page(browser, size, locale)
     log_in(page, two_uplinks)
     page.goto(two_uplinks.url("/admin/plan"))
