@@ -207,7 +207,7 @@ def test_chats_read_in_the_sections_language(receiver: Receiver) -> None:
     finally:
         notifier.stop()
     sent = {path: json.loads(body) for path, _, body in receiver.requests}
-    assert sent["/send?key=k"]["text"]["content"] == "routerguard 提醒：上限\n流量套餐已用 80%（已用 16.0 GB，共 20.0 GB）。"
+    assert sent["/send?key=k"]["text"]["content"] == "routerguard 提醒：流量上限\n流量套餐已用 80%（已用 16.0 GB，共 20.0 GB）。"
     assert sent["/hook"]["message"] == ALERT["message"]  # the webhook's JSON keeps the English sentence (and the params)
 
 
