@@ -91,3 +91,14 @@ def fleet_config(tmp_path):
 
     return write
 # ---- end fleet ----
+
+
+# ---- parallel runs: pytest-xdist (setup.cfg's addopts: -n auto --dist loadgroup) ----
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The virtual-router tests run one after another on one worker: they measure rates and bytes through the
+    kernel, which two of them at once would disturb; the other tests share the remaining workers."""
+    for item in items:
+        if item.get_closest_marker("lab"):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+# ---- end parallel ----
