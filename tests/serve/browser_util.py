@@ -40,7 +40,7 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def check_page(page, site: Site, path: str, size: str, locale: str, fetched: dict[str, int]) -> None:
+def check_page(page, site: Site, path: str, size: str, locale: str, fetched: dict[str, int], suffix: str = "") -> None:
     fetched.clear()
     page.goto(site.url(path))
     page.wait_for_load_state("load")
@@ -49,4 +49,4 @@ def check_page(page, site: Site, path: str, size: str, locale: str, fetched: dic
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= VIEWPORTS[size]["width"], f"{path} is {width}px wide on a {size}"
     name = path.strip("/").replace("/", "-").replace(":", "") or "me"
-    shoot(page, f"{name}-{locale[:2]}-{size}")
+    shoot(page, f"{name}-{locale[:2]}-{size}{suffix}")

@@ -112,8 +112,9 @@ def admin(site: Site) -> requests.Session:
 
 
 # ---- browser: Debian's Chromium through Playwright (browser_util.py), for the page tests ----
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator:
+    """One Chromium for every page test of a worker (each test opens its own context): a launch costs a second."""
     from browser_util import CHROMIUM, CHROMIUM_ARGS, playwright_api
 
     with playwright_api.sync_playwright() as p:
