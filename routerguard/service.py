@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from routerguard.account import destinations
 from routerguard.account.ledger import ROUTER
-from routerguard.attribute.categories import catalog
+from routerguard.attribute.categories import Catalog, catalog
 from routerguard.attribute.names import describe
 from routerguard.config.categories import domain_problem, shipped_ids
 from routerguard.config.file import device_section, group_section, write_cap
@@ -357,8 +357,16 @@ class Service:
         """What ate the device's data this period: bytes per name it looked up, biggest first."""
         mac = self._known(mac)
         window = self.snapshot().window(mac)
-        found = catalog(self.core.config.categories)
-        return destinations.view(self.core.destinations.top(mac, window.start if window else None), lambda name: describe(name, found))
+        return self._named(mac, window.start if window else None)
+
+    def _named(self, mac: str, start: float | None) -> list[dict]:
+        """The device's destinations since `start`, each with its service and category."""
+        found = self._catalog()
+        return destinations.view(self.core.destinations.top(mac, start), lambda name: describe(name, found))
+
+    def _catalog(self) -> Catalog:
+        """The shipped category lists with the config's own."""
+        return catalog(self.core.config.categories)
 
     # --- what ate the data: the destinations added up, for the device page, the dashboard and /me ---------
 
@@ -388,14 +396,13 @@ class Service:
         snap = self.snapshot()
         limit = snap.plan()
         start = limit.start if limit else None
-        found = catalog(self.core.config.categories)
         rows: list[dict] = []
         lines = []
         for mac in self.core.ledger.macs():
             up, down = snap.usage(mac, start)
             if not up + down:
                 continue
-            named = destinations.view(self.core.destinations.top(mac, start), lambda name: describe(name, found))
+            named = self._named(mac, start)
             rest_up = up - sum(row["up_bytes"] for row in named)
             rest_down = down - sum(row["down_bytes"] for row in named)
             rows += named + [{"category": None, **_bytes(max(rest_up, 0), max(rest_down, 0))}]
@@ -406,7 +413,7 @@ class Service:
                 "devices": sorted(lines, key=lambda line: line["total_bytes"], reverse=True)}
 
     def _category_views(self, rows: Iterable[dict]) -> list[dict]:
-        found = catalog(self.core.config.categories)
+        found = self._catalog()
         return [{"category": cid, "name": found.get(cid).name if cid else None, **_bytes(up, down)}  # ids come from this catalog
                 for cid, up, down in destinations.summed(rows, lambda row: row["category"])]
 
@@ -416,7 +423,7 @@ class Service:
         return [{"id": c.id, "name": c.name, "domains": c.domains,
                  "services": [{"name": name, "domains": list(domains)} for name, domains in c.services],
                  "origin": ("changed" if c.id in own else "shipped") if c.id in shipped else "added"}
-                for c in catalog(self.core.config.categories).categories]
+                for c in self._catalog().categories]
 
     def alerts(self) -> list[dict]:
         return [{"id": a.id, "time": rfc3339(a.time), "kind": a.kind, "mac": a.mac, "message": a.message, "params": a.params}
@@ -767,7 +774,7 @@ class Service:
 
     def _category_ids(self, value: Any, field: str) -> list[str]:
         """A block list: known category ids, each once, in the order given."""
-        known = [c.id for c in catalog(self.core.config.categories).categories]
+        known = [c.id for c in self._catalog().categories]
         if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
             raise Invalid(f"{field} must be a list of category ids; categories: {', '.join(known)}")
         for category in value:
