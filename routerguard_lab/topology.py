@@ -2,7 +2,7 @@
 
     client1 ─┐                                   ┌ dnsmasq (DHCP, DNS)
     client2 ─┼─ br-lan [router] wan0 ── eth0 [internet] ── httpd :80, DNS
-    ...     ─┘   NAT (v4), routed (v6)
+    ...     ─┘   NAT (v4), routed (v6): the lab's own table, or fw4's real ruleset (fw4/)
 
     with Lab(clients=2) as lab:
         lab.clients[0].download(10_000_000)
@@ -53,15 +53,27 @@ ROUTER_RULESET = f"""table inet labfw {{
     }}
 }}
 """
+FIREWALLS = ("lab", "fw4", "fw4-offload")  # the lab's own table above, or OpenWrt fw4's real ruleset (fw4/README.md)
+FW4_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fw4")
+FW4_FILES = {"fw4": "travel-offload-off.nft", "fw4-offload": "travel-offload-on.no-flowtable.nft"}
+
+
+def fw4_ruleset(firewall: str = "fw4") -> str:
+    """fw4's own output for a travel router (generated, see fw4/README.md): `nft -f` it to load or reload fw4."""
+    with open(os.path.join(FW4_DIR, FW4_FILES[firewall])) as f:
+        return f.read()
 
 
 class Lab:
     """A router with ``clients`` LAN clients and an internet host; use as a context manager."""
 
-    def __init__(self, clients: int = 2) -> None:
+    def __init__(self, clients: int = 2, firewall: str = "lab") -> None:
         if not 1 <= clients <= plan.MAX_CLIENTS:
             raise ValueError(f"lab: clients must be 1..{plan.MAX_CLIENTS}, not {clients}")
+        if firewall not in FIREWALLS:
+            raise ValueError(f"lab: firewall must be one of {', '.join(FIREWALLS)}, not {firewall!r}")
         self.client_count = clients
+        self.firewall = firewall
         self.prefix = ""
         self.dir = ""
         self.router: Router
@@ -183,7 +195,8 @@ class Lab:
                            f"route add ::/0 via {plan.ROUTER_LAN6} dev {c.ifname} src {c.ip6}"])
 
     def _firewalls(self) -> None:
-        self.router.exec(["nft", "-f", "-"], input=ROUTER_RULESET)
+        """The router's firewall: the lab's own NAT table, or fw4's real ruleset (same device names: br-lan, wan0)."""
+        self.router.exec(["nft", "-f", "-"], input=ROUTER_RULESET if self.firewall == "lab" else fw4_ruleset(self.firewall))
         for c in self.clients:
             c.exec(["nft", "-f", "-"], input=truth_ruleset())
 

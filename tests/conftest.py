@@ -37,6 +37,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (CHECKOUT, os.environ.get(
 # ---- lab: the virtual router in network namespaces (routerguard_lab) ----
 # `lab` (two clients, fresh per test) and `lab_factory(clients=N)`: as many labs
 # as a test wants. Every lab is torn down after the test, passed or failed.
+# A test marked `fw4` runs twice: with the lab's own firewall and with OpenWrt
+# fw4's real ruleset as the router's (routerguard_lab/fw4/); `lab.firewall` says which.
 
 
 @pytest.fixture
@@ -45,8 +47,8 @@ def lab_factory() -> Iterator[Callable[..., Lab]]:
         pytest.skip("the lab needs root (it creates network namespaces)")
     labs: list[Lab] = []
 
-    def make(clients: int = 2) -> Lab:
-        lab = Lab(clients)
+    def make(clients: int = 2, firewall: str = "lab") -> Lab:
+        lab = Lab(clients, firewall)
         labs.append(lab)
         return lab.start()
 
@@ -62,8 +64,13 @@ def lab_factory() -> Iterator[Callable[..., Lab]]:
 
 
 @pytest.fixture
-def lab(lab_factory: Callable[..., Lab]) -> Lab:
-    return lab_factory()
+def lab(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Lab:
+    return lab_factory(firewall=getattr(request, "param", "lab"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("fw4") and "lab" in metafunc.fixturenames:
+        metafunc.parametrize("lab", ["lab", "fw4"], indirect=True)
 # ---- end lab ----
 
 

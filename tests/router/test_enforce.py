@@ -78,6 +78,7 @@ def run(lab):
             daemon.stop()
 
 
+@pytest.mark.fw4
 def test_a_capped_device_is_cut_at_its_cap_keeps_its_page_and_a_topup_or_reset_lets_it_back(lab, run):
     one, two = lab.clients
     daemon = run(device(one.mac, "5MB"))
@@ -136,6 +137,7 @@ def test_a_device_never_seen_before_falls_under_the_default_cap(lab, run):
     assert two.download(1_000_000) == 1_000_000
 
 
+@pytest.mark.fw4
 def test_a_throttled_device_runs_at_its_rate(lab, run):
     one, _ = lab.clients
     kbit = 2000

@@ -27,6 +27,11 @@ pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py
 PORT = 8000
 READY_TIMEOUT = 10.0
 FORWARD_TABLE = "labforward"  # the test's own; routerguard's table is never touched
+# With fw4 as the firewall (its forward policy drops, wan -> lan rejected), the rules fw4 itself renders for a
+# UCI `config rule` opening the port to IPv6 and for a `config redirect` (any port forward: accept what was DNATed).
+FW4_OPENINGS = f"""insert rule inet fw4 forward_wan meta nfproto ipv6 tcp dport {PORT} counter jump accept_to_lan
+insert rule inet fw4 forward_wan ct status dnat accept comment "!fw4: Accept port forwards"
+"""
 
 
 @pytest.fixture(params=["ipv6", "ipv4-port-forward"])
@@ -38,6 +43,8 @@ def way_in(request, lab):
     local = f"http://127.0.0.1:{PORT}/bytes/1"
     wait_until(lambda: one.exec(["curl", "-sf", "-o", "/dev/null", local], check=False).returncode == 0,
                READY_TIMEOUT, "the client's web server")
+    if lab.firewall != "lab":  # what fw4 renders for a UCI `rule` (IPv6, wan -> lan, tcp 8000) and any `redirect`
+        lab.router.exec(["nft", "-f", "-"], input=FW4_OPENINGS)
     if request.param == "ipv6":
         return f"http://[{one.ip6}]:{PORT}"
     lab.router.exec(["nft", "-f", "-"], input=f"""table ip {FORWARD_TABLE} {{
@@ -88,6 +95,7 @@ def device_counters(lab, mac):
     return counts[f"c_dev_{device_id}_up"], counts[f"c_dev_{device_id}_down"]
 
 
+@pytest.mark.fw4
 def test_the_device_is_charged_its_upload_and_download_the_right_way_round(lab, way_in):
     one = lab.clients[0]
     daemon = LabDaemon(lab).start()
@@ -108,6 +116,7 @@ def test_the_device_is_charged_its_upload_and_download_the_right_way_round(lab, 
     assert usage(daemon, lab.clients[1].mac)["total_bytes"] == 0
 
 
+@pytest.mark.fw4
 def test_a_capped_device_is_cut_at_its_cap_and_then_refuses_connections_from_the_internet(lab, way_in):
     one = lab.clients[0]
     daemon = LabDaemon(lab, device(one.mac, "5MB")).start()

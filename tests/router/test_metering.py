@@ -36,6 +36,7 @@ def metered(lab):
         daemon.stop()
 
 
+@pytest.mark.fw4
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 def test_downloads_and_uploads_match_the_clients_own_counters(metered, v6):
     lab, daemon = metered

@@ -70,6 +70,7 @@ def browser_in(lab: Lab, ns_name: str) -> str:
     return wrapper
 
 
+@pytest.mark.fw4
 @pytest.mark.browser
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")
 def test_blocking_video_for_one_device_on_its_page_stops_only_its_fetch(lab: Lab) -> None:
