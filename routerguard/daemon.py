@@ -121,6 +121,7 @@ class Daemon:
         logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
         from routerguard.account.meter import Meter
         from routerguard.enforce.enforcer import Enforcer
+        from routerguard.enforce.watch import FlushWatch
         from routerguard.leakguard import LeakGuard
         from routerguard.serve.i18n import chat_words
         from routerguard.serve.server import Server
@@ -130,6 +131,8 @@ class Daemon:
         enforcer = self.enforcer = Enforcer(core)
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
+        flush_watch = FlushWatch(enforcer.restore)
+        flush_watch.start()  # a firewall flush (fw4 flush, nft flush ruleset) and our table is back at once
         leak = LeakGuard(core)
         leak.notifier.render = chat_words  # the page's words for alerts in the notify section's language
 
@@ -162,6 +165,7 @@ class Daemon:
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
             server.stop()
+            flush_watch.stop()
             enforcer.close()
             if self.wan:
                 self.wan.stop()

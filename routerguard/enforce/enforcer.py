@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import sqlite3
 import threading
+import time
 
 from routerguard.account.ledger import ROUTER
 from routerguard.core import Core
@@ -28,6 +29,7 @@ from routerguard.enforce.desired import build
 from routerguard.attribute.marks import Marks
 from routerguard.enforce.ruleset import Captive, Ruleset
 from routerguard.enforce.teardown import end_connections
+from routerguard.read import nftcounters
 
 log = logging.getLogger("routerguard.enforce")
 
@@ -42,6 +44,7 @@ class Enforcer:
         self._applied: Ruleset | None = None
         self._error: str | None = None  # the latest failure, logged once
         self._start_counts: nft.Counts | None = None  # see read_start_counts()
+        self._consumed: dict[str, int] = {}  # each quota's count as last read: what a table made anew starts from
 
     def read_start_counts(self) -> None:
         """Read the kernel's counters for start() to recover from: the meter calls this just before its first
@@ -64,9 +67,20 @@ class Enforcer:
         with self._lock:
             self._rebuild()
 
+    def restore(self, reason: str) -> float:
+        """Put the table back after someone else took it away (watch.py); returns the seconds it took."""
+        started = time.monotonic()
+        self.rebuild()
+        took = time.monotonic() - started
+        if self._error is None:
+            log.warning("routerguard's table was %s: rebuilt in %.0f ms, quotas from their last counts", reason,
+                        took * 1000)
+        return took
+
     def sync(self) -> None:
         """Bring the kernel in line with the decisions of this moment."""
         with self._lock:
+            self._read_consumed()
             if self._applied is None:
                 self._rebuild()
                 return
@@ -104,9 +118,10 @@ class Enforcer:
         except nft.NftError as e:
             self._failed(e)
             return
-        if found is None:
-            self._create(rules)
+        if found is None:  # none yet, or taken away: the quotas start from the counts last read, if higher
+            self._create(self._with_consumed(rules))
             return
+        self._consumed.update(found.counted)
         present, counted = found.present, found.counted
         recount = frozenset(q.name for q in rules.quotas if counted.get(q.name, q.allowance) < min(q.used, q.allowance))
         try:
@@ -117,6 +132,21 @@ class Enforcer:
             self._create(dataclasses.replace(rules, quotas=quotas))
             return
         self._applied, self._error = rules, None
+
+    def _read_consumed(self) -> None:
+        """Note what each quota has counted (one netlink dump, a millisecond), for a table made anew after a flush."""
+        try:
+            found = nftcounters.read_quotas(*ruleset.TABLE.split())
+        except (OSError, ValueError):
+            return
+        if found is not None:
+            self._consumed = found[1]
+
+    def _with_consumed(self, rules: Ruleset) -> Ruleset:
+        if not self._consumed:
+            return rules
+        quotas = tuple(dataclasses.replace(q, used=max(q.used, self._consumed.get(q.name, 0))) for q in rules.quotas)
+        return dataclasses.replace(rules, quotas=quotas)
 
     def _create(self, rules: Ruleset) -> None:
         """The table afresh; its counters start from zero, which is saved at once (not at the next commit),

@@ -28,8 +28,9 @@ NFT_MSG_GETTABLE, NFT_MSG_NEWTABLE = 1, 0
 NFT_MSG_GETOBJ, NFT_MSG_NEWOBJ = 19, 18
 NFTA_TABLE_NAME, NFTA_TABLE_HANDLE = 1, 4
 NFTA_OBJ_TABLE, NFTA_OBJ_NAME, NFTA_OBJ_TYPE, NFTA_OBJ_DATA = 1, 2, 3, 4
-NFT_OBJECT_COUNTER = 1
+NFT_OBJECT_COUNTER, NFT_OBJECT_QUOTA = 1, 2
 NFTA_COUNTER_BYTES = 1
+NFTA_QUOTA_CONSUMED = 4
 FAMILIES = {"ip": 2, "ip6": 10, "inet": 1, "arp": 3, "bridge": 7, "netdev": 5}
 
 NFGENMSG = struct.Struct("=BBH")  # family, version, resource id (network order, unused here)
@@ -44,6 +45,15 @@ def read(family: str, table: str) -> Optional[Tuple[int, Dict[str, int]]]:
 
     Raises OSError for any other kernel refusal, ValueError for a reply that does not parse.
     """
+    return _read(family, table, NFT_OBJECT_COUNTER, NFTA_COUNTER_BYTES)
+
+
+def read_quotas(family: str, table: str) -> Optional[Tuple[int, Dict[str, int]]]:
+    """(the table's handle, bytes each named quota has consumed), or None when there is no such table."""
+    return _read(family, table, NFT_OBJECT_QUOTA, NFTA_QUOTA_CONSUMED)
+
+
+def _read(family: str, table: str, object_type: int, bytes_attr: int) -> Optional[Tuple[int, Dict[str, int]]]:
     fam = FAMILIES[family]
     name = _string(NFTA_TABLE_NAME, table)
     with open_socket(NETLINK_NETFILTER) as sock:
@@ -52,11 +62,11 @@ def read(family: str, table: str) -> Optional[Tuple[int, Dict[str, int]]]:
             handle = _table_handle(receive(sock))
         except FileNotFoundError:
             return None
-        filters = _string(NFTA_OBJ_TABLE, table) + _attr(NFTA_OBJ_TYPE, BE32.pack(NFT_OBJECT_COUNTER))
+        filters = _string(NFTA_OBJ_TABLE, table) + _attr(NFTA_OBJ_TYPE, BE32.pack(object_type))
         sock.send(request(_type(NFT_MSG_GETOBJ), NLM_F_REQUEST | NLM_F_DUMP, 2,
                           NFGENMSG.pack(fam, NFGENMSG_VERSION, 0) + filters))
         counters: Dict[str, int] = {}
-        while not _counters(receive(sock), counters):
+        while not _counters(receive(sock), counters, bytes_attr):
             pass
     return handle, counters
 
@@ -70,8 +80,8 @@ def _table_handle(data: bytes) -> int:
     raise ValueError("the kernel's answer about the table has no handle")
 
 
-def _counters(data: bytes, into: Dict[str, int]) -> bool:
-    """Add one datagram's counters to `into`; True once the dump is done."""
+def _counters(data: bytes, into: Dict[str, int], bytes_attr: int = NFTA_COUNTER_BYTES) -> bool:
+    """Add one datagram's objects (counters, or quotas) to `into`; True once the dump is done."""
     for kind, offset, length in messages(data):
         if kind == NLMSG_DONE:
             return True
@@ -83,7 +93,7 @@ def _counters(data: bytes, into: Dict[str, int]) -> bool:
                 name = data[start:end].split(b"\0", 1)[0].decode("utf-8", "replace")
             elif attr == NFTA_OBJ_DATA:
                 for inner, istart, iend in attributes(data, start, end):
-                    if inner == NFTA_COUNTER_BYTES and iend - istart == BE64.size:
+                    if inner == bytes_attr and iend - istart == BE64.size:
                         nbytes = BE64.unpack_from(data, istart)[0]
         if name is not None:
             into[name] = nbytes
