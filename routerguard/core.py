@@ -23,6 +23,7 @@ from routerguard.attribute.names import Names
 from routerguard.config.file import ConfigFile
 from routerguard.decide.limits import Snapshot
 from routerguard.decide.periods import Zone, bucket_start
+from routerguard.read.offload import Offload
 from routerguard.store.alert_log import AlertLog
 from routerguard.store.db import Database
 from routerguard.store.secrets import Secrets
@@ -41,6 +42,7 @@ class Health:
     unattributed_bytes: int = 0  # bytes from addresses no device ever claimed
     wan_total: int | None = None  # uplink octets over SNMP since the plan period began, when configured
     config_error: str | None = None  # why the last reload was refused, shown until a good one
+    offload: Offload = Offload()  # the firewall's flow offloading (read/offload.py), looked at every commit
 
 
 class Core:

@@ -54,6 +54,7 @@ class Daemon:
             log.error("config reload refused, keeping the running settings:\n%s", e)
         if self.enforcer:
             self.enforcer.rebuild()
+        self._look_at_offload()
 
     def commit(self) -> bool:
         """Write pending usage, the clock's high-water mark, the kernel's counts (after the reading whose usage
@@ -72,9 +73,21 @@ class Daemon:
                 set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
                 set_meta(tx, WAN_PERIOD_KEY, period or "")
 
+        self._look_at_offload()  # a minute's delay is fine: fw4 turns it on only on a reload
         saved = self.core.ledger.commit(extra)
         self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone))
         return saved
+
+    def _look_at_offload(self) -> None:
+        """Whether the firewall offloads flows past our rules: for `check`'s twin on the page (service plan view)."""
+        from routerguard.enforce import nft
+        from routerguard.read.offload import detect
+
+        found = detect(self.core.config.main.firewall_config, nft.flowtables())
+        if found != self.core.health.offload and found.on:
+            log.warning("flow offloading is on (%s): offloaded connections skip routerguard's counters, quotas and"
+                        " limits; see `routerguard check`", ", ".join(found.found))
+        self.core.health.offload = found
 
     def _read(self, meter, leak) -> None:
         """One meter reading; a kernel hiccup is logged and the next reading catches up (counters are cumulative)."""
@@ -133,6 +146,7 @@ class Daemon:
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
         flush_watch = FlushWatch(enforcer.restore)
         flush_watch.start()  # a firewall flush (fw4 flush, nft flush ruleset) and our table is back at once
+        self._look_at_offload()
         leak = LeakGuard(core)
         leak.notifier.render = chat_words  # the page's words for alerts in the notify section's language
 

@@ -73,6 +73,7 @@ class Main:
     dnsmasq_restart: str | None = None
     leases: str = DEFAULT_LEASES
     server_name: tuple[str, ...] = ()  # more names the page answers to (the Host check), e.g. 'router.lan'
+    firewall_config: str | None = "/etc/config/firewall"  # OpenWrt's UCI firewall: is flow offloading on? ('' = none)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,7 @@ def _main(r: _Reader) -> Main:
         dnsmasq_restart=r.text("dnsmasq_restart"),
         leases=r.text("leases", DEFAULT_LEASES) or DEFAULT_LEASES,
         server_name=tuple(_server_names(r)),
+        firewall_config=r.text("firewall_config", "/etc/config/firewall") or None,
     )
 
 
@@ -468,7 +470,7 @@ def _agent(r: _Reader) -> Agent:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
-                    "leases", "server_name"),
+                    "leases", "server_name", "firewall_config"),
     "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS,

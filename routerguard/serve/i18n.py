@@ -302,6 +302,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "category_cloud_backup": "Cloud backup",
         "category_ads_trackers": "Ads and trackers",
         "category_video": "Video",
+        # --- fw4 (flow offloading) ---
+        "offload_title": "Flow offloading is on",
+        "offload_text": "The router's firewall offloads connections: once a connection is established its packets skip "
+                        "the rules that count them, so caps are not cut at the byte and throttling does not hold. "
+                        "A device over its cap is blocked at the next reading and its connections are ended a second "
+                        "later.",
+        "offload_hw_text": "The router's firewall offloads connections to the hardware: their packets skip the rules "
+                           "that count them, and the counts themselves may stop, so usage can be missed and caps do not "
+                           "hold.",
+        "offload_fix": "For exact caps, turn it off on the router:",
+        "offload_found": "Found: {found}",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -584,6 +595,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "category_cloud_backup": "云备份",
         "category_ads_trackers": "广告与跟踪",
         "category_video": "视频",
+        # --- fw4 (flow offloading) ---
+        "offload_title": "防火墙已开启流量卸载",
+        "offload_text": "路由器的防火墙开启了流量卸载：连接建立之后，它的数据包会绕过统计流量的规则，"
+                        "因此额度不能精确到字节地断网，限速也不起作用。超出额度的设备要到下一次读数时才被断网，"
+                        "它已有的连接约一秒后才被断开。",
+        "offload_hw_text": "路由器的防火墙开启了硬件流量卸载：数据包绕过统计流量的规则，"
+                           "连计数本身都可能停止，因此用量可能漏记，额度也无法保证。",
+        "offload_fix": "如需精确的额度，请在路由器上关闭流量卸载：",
+        "offload_found": "检测依据：{found}",
     },
 }
 

@@ -112,6 +112,7 @@ PLAN = obj({
     "wan_snmp_bytes": nullable(INT), "gap_bytes": nullable({"type": "integer"}), "router_bytes": INT,
     "forecast_exhausted_at": nullable(TIME), "rate_bps": INT, "cap": nullable(ref("Cap")),
     "uplink": nullable(obj({"ifname": TEXT, "metered": BOOL})),
+    "flow_offloading": nullable(obj({"found": {"type": "array", "items": TEXT}, "hardware": BOOL})),
 })
 
 HISTORY = obj({"mac": nullable(TEXT), "step": {"type": "string", "enum": list(HISTORY_SPAN)}, "from": TIME, "to": TIME,

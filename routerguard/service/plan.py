@@ -27,6 +27,7 @@ class Plan(Area):
         used = sum(sum(snap.usage(mac, limit.start if limit else None)) for mac in core.ledger.macs())
         rate = sum(sum(core.rates.rate(mac)) for mac in core.ledger.macs()) / 8
         wan_total = core.health.wan_total
+        offload = core.health.offload
         return {
             "quota_bytes": plan.quota if plan else None,
             "used_bytes": used,
@@ -44,6 +45,7 @@ class Plan(Area):
             "rate_bps": int(rate * 8),
             "cap": cap_view(Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit), limit) if plan else None,
             "uplink": uplink_view(core.config, default_interface()),
+            "flow_offloading": {"found": list(offload.found), "hardware": offload.hardware} if offload.on else None,
         }
 
     def groups(self) -> list[dict]:

@@ -91,14 +91,16 @@ def _caps_in_kernel(config: Config) -> Finding:
     return Finding(True, "the kernel takes routerguard's caps table (quota, limit, reject, ct mark, NAT)")
 
 
-def _flow_offload() -> Finding:
-    """Offloaded packets skip every rule after the flowtable's: caps cannot be exact then (docs/enforcement.md)."""
+def _flow_offload(config: Config) -> Finding:
+    """Offloaded packets skip every rule after the flowtable's: caps cannot be exact then (docs/enforcement.md).
+    Seen in the ruleset (a flowtable) or in OpenWrt's UCI firewall file (also where the kernel has no flowtables)."""
     from routerguard.enforce import nft
+    from routerguard.read.offload import detect
 
-    tables = nft.flowtables()
-    if not tables:
+    found = detect(config.main.firewall_config, nft.flowtables()).found
+    if not found:
         return Finding(True, "no flow offloading: every forwarded packet meets routerguard's caps")
-    return Finding(False, f"flow offloading is on ({', '.join(tables)}): offloaded connections skip routerguard's rules,"
+    return Finding(False, f"flow offloading is on ({', '.join(found)}): offloaded connections skip routerguard's rules,"
                           " so a device is neither cut at its cap's byte nor throttled; it is blocked when the meter"
                           " reads its usage (a poll interval late) and its offloaded connections are ended about a"
                           " second later; hardware offload and vendor fast paths may even stop the counting",
@@ -138,7 +140,7 @@ def check_system(config: Config) -> list[Finding]:
     ]
     findings += [_interface("wan_if", name, blocking=False) for name in config.main.wan_if]
     if shutil.which("nft"):
-        findings += [_caps_in_kernel(config), _flow_offload()]
+        findings += [_caps_in_kernel(config), _flow_offload(config)]
     if _blocks_categories(config):
         findings.append(_dnsmasq_nftset())
     return findings

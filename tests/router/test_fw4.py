@@ -11,6 +11,7 @@ took is printed (`-s`) and recorded in docs/enforcement.md, not asserted.
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py
 
 BACK_TIMEOUT = 5.0  # generous: the table is back well within 2 s (measured, printed)
 TABLE = ["table", "inet", "routerguard"]
+FW4_CONFIG = Path(__file__).resolve().parents[2] / "routerguard_lab" / "fw4" / "config"
 
 
 def tables(lab):
@@ -103,3 +105,20 @@ def test_a_flushed_ruleset_is_back_at_once_and_a_capped_device_stays_cut_with_it
 def state_after(daemon, mac):
     daemon.wait_readings()
     return next(d["state"] for d in daemon.api("GET", "/api/v1/devices")["devices"] if d["mac"] == mac)
+
+
+def test_with_fw4s_offloading_on_check_and_the_plan_say_so(lab_factory):
+    """fw4 with `flow_offloading '1'` on a kernel without flowtables: the ruleset cannot say it, the UCI file does."""
+    lab = lab_factory(clients=1, firewall="fw4-offload")
+    firewall = FW4_CONFIG / "firewall.offload-on"
+    daemon = LabDaemon(lab, f"\toption firewall_config '{firewall}'\n")
+    daemon.start()
+    try:
+        found = "firewall.@defaults[0].flow_offloading='1'"
+        checked = daemon.routerguard("check").stdout
+        assert f"flow offloading is on ({found})" in checked and "fw4 reload" in checked
+        assert daemon.api("GET", "/api/v1/plan")["flow_offloading"] == {"found": [found], "hardware": False}
+        assert lab.clients[0].download(1_000_000) == 1_000_000
+    finally:
+        daemon.stop()
+    assert "flow offloading is on" in daemon.log()
