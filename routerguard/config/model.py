@@ -74,6 +74,7 @@ class Main:
     leases: str = DEFAULT_LEASES
     server_name: tuple[str, ...] = ()  # more names the page answers to (the Host check), e.g. 'router.lan'
     firewall_config: str | None = "/etc/config/firewall"  # OpenWrt's UCI firewall: is flow offloading on? ('' = none)
+    fw4_include: str | None = None  # the table as last built, for fw4 to load at the firewall's start (enforce/include.py)
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,7 @@ def _main(r: _Reader) -> Main:
         leases=r.text("leases", DEFAULT_LEASES) or DEFAULT_LEASES,
         server_name=tuple(_server_names(r)),
         firewall_config=r.text("firewall_config", "/etc/config/firewall") or None,
+        fw4_include=r.text("fw4_include") or None,
     )
 
 
@@ -470,7 +472,7 @@ def _agent(r: _Reader) -> Agent:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
-                    "leases", "server_name", "firewall_config"),
+                    "leases", "server_name", "firewall_config", "fw4_include"),
     "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS,

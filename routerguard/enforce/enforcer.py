@@ -23,7 +23,7 @@ import time
 
 from routerguard.account.ledger import ROUTER
 from routerguard.core import Core
-from routerguard.enforce import nft, recovery, ruleset
+from routerguard.enforce import include, nft, recovery, ruleset
 from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build
 from routerguard.attribute.marks import Marks
@@ -132,6 +132,7 @@ class Enforcer:
             self._create(dataclasses.replace(rules, quotas=quotas))
             return
         self._applied, self._error = rules, None
+        self._write_include(rules)
 
     def _read_consumed(self) -> None:
         """Note what each quota has counted (one netlink dump, a millisecond), for a table made anew after a flush."""
@@ -193,6 +194,18 @@ class Enforcer:
             self._failed(e)
             return
         self._applied, self._error = rules, None
+        self._write_include(rules)
+
+    def _write_include(self, rules: Ruleset) -> None:
+        """The table just applied, for fw4 to load at the firewall's next start (include.py), when configured."""
+        path = self.core.config.main.fw4_include
+        if not path:
+            return
+        try:
+            include.write(path, rules)
+        except (OSError, nft.NftError) as e:
+            log.error("could not write the firewall's include %s (caps from the firewall's start may be old): %s",
+                      path, e)
 
     def _failed(self, error: nft.NftError) -> None:
         """The caps in force stay as they are; the next sync rebuilds the table. Said once per new reason."""

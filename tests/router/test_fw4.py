@@ -10,6 +10,7 @@ took is printed (`-s`) and recorded in docs/enforcement.md, not asserted.
 """
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -122,3 +123,34 @@ def test_with_fw4s_offloading_on_check_and_the_plan_say_so(lab_factory):
     finally:
         daemon.stop()
     assert "flow offloading is on" in daemon.log()
+
+
+def test_the_fw4_include_holds_caps_from_the_firewalls_start_before_the_daemon_runs(fw4_lab):
+    lab = fw4_lab
+    one, two = lab.clients
+    path = f"{lab.dir}/nftables.d/ruleset-post/30-routerguard.nft"
+    daemon = LabDaemon(lab, f"\toption fw4_include '{path}'\n" + device(one.mac, "5MB"))
+    daemon.start()
+    cut_download(one)
+    wait_state(daemon, one.mac, "blocked")
+    wait_until(lambda: one.mac in open(path).read() and "goto cut" in open(path).read(), 10, "the include written")
+    used, allowance = quota_used(lab, one.mac)
+    daemon.stop(signal.SIGKILL)
+
+    with open(path) as f:
+        included = f.read()
+    fw4_start = fw4_ruleset() + included  # fw4 puts ruleset-post/*.nft into the one script it loads
+    lab.router.exec(["nft", "flush", "ruleset"])  # a reboot: no table at all
+    lab.router.exec(["nft", "-f", "-"], input=fw4_start)
+    assert refused_promptly(one) and two.download(1_000_000) == 1_000_000  # cut with no daemon running
+    assert quota_used(lab, one.mac)[0] >= min(used, allowance)
+    lab.router.exec(["nft", "-f", "-"], input=fw4_start)  # fw4 reload over the live table: nothing lost
+    assert quota_used(lab, one.mac)[0] >= min(used, allowance) and refused_promptly(one)
+    assert lab.router.exec(["nft", "list", *TABLE]).stdout.count("goto cut") == \
+        included.count("goto cut")  # its rules once, not twice
+
+    daemon.start()
+    try:
+        assert state_after(daemon, one.mac) == "blocked" and refused_promptly(one)
+    finally:
+        daemon.stop()
