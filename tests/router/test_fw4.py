@@ -10,6 +10,7 @@ took is printed (`-s`) and recorded in docs/enforcement.md, not asserted.
 """
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.topology import fw4_ruleset
 from routerguard_lab.wait import wait_until
 from test_enforce import PROMPT, cut_download, device, refused_promptly, wait_state
+from test_metering import usage
 
 pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
 
@@ -151,5 +153,33 @@ def test_the_fw4_include_holds_caps_from_the_firewalls_start_before_the_daemon_r
     daemon.start()
     try:
         assert state_after(daemon, one.mac) == "blocked" and refused_promptly(one)
+    finally:
+        daemon.stop()
+
+
+def test_interfaces_going_and_coming_back_leave_caps_and_metering_working(fw4_lab):
+    """The uplink goes down and up (netifd then restores its routes, hotplug runs `fw4 reload` and tells routerguard),
+    and a LAN port leaves the bridge and joins again: every rule matches interfaces by name."""
+    lab = fw4_lab
+    one, two = lab.clients
+    daemon = LabDaemon(lab, device(one.mac, "5MB"))
+    daemon.start()
+    try:
+        cut_download(one)
+        wait_state(daemon, one.mac, "blocked")
+        lab.router.ns.ip_batch([f"link set {plan.WAN_IF} down", f"link set {plan.WAN_IF} up",
+                                f"route replace default via {plan.INTERNET4}",
+                                f"addr replace {plan.ROUTER_WAN6}/{plan.WAN6_PREFIXLEN} dev {plan.WAN_IF} nodad",
+                                f"route replace ::/0 via {plan.INTERNET6}",
+                                "link set lan2 nomaster", "link set lan2 master br-lan"])
+        lab.router.exec(["nft", "-f", "-"], input=fw4_ruleset())  # hotplug's fw4 reload on ifup
+        daemon.proc.send_signal(signal.SIGUSR1)  # routerguard's hotplug script: an uplink went up
+        wait_until(lambda: two.download(1000, check=False, timeout=2) == 1000, 10, "the LAN port forwarding again")
+        before = usage(daemon, two.mac)["total_bytes"]
+        two.truth(reset=True)
+        assert two.download(1_000_000) == 1_000_000
+        wait_until(lambda: usage(daemon, two.mac)["total_bytes"] - before >= sum(two.truth()), 10, "the download metered")
+        assert refused_promptly(one) and refused_promptly(one, v6=True)
+        assert state_after(daemon, one.mac) == "blocked"
     finally:
         daemon.stop()
