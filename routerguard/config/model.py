@@ -74,7 +74,7 @@ class Main:
     leases: str = DEFAULT_LEASES
     server_name: tuple[str, ...] = ()  # more names the page answers to (the Host check), e.g. 'router.lan'
     firewall_config: str | None = "/etc/config/firewall"  # OpenWrt's UCI firewall: is flow offloading on? ('' = none)
-    fw4_include: str | None = None  # the table as last built, for fw4 to load at the firewall's start (enforce/include.py)
+    fw4_include: str | None = None  # the table as last built, for fw4 to load at its start (include.py)
 
 
 @dataclass(frozen=True)
