@@ -98,6 +98,11 @@ class LoginThrottle:
         with self._lock:
             return max(self._wait(key, FREE_FAILURES), self._wait(EVERYONE, EVERYONE_FREE))
 
+    def everyone_waits(self) -> bool:
+        """Whether the ceiling over all devices holds tries back now (rather than one device's own count)."""
+        with self._lock:
+            return self._wait(EVERYONE, EVERYONE_FREE) > 0
+
     def _count(self, key: str) -> None:
         now = self._clock()
         count, last = self._failures.pop(key, (0, now))
@@ -220,6 +225,10 @@ class Auth:
         wait = self.throttle.attempt(key)
         if wait > 0:
             seconds = int(wait) + 1
+            if self.throttle.everyone_waits():
+                raise tag(TooManyRequests(f"too many wrong passwords from many devices; every login waits {seconds} "
+                                          "seconds (a bearer token and the router's command line still work)",
+                                          retry_after=seconds), "too_many_tries_everyone", seconds=seconds)
             raise tag(TooManyRequests(f"too many wrong passwords from this device; try again in {seconds} seconds",
                                       retry_after=seconds), "too_many_tries", seconds=seconds)
         yield

@@ -339,7 +339,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_passwords_differ": "The two new passwords differ.",
         "error_password_short": "The password is too short: use at least {most} characters.",
         "error_name_control": "Names cannot contain line breaks or control characters.",
-        "error_bad_request": "The request could not be read.",
+        "error_too_many_tries_everyone": "Too many wrong tries from many devices: every login waits {seconds} seconds. The router's command line still works.",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -659,7 +659,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_passwords_differ": "两次输入的新密码不一致。",
         "error_password_short": "密码太短，至少需要 {most} 个字符。",
         "error_name_control": "名称不能包含换行符或控制字符。",
-        "error_bad_request": "无法读取此请求。",
+        "error_too_many_tries_everyone": "多台设备的密码或验证码错误次数太多：所有登录需等待 {seconds} 秒。路由器上的命令行仍可使用。",
     },
 }
 

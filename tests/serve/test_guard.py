@@ -436,3 +436,13 @@ def test_hostname_dot_local_is_refused_unless_configured(site: Site) -> None:
     assert requests.get(site.url("/healthz"), headers={"Host": local}).status_code == 403
     assert not HostCheck(lambda: set(), lambda: set()).allows(local)
     assert HostCheck(lambda: {local}, lambda: set()).allows(local)
+
+
+def test_past_the_ceiling_a_fresh_device_waits_too_and_is_told_why(site: Site) -> None:
+    sources = [f"127.0.1.{n}" for n in range(1, EVERYONE_FREE // FREE_FAILURES + 1)]
+    for source in sources:
+        for _ in range(FREE_FAILURES):
+            assert request_from(site, source, "POST", "/api/v1/session", {"password": "guess"}).status == 401
+    fresh = request_from(site, "127.0.2.1", "POST", "/api/v1/session", {"password": PASSWORD})
+    assert fresh.status == 429 and "many devices" in json.loads(fresh.body)["error"]
+    assert requests.get(site.url("/api/v1/devices"), headers=site.bearer()).status_code == 200
