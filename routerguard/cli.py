@@ -82,6 +82,37 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_2fa(args: argparse.Namespace) -> int:
+    """Two-factor login on or off, on the router itself (root: secrets.json is root's alone).
+
+    `enable` prints the key and its otpauth:// URI for an authenticator app, then the recovery codes;
+    a second `enable` replaces the key. Either ends every session of the page.
+    """
+    config = _load(args.config)
+    import socket
+
+    from routerguard.store import totp
+    from routerguard.store.secrets import Secrets
+
+    secrets = Secrets(config.main.data_dir)
+    if args.action == "disable":
+        was = secrets.disable_totp()
+        print("two-factor login is off" if was else "two-factor login was already off", file=sys.stderr)
+        return EXIT_OK
+    if not secrets.has_password():
+        print("routerguard: set the admin password first: routerguard passwd", file=sys.stderr)
+        return EXIT_PROBLEM
+    secret = totp.new_secret()
+    codes = secrets.enable_totp(secret)
+    print(f"secret: {secret}")
+    print(f"uri: {totp.uri(secret, f'admin@{socket.gethostname()}')}")
+    print("recovery codes (each logs in once without the app; shown only now):")
+    for code in codes:
+        print(f"  {code}")
+    print("two-factor login is on: every session of the page has ended", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     config = _load(args.config)
     from routerguard.store.secrets import Secrets
@@ -218,6 +249,8 @@ def parser() -> argparse.ArgumentParser:
     command("run", cmd_run, "run the daemon in the foreground: meter, enforce, serve the page")
     command("check", cmd_check, "validate the config and the system; exit 2 on any problem")
     command("passwd", cmd_passwd, "set the admin password (read from stdin when it is not a terminal)")
+    two_factor = command("2fa", cmd_2fa, "turn two-factor login (TOTP) on or off; `enable` prints the key and its otpauth:// URI")
+    two_factor.add_argument("action", choices=("enable", "disable"))
     token = command("token", cmd_token, "create an API token and print it")
     token.add_argument("--label", default="", help="a note to recognise the token by in the list")
     lab = command("lab", cmd_lab, "start a virtual router with clients in network namespaces and serve its page")

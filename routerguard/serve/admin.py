@@ -23,6 +23,7 @@ from routerguard.serve.charts import bar_chart
 from routerguard.serve.context import local_path, service
 from routerguard.serve.errors import extra_headers, refused_config
 from routerguard.serve.i18n import say, translate
+from routerguard.serve.security import refuse_cross_site
 from routerguard.service import Invalid, NotFound
 
 bp = Blueprint("admin", __name__)
@@ -107,12 +108,14 @@ def _chart(mac: str, step: str, title: str) -> str:
 @public
 def login() -> Response | tuple[str, int] | str:
     closed = not service().secrets.has_password()
+    two_factor = service().secrets.totp_enabled()
     if request.method == "GET" or closed:
-        return render_template("login.html", closed=closed)
+        return render_template("login.html", closed=closed, two_factor=two_factor)
     try:
-        auth().login(request.form.get("password", ""))
+        refuse_cross_site()
+        auth().login(request.form.get("password", ""), request.form.get("otp", ""))
     except HTTPException as e:
-        return render_template("login.html", closed=False, error=say(e)), e.code or 401, extra_headers(e)
+        return render_template("login.html", closed=False, two_factor=two_factor, error=say(e)), e.code or 401, extra_headers(e)
     return redirect(local_path(request.args.get("next"), url_for("admin.dashboard")), 303)
 
 

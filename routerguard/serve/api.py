@@ -7,9 +7,13 @@ Every route needs the admin session or a bearer token, except the login and
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
+from werkzeug.exceptions import BadRequest
+
+from routerguard.reasons import tag
 
 from routerguard.serve.auth import auth, is_public, public
 from routerguard.serve.context import asking_device, json_body, service
+from routerguard.serve.security import refuse_cross_site
 from routerguard.service import Invalid
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -98,10 +102,13 @@ def uplinks() -> Response:
 @bp.post("/session")
 @public
 def login() -> Response:
+    refuse_cross_site()
+    if not request.is_json:  # a cross-site page can send text/plain without asking; JSON it cannot
+        raise tag(BadRequest('send the login as JSON: Content-Type: application/json, {"password": "..."}'), "login_json")
     body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("password"), str):
         raise Invalid('send the password as {"password": "..."}')
-    return jsonify(csrf_token=auth().login(body["password"]))
+    return jsonify(csrf_token=auth().login(body["password"], body.get("otp")))
 
 
 @bp.delete("/session")

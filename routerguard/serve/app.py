@@ -16,9 +16,9 @@ from flask import Flask, Response, jsonify
 from routerguard import units
 from routerguard.config.file import format_size_option
 from routerguard.read.neighbours import local_addresses
-from routerguard.serve import (admin, api, breakdown, errors, fleet, i18n, leakguard_api, notifications, saver,
+from routerguard.serve import (admin, api, breakdown, errors, fleet, guard_page, i18n, leakguard_api, notifications, saver,
                                security, selfservice)
-from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, auth
+from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, StoredSessions, auth
 from routerguard.serve.context import SERVICE
 from routerguard.serve.openapi import document
 from routerguard.service import Service
@@ -31,8 +31,8 @@ NBSP = "\u00a0"  # keeps "1.5 GB" on one line
 def create_app(service: Service) -> Flask:
     web = _web()
     app = Flask("routerguard", template_folder=str(web / "templates"), static_folder=str(web / "static"))
+    app.session_interface = StoredSessions(service.secrets.sessions)  # signs with data_dir/sessions.json's key
     app.config.update(
-        SECRET_KEY=service.secrets.session_key(),
         SESSION_COOKIE_NAME="routerguard_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
@@ -40,11 +40,12 @@ def create_app(service: Service) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE,
     )
     app.extensions[SERVICE] = service
-    app.extensions[AUTH] = Auth(service.secrets)
+    app.extensions[AUTH] = Auth(service.secrets, service.core.directory.mac_of)
     security.install(app, security.HostCheck(service.own_names, local_addresses))
     errors.install(app)
     i18n.install(app)
-    for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp):
+    for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp,
+                      guard_page.bp):
         app.register_blueprint(blueprint)
     breakdown.install(app)
     _install_filters(app, service)

@@ -3,9 +3,19 @@
 There is no default password: until `routerguard passwd` sets one on the
 router, logins are refused, so the first LAN device to find the page cannot
 claim it. A session is a signed cookie (HttpOnly, SameSite=Strict) holding a
-CSRF token that every state-changing request made with it must echo; a
-bearer token proves itself and needs none. Wrong passwords lock the source
-address out for longer and longer.
+session id and a CSRF token that every state-changing request made with it
+must echo; the id must be one the router started and has not ended
+(store/sessions.py), so neither a logged-out cookie nor one forged with the
+key is accepted, and a password or 2FA change ends them all. A bearer token
+proves itself and needs none. With the second factor on, a login needs a
+current TOTP code (or a recovery code) too.
+
+Wrong passwords and codes lock the device out for longer and longer: the
+device is its MAC from the neighbour table (so more addresses on one device
+are no more guesses), else its IPv6 /64 or its IPv4 address; a ceiling over
+all devices together bounds what many MACs can try. Each attempt is counted
+as it is let through, before the password is hashed, so parallel requests
+get no more guesses than serial ones.
 """
 
 from __future__ import annotations
@@ -15,14 +25,18 @@ import ipaddress
 import secrets as _random
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
-from flask import current_app, request, session
+from flask import Flask, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 
 from routerguard.reasons import tag
 from routerguard.store.secrets import Secrets
+from routerguard.store.sessions import SessionStore
 
 SESSION_LIFETIME = timedelta(hours=12)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,62 +48,118 @@ FREE_FAILURES = 5  # wrong passwords before an address has to wait
 BASE_DELAY = 30.0  # seconds of the first wait; each further failure doubles it
 MAX_DELAY = 900.0
 FORGET_AFTER = 3600.0  # an address quiet this long starts afresh
-MAX_TRACKED = 4096  # addresses remembered; the oldest go first
+MAX_TRACKED = 4096  # devices remembered; the oldest go first
 IPV6_PREFIX = 64  # one LAN device can take any address of its /64 (privacy addresses)
+EVERYONE = "*"  # the throttle's key for all devices together
+EVERYONE_FREE = 30  # wrong tries of all devices together before everyone waits (many MACs, one attacker)
 AUTH = "routerguard.auth"
 
 
-def client_key(address: str | None) -> str:
-    """The throttle's key for a source address: IPv4 as is, IPv6 by its /64."""
+def client_key(address: str | None, mac_of: Callable[[str], str | None] | None = None) -> str:
+    """Which device a source address is, for the login slow-down and the connection limit.
+
+    Its MAC when the neighbour table knows the address (`mac_of`), else IPv6 by its /64, IPv4 as is.
+    """
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return address or ""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    mac = mac_of(str(ip)) if mac_of is not None else None
+    if mac:
+        return f"mac {mac}"
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
     return str(ip)
 
 
 class LoginThrottle:
-    """Failures per address; after FREE_FAILURES each one costs a doubling wait."""
+    """Failures per device; after FREE_FAILURES each one costs a doubling wait.
+
+    All devices together (EVERYONE) are held the same way after EVERYONE_FREE.
+    `attempt` checks and counts in one step: a try is a failure until it succeeds.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, time of the last)
 
+    def _wait(self, key: str, free: int) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < free or self._clock() - last > FORGET_AFTER:
+            return 0.0
+        delay = min(MAX_DELAY, BASE_DELAY * 2 ** (count - free))
+        return max(0.0, last + delay - self._clock())
+
     def wait(self, key: str) -> float:
         """Seconds before `key` may try again (0: now)."""
         with self._lock:
-            count, last = self._failures.get(key, (0, 0.0))
-            if count < FREE_FAILURES:
-                return 0.0
-            delay = min(MAX_DELAY, BASE_DELAY * 2 ** (count - FREE_FAILURES))
-            return max(0.0, last + delay - self._clock())
+            return max(self._wait(key, FREE_FAILURES), self._wait(EVERYONE, EVERYONE_FREE))
+
+    def everyone_waits(self) -> bool:
+        """Whether the ceiling over all devices holds tries back now (rather than one device's own count)."""
+        with self._lock:
+            return self._wait(EVERYONE, EVERYONE_FREE) > 0
+
+    def _count(self, key: str) -> None:
+        now = self._clock()
+        count, last = self._failures.pop(key, (0, now))
+        self._failures[key] = (1 if now - last > FORGET_AFTER else count + 1, now)
+        while len(self._failures) > MAX_TRACKED:
+            oldest = next(iter(self._failures))
+            if oldest == EVERYONE:
+                self._failures[EVERYONE] = self._failures.pop(EVERYONE)
+                oldest = next(iter(self._failures))
+            del self._failures[oldest]
+
+    def attempt(self, key: str) -> float:
+        """Let a try through and count it as a failure (0), or say how long `key` must wait (nothing counted)."""
+        with self._lock:
+            wait = max(self._wait(key, FREE_FAILURES), self._wait(EVERYONE, EVERYONE_FREE))
+            if wait == 0:
+                self._count(key)
+                self._count(EVERYONE)
+            return wait
 
     def failed(self, key: str) -> None:
         with self._lock:
-            now = self._clock()
-            count, last = self._failures.pop(key, (0, now))
-            self._failures[key] = (1 if now - last > FORGET_AFTER else count + 1, now)
-            while len(self._failures) > MAX_TRACKED:
-                del self._failures[next(iter(self._failures))]
+            self._count(key)
+            self._count(EVERYONE)
 
     def succeeded(self, key: str) -> None:
+        """The try let through was right: the device starts afresh, and everyone's count gets it back."""
         with self._lock:
             self._failures.pop(key, None)
+            count, last = self._failures.get(EVERYONE, (0, 0.0))
+            if count > 0:
+                self._failures[EVERYONE] = (count - 1, last)
+
+
+class StoredSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, signed with the key of store/sessions.py as it is now (it changes with the
+    password), and set only when the session changed: a cookie is never re-signed just for being sent."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.store.key(), salt=self.salt, serializer=self.serializer,
+                                      signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method})
+
+    def should_set_cookie(self, app: Flask, session) -> bool:  # type: ignore[override]
+        return session.modified
 
 
 class Auth:
-    def __init__(self, secrets: Secrets) -> None:
+    def __init__(self, secrets: Secrets, mac_of: Callable[[str], str | None] | None = None) -> None:
         self.secrets = secrets
+        self.sessions = secrets.sessions
+        self.mac_of = mac_of
         self.throttle = LoginThrottle()
-        self._lock = threading.Lock()
-        # One password check at a time: scrypt takes 32 MiB, and a router has little more than a few of those.
+        # One password check at a time: scrypt takes 16 MiB, and a router has little more than a few of those.
         self._hashing = threading.Lock()
-        self._ended: dict[str, float] = {}  # session id -> when it logged out: a copied cookie stays dead
 
     def who(self) -> str | None:
         """"bearer" or "session" when the request proves itself, else None.
@@ -103,10 +173,12 @@ class Auth:
             ok = scheme.lower() == "bearer" and token.strip() and self.secrets.check_token(token.strip())
             return "bearer" if ok else None
         sid = session.get("sid")
-        if not sid or not self.secrets.has_password():
+        if not sid:
             return None
-        with self._lock:
-            return None if sid in self._ended else "session"
+        if not self.secrets.has_password() or not self.sessions.alive(sid):
+            session.clear()  # the answer deletes the cookie rather than signing it again
+            return None
+        return "session"
 
     def require(self) -> str:
         """The caller's credential kind; 401 without one, 403 for a session request without its CSRF token."""
@@ -121,37 +193,60 @@ class Auth:
                           "csrf")
         return kind
 
-    def login(self, password: object) -> str:
-        """Start a session and return its CSRF token; 403 before a password exists, 429 while throttled, 401 when wrong."""
+    def login(self, password: object, otp: object = None) -> str:
+        """Start a session and return its CSRF token.
+
+        403 before a password exists, 429 while the device waits, 401 for a wrong password, and with the
+        second factor on for a missing or wrong code: each 401 counts towards the wait.
+        """
+        self.prove(password, otp)
+        return self.start_session()
+
+    def prove(self, password: object, otp: object = None) -> None:
+        """The login's checks, also asked again before the password or the second factor changes."""
         if not self.secrets.has_password():
             raise tag(Forbidden(NO_PASSWORD), "no_password")
-        key = client_key(request.remote_addr)
-        wait = self.throttle.wait(key)
+        with self.attempt():
+            with self._hashing:
+                right = isinstance(password, str) and self.secrets.check_password(password)
+            if not right:
+                raise tag(Unauthorized("wrong password"), "wrong_password")
+            if self.secrets.totp_enabled():
+                if not isinstance(otp, str) or not otp.strip():
+                    raise tag(Unauthorized('two-factor login is on: send the 6-digit code from the authenticator app '
+                                           'as "otp" (or a recovery code)'), "otp_missing")
+                if not self.secrets.check_otp(otp):
+                    raise tag(Unauthorized("wrong or used one-time code"), "otp_wrong")
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """One try of this device, counted before it is made (429 while it waits); forgiven when the block ends well."""
+        key = client_key(request.remote_addr, self.mac_of)
+        wait = self.throttle.attempt(key)
         if wait > 0:
             seconds = int(wait) + 1
-            raise tag(TooManyRequests(f"too many wrong passwords from this address; try again in {seconds} seconds",
+            if self.throttle.everyone_waits():
+                raise tag(TooManyRequests(f"too many wrong passwords from many devices; every login waits {seconds} "
+                                          "seconds (a bearer token and the router's command line still work)",
+                                          retry_after=seconds), "too_many_tries_everyone", seconds=seconds)
+            raise tag(TooManyRequests(f"too many wrong passwords from this device; try again in {seconds} seconds",
                                       retry_after=seconds), "too_many_tries", seconds=seconds)
-        with self._hashing:
-            right = isinstance(password, str) and self.secrets.check_password(password)
-        if not right:
-            self.throttle.failed(key)
-            raise tag(Unauthorized("wrong password"), "wrong_password")
+        yield
         self.throttle.succeeded(key)
+
+    def start_session(self) -> str:
+        """A new session for this browser (after a login, or after a change that ended every session); its CSRF token."""
         session.clear()
         session.permanent = True
-        session["sid"] = _random.token_urlsafe(16)
+        session["sid"] = self.sessions.start(SESSION_LIFETIME.total_seconds())
         session["csrf"] = _random.token_urlsafe(32)
         return session["csrf"]
 
     def logout(self) -> None:
         sid = session.get("sid")
         session.clear()
-        if not sid:
-            return
-        with self._lock:
-            now = time.time()
-            self._ended = {s: t for s, t in self._ended.items() if now - t < SESSION_LIFETIME.total_seconds()}
-            self._ended[sid] = now
+        if isinstance(sid, str):
+            self.sessions.end(sid)
 
     @staticmethod
     def csrf_token() -> str:

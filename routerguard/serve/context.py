@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, request
 
@@ -28,6 +30,8 @@ def json_body(required: bool = True) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         abort(400, f"the body is not valid JSON: {e}")
+    except RecursionError:  # 64 KiB of [[[[...: deeper than Python's parser goes
+        abort(400, "the body is not valid JSON: nested too deeply")
 
 
 def asking_device() -> dict | None:
@@ -42,7 +46,17 @@ def asking_device() -> dict | None:
 
 
 def local_path(target: str | None, default: str = "/") -> str:
-    """`target` when it is a path on this site, else `default`: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` when it is a path on this site, else `default`: never an open redirect.
+
+    Browsers drop tabs and line breaks from a URL and read `\\` as `/`, so `/%09/evil.example` is
+    `//evil.example` to them: any whitespace, control character or backslash makes it `default`
+    (and keeps CR/LF out of the Location header).
+    """
+    if not target or "\\" in target or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in target):
+        return default
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return default
     return target

@@ -302,8 +302,9 @@ def document() -> Schema:
             },
             "/api/v1/alerts": {"get": operation("Alerts, newest first", obj({"alerts": {"type": "array", "items": ref("Alert")}}), "")},
             "/api/v1/session": {
-                "post": operation("Log in: sets the session cookie", obj({"csrf_token": TEXT}), "401 429", public=True,
-                                  body=obj({"password": TEXT})),
+                "post": operation("Log in: sets the session cookie; with two-factor login on, also send otp (a TOTP code "
+                                  "or a recovery code)", obj({"csrf_token": TEXT}), "401 429", public=True,
+                                  body=obj({"password": TEXT, "otp": TEXT}, required=["password"])),
                 "delete": operation("Log out", None, "", status="204"),
             },
             "/api/v1/export": {"get": operation("Stored usage per device and step, as CSV or JSON", None, "404 422", params=[

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from typing import Callable, Iterable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
@@ -21,9 +22,11 @@ from routerguard.reasons import tag
 
 MAX_BODY = 64 * 1024
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
-# Domains no one can buy, so no rebinding page can be served under them:
-# OpenWrt's dnsmasq answers `<hostname>.lan`, mDNS `<hostname>.local`.
-LOCAL_DOMAINS = ("lan", "local")
+# Domains no one can buy, so no rebinding page can be served under them: OpenWrt's dnsmasq
+# answers `<hostname>.lan`. Not `.local`: mDNS names are answered by whichever LAN device
+# speaks first, so a device could serve a page as `<hostname>.local` and then rebind the name
+# to the router; list it as a `server_name` to use it anyway.
+LOCAL_DOMAINS = ("lan",)
 ADDRESS_REFRESH = 30.0  # seconds between re-reads of the local addresses for an unknown IP host
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -31,7 +34,9 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Nothing to other sites; our own page's form posts carry their Origin (with no-referrer they
+    # would say `Origin: null`, which same_origin() cannot tell from a cross-site page's).
+    "Referrer-Policy": "same-origin",
 }
 
 
@@ -96,6 +101,32 @@ class HostCheck:
                 return False
             self._refresh()
             return host in self._known
+
+
+CROSS_SITE = ("cross-site", "same-site")  # Sec-Fetch-Site values of requests another site's page made
+
+
+def same_origin() -> bool:
+    """Whether the request comes from the router's own page, or from no page at all (a script, curl).
+
+    Browsers say where a POST comes from: Sec-Fetch-Site, Origin, else Referer. A request that says
+    another origin (or `null`, a sandboxed or privacy-stripped one) is not ours; one that says nothing
+    is no browser's, so no other site can have made it.
+    """
+    if request.headers.get("Sec-Fetch-Site", "").lower() in CROSS_SITE:
+        return False
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if origin is None:
+        return True
+    parts = urlsplit(origin.strip())
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == (request.host or "").lower()
+
+
+def refuse_cross_site() -> None:
+    """403 for a request another site's page made (a login from there could lock the admin out)."""
+    if not same_origin():
+        raise tag(Forbidden("this request came from another site's page; log in from the router's own page"),
+                  "cross_site")
 
 
 def install(app: Flask, hosts: HostCheck) -> None:

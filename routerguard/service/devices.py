@@ -11,7 +11,8 @@ from routerguard.decide.limits import Snapshot, scope_key
 from routerguard.decide.policy import Limit
 from routerguard.reasons import tag
 from routerguard.units import rfc3339
-from routerguard.service.common import Area, Invalid, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP, NotFound, cap_view, is_int, parse_cap, parse_time
+from routerguard.service.common import (Area, Invalid, MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP, NotFound, cap_view, check_name,
+                                        is_int, parse_cap, parse_time)
 
 
 class Devices(Area):
@@ -94,9 +95,11 @@ class Devices(Area):
         edits = []
         if "name" in changes:
             name = changes["name"]
-            if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME or not name.strip()):
-                raise Invalid("name must be a non-empty string of at most {most} characters, or null", "bad_name", most=MAX_NAME)
-            edits.append(lambda s: s.set("name", name.strip()) if name else s.delete("name"))
+            if name is not None:
+                if not isinstance(name, str) or len(name) > MAX_NAME or not name.strip():
+                    raise Invalid("name must be a non-empty string of at most {most} characters, or null", "bad_name", most=MAX_NAME)
+                name = check_name(name)
+            edits.append(lambda s: s.set("name", name) if name else s.delete("name"))
         if "group" in changes:
             gid = changes["group"]
             if gid is not None and (not isinstance(gid, str) or gid not in config.groups):

@@ -14,7 +14,7 @@ from routerguard.decide.limits import Snapshot, members
 from routerguard.decide.uplinks import is_metered
 from routerguard.read.uplink import default_interface
 from routerguard.units import rfc3339
-from routerguard.service.common import Area, Invalid, MAX_NAME, NotFound, cap_view, parse_cap, uplink_view
+from routerguard.service.common import Area, Invalid, MAX_NAME, NotFound, cap_view, check_name, parse_cap, uplink_view
 
 
 class Plan(Area):
@@ -100,6 +100,7 @@ class Plan(Area):
         name = body.get("name", gid)
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
             raise Invalid("name must be a non-empty string of at most {most} characters", "bad_name", most=MAX_NAME)
+        name = check_name(name)
         cap = parse_cap(body.get("cap"))
         new_members = body.get("members")
         if new_members is not None:

@@ -8,7 +8,7 @@ from routerguard.config.categories import domain_problem, shipped_ids
 from routerguard.config.file import group_section
 from routerguard.config.model import ID_RE
 from routerguard.config import uci
-from routerguard.service.common import Area, Conflict, Invalid, MAX_NAME, NotFound
+from routerguard.service.common import Area, Conflict, Invalid, MAX_NAME, NotFound, check_name
 
 MAX_DOMAINS = 256  # per category of one's own; the shipped lists have up to 32
 
@@ -63,6 +63,7 @@ class Saver(Area):
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
             raise Invalid(f"name must be a non-empty string of at most {MAX_NAME} characters")
+        name = check_name(name)
         domains = self._domains(body.get("domains"))
 
         def change(package: uci.Package) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import sysconfig
 import time
-import urllib.request
 import json
 
 import pytest
