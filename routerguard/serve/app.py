@@ -21,6 +21,7 @@ from routerguard.serve import (admin, api, breakdown, errors, fleet, i18n, leakg
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, auth
 from routerguard.serve.context import SERVICE
 from routerguard.serve.openapi import document
+from routerguard.serve import topups
 from routerguard.service import Service
 
 STATIC_MAX_AGE = 3600
@@ -46,6 +47,7 @@ def create_app(service: Service) -> Flask:
     i18n.install(app)
     for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(topups.bp)
     breakdown.install(app)
     _install_filters(app, service)
 
