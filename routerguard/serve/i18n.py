@@ -311,7 +311,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "calib_size": "Amount, e.g. 7.2GB",
         "calib_button": "Match the carrier",
         "calib_carrier_says": "Carrier says",
-        "calib_since": "set {when}",
+        "calib_since": "matched {when}",
         "calib_we_counted": "We counted",
         "calib_difference": "Difference",
         "term_used_bytes": "amount used",
@@ -608,7 +608,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # --- topups: a group's and the plan's top-ups, the plan's calibration to the carrier's figure ---
         "calib_title": "追加流量与校准",
         "plan_topup_size": "给套餐追加多少，如 1GB",
-        "calib_intro": "运营商 App 或短信查询现在显示的",
+        "calib_intro": "运营商应用（营业厅）或短信查询现在显示的",
         "calib_said_used": "已用",
         "calib_said_left": "剩余",
         "calib_size": "流量，如 7.2GB",
