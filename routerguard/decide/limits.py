@@ -5,8 +5,9 @@ group's shared cap; the plan) has used, this period, what its devices moved
 since the period began minus the usage at a manual reset, plus the offset a
 calibration to the carrier's figure set (decide/calibration.py; the plan
 only, in practice), against an allowance of its cap plus this period's
-top-ups; an expired eSIM plan has nothing left. The kernel's quotas (enforce/), the alerts (leakguard.py) and
-the page (service.py) all read one Snapshot, so they never disagree.
+top-ups; an expired eSIM plan has nothing left. The kernel's quotas
+(enforce/), the alerts (leakguard.py) and the page (service.py) all read one
+Snapshot, so they never disagree.
 """
 
 from __future__ import annotations
