@@ -130,3 +130,10 @@ def test_the_page_in_chinese_shows_the_calibration(site: Site, admin: requests.S
     page = admin.get(site.url("/admin/plan")).text
     assert "运营商显示" in page and "路由器统计" in page and "差额" in page and "-100.0" in page
     assert "按运营商校准" in page and "追加流量" in page
+
+
+def test_the_dashboard_notes_the_difference_once_calibrated(site: Site, admin: requests.Session) -> None:
+    site.usage(PHONE, 0, 1 * GB)
+    assert "Carrier minus ours" not in admin.get(site.url("/admin")).text
+    site.service.calibrate({"used_bytes": 1_300 * MB})
+    assert "Carrier minus ours: +300.0" in admin.get(site.url("/admin")).text
