@@ -218,8 +218,43 @@ def cmd_cap(args: argparse.Namespace, client) -> Any:
     return _changed(args, client.patch_device(args.mac, {"cap": cap}))
 
 
+GROUP_PREFIX = "group:"  # `topup group:ID SIZE`; `topup plan SIZE` tops up the plan
+
+
 def cmd_topup(args: argparse.Namespace, client) -> Any:
-    return _changed(args, client.topup(args.mac, parse_size(args.size)))
+    from routerguard import console
+
+    nbytes = parse_size(args.size)
+    if args.target == "plan":
+        plan = client.topup_plan(nbytes)
+        return plan if args.json else "\n".join(console.plan_lines(plan))
+    if args.target.startswith(GROUP_PREFIX):
+        group = client.topup_group(args.target[len(GROUP_PREFIX):], nbytes)
+        return group if args.json else console.group_summary(group)
+    return _changed(args, client.topup(args.target, nbytes))
+
+
+def cmd_plan(args: argparse.Namespace, client) -> Any:
+    from routerguard import console
+
+    plan = client.plan()
+    return plan if args.json else "\n".join(console.plan_lines(plan))
+
+
+def _size_option(text: str) -> int:
+    """A size given to an option, refused by argparse (exit 2, naming the option) when it is not one."""
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_plan_calibrate(args: argparse.Namespace, client) -> Any:
+    from routerguard import console
+
+    said = {"used_bytes": args.used} if args.used is not None else {"left_bytes": args.left}
+    plan = client.calibrate(said)
+    return plan if args.json else "\n".join(console.plan_lines(plan))
 
 
 def cmd_block(args: argparse.Namespace, client) -> Any:
@@ -238,12 +273,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"routerguard {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
+    def command(name: str, func, help_: str, within=sub) -> argparse.ArgumentParser:
+        sp = within.add_parser(name, help=help_, description=help_)
         sp.set_defaults(func=func)
         if name != "lab":
-            sp.add_argument("--config", default=os.environ.get("ROUTERGUARD_CONFIG", DEFAULT_CONFIG),
-                            help=f"UCI config file (default {DEFAULT_CONFIG})")
+            # A subcommand's subcommand (`plan calibrate`) takes the options too, without its default hiding the parent's.
+            default = os.environ.get("ROUTERGUARD_CONFIG", DEFAULT_CONFIG) if within is sub else argparse.SUPPRESS
+            sp.add_argument("--config", default=default, help=f"UCI config file (default {DEFAULT_CONFIG})")
         return sp
 
     command("run", cmd_run, "run the daemon in the foreground: meter, enforce, serve the page")
@@ -257,9 +293,10 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8080, help="host port for the page on 127.0.0.1")
     lab.add_argument("--clients", type=int, default=3, help="number of client devices")
 
-    def remote(name: str, func, help_: str) -> argparse.ArgumentParser:
-        sp = command(name, _remote(func), help_)
-        sp.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+    def remote(name: str, func, help_: str, within=sub) -> argparse.ArgumentParser:
+        sp = command(name, _remote(func), help_, within)
+        sp.add_argument("--json", action="store_true", default=False if within is sub else argparse.SUPPRESS,
+                        help="print the API's JSON instead of a table")
         return sp
 
     remote("status", cmd_status, "show the data plan and every device")
@@ -274,14 +311,22 @@ def parser() -> argparse.ArgumentParser:
     cap.add_argument("--action", choices=ACTIONS, help="what happens when it is used up (default: the current one, else block)")
     cap.add_argument("--throttle", metavar="RATE", help="the rate with --action throttle, e.g. 256kbit")
     cap.add_argument("--reset-day", type=int, help="day of the month (monthly) or week, 1 = Monday (weekly)")
-    topup = remote("topup", cmd_topup, "add to a device's allowance for the current period")
-    topup.add_argument("mac")
+    topup = remote("topup", cmd_topup, "add to a device's, a group's (group:ID) or the plan's (plan) allowance for the "
+                                       "current period")
+    topup.add_argument("target", metavar="MAC|group:ID|plan")
     topup.add_argument("size", help="e.g. 500MB")
     block = remote("block", cmd_block, "cut a device off now, whatever its cap")
     block.add_argument("mac")
     block.add_argument("--for", dest="for_", metavar="DURATION", help="only for a while, e.g. 1h or 30m")
     unblock = remote("unblock", cmd_unblock, "lift a block made with `block`")
     unblock.add_argument("mac")
+    plan = remote("plan", cmd_plan, "show the data plan; `plan calibrate` sets its count to the carrier's")
+    plan_commands = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND")
+    calibrate = remote("calibrate", cmd_plan_calibrate, "set the plan's count to what the carrier's app or USSD says now",
+                       within=plan_commands)
+    said = calibrate.add_mutually_exclusive_group(required=True)
+    said.add_argument("--used", metavar="SIZE", type=_size_option, help="what the carrier says is used this period, e.g. 7.2GB")
+    said.add_argument("--left", metavar="SIZE", type=_size_option, help="what the carrier says is left, e.g. 2.8GB")
     return p
 
 

@@ -110,3 +110,13 @@ class Client:
 
     def topup(self, mac: str, nbytes: int) -> dict:
         return self.request("POST", f"/api/v1/devices/{urllib.parse.quote(mac)}/topup", {"bytes": nbytes})
+
+    def topup_group(self, gid: str, nbytes: int) -> dict:
+        return self.request("POST", f"/api/v1/groups/{urllib.parse.quote(gid, safe='')}/topup", {"bytes": nbytes})
+
+    def topup_plan(self, nbytes: int) -> dict:
+        return self.request("POST", "/api/v1/plan/topup", {"bytes": nbytes})
+
+    def calibrate(self, said: dict) -> dict:
+        """`said`: {"used_bytes": N} or {"left_bytes": N}, what the carrier's app says now."""
+        return self.request("POST", "/api/v1/plan/calibrate", said)

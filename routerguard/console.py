@@ -84,9 +84,24 @@ def plan_lines(plan: dict) -> list[str]:
                  f"  period {local_time(plan['period_start'])} to {local_time(plan['period_end'])}"]
         if plan["forecast_exhausted_at"]:
             lines.append(f"  at the recent rate it runs out {local_time(plan['forecast_exhausted_at'])}")
+    if plan.get("calibrated_at"):
+        sign = "+" if plan["calibration_bytes"] > 0 else ""
+        lines.append(f"  carrier says {format_size(plan['used_bytes'])} (calibrated {local_time(plan['calibrated_at'])}), "
+                     f"we counted {format_size(plan['counted_bytes'])}, difference {sign}{format_size(plan['calibration_bytes'])}")
     if plan["wan_snmp_bytes"] is not None:
         lines.append(f"  uplink counters (SNMP): {format_size(plan['wan_snmp_bytes'])}")
     return lines
+
+
+def group_summary(group: dict) -> str:
+    """One line after a change to a group: its use against its allowance."""
+    cap = group["cap"]
+    if cap is None:
+        return f"group {group['id']} ({group['name']}): {group['state']}; no cap"
+    used, allowance = group["usage"]["total_bytes"], group["allowance_bytes"]
+    return (f"group {group['id']} ({group['name']}): {group['state']}; used {format_size(used)} this period, "
+            f"{format_size(max(0, allowance - used))} left; cap {format_size(cap['bytes'])} {cap['period']} ({cap['action']}), "
+            f"allowance {format_size(allowance)}")
 
 
 def status(plan: dict, devices: list[dict]) -> str:

@@ -1,8 +1,10 @@
-"""Top-ups, resets and manual blocks: rare user actions, written at once.
+"""Top-ups, resets, calibrations and manual blocks: rare user actions, written at once.
 
 Top-ups stack within a period and vanish with it. A reset remembers the
 usage at that moment, so "usage this period" becomes usage since the reset
-without losing the hourly history the charts and the plan need.
+without losing the hourly history the charts and the plan need. A
+calibration keeps the difference between what the carrier says and what
+was counted (decide/calibration.py); the latest one of a period is in force.
 
 Every reading asks each device's top-ups and reset for its period, and
 almost all have none: so all of them are held in memory (a few rows per
@@ -14,10 +16,19 @@ passing by with random MACs, bench/year.py).
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from routerguard.store.db import Database
 
 Key = tuple[str, float | None]  # (scope, period start)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    offset: int  # bytes added to the scope's count (negative: the carrier counted less)
+    said: str  # "used" or "left": what the carrier said
+    said_bytes: int
+    time: float
 
 
 class Adjustments:
@@ -29,6 +40,10 @@ class Adjustments:
         for scope, start, kind, nbytes, up, down in db.query(
                 "SELECT scope, period_start, kind, bytes, up, down FROM adjustment ORDER BY id"):
             self._note((scope, start), kind, nbytes, up, down)
+        self._calibrations: dict[Key, Calibration] = {}
+        for scope, start, offset, said, said_bytes, moment in db.query(
+                "SELECT scope, period_start, bytes, said, said_bytes, time FROM calibration ORDER BY id"):
+            self._calibrations[(scope, start)] = Calibration(offset, said, said_bytes, moment)
 
     def _note(self, key: Key, kind: str, nbytes: int, up: int | None, down: int | None) -> None:
         if kind == "topup":
@@ -57,6 +72,23 @@ class Adjustments:
         """(up, down) to subtract from usage since `period_start`: the usage at the latest reset."""
         with self._lock:
             return self._resets.get((scope, period_start), (0, 0))
+
+    def calibrate(self, scope: str, period_start: float | None, calibration: Calibration) -> None:
+        """Record what the carrier said about `scope` in the period from `period_start`; it replaces an earlier one."""
+        with self._lock:
+            self.db.execute("INSERT INTO calibration (scope, period_start, bytes, said, said_bytes, time) VALUES (?, ?, ?, ?, ?, ?)",
+                            (scope, period_start, calibration.offset, calibration.said, calibration.said_bytes,
+                             calibration.time))
+            self._calibrations[(scope, period_start)] = calibration
+
+    def calibration(self, scope: str, period_start: float | None) -> Calibration | None:
+        with self._lock:
+            return self._calibrations.get((scope, period_start))
+
+    def calibration_offset(self, scope: str, period_start: float | None) -> int:
+        """Bytes to add to the scope's count in that period: 0 unless calibrated."""
+        found = self.calibration(scope, period_start)
+        return found.offset if found else 0
 
     def block(self, mac: str, until: float | None) -> None:
         self.db.execute("INSERT INTO block (mac, until) VALUES (?, ?) ON CONFLICT (mac) DO UPDATE SET until = excluded.until",

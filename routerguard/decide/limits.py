@@ -2,10 +2,12 @@
 
 A scope (a device's own cap, or the default cap standing in for it; a
 group's shared cap; the plan) has used, this period, what its devices moved
-since the period began minus the usage at a manual reset, against an
-allowance of its cap plus this period's top-ups; an expired eSIM plan has
-nothing left. The kernel's quotas (enforce/), the alerts (leakguard.py) and
-the page (service.py) all read one Snapshot, so they never disagree.
+since the period began minus the usage at a manual reset, plus the offset a
+calibration to the carrier's figure set (decide/calibration.py; the plan
+only, in practice), against an allowance of its cap plus this period's
+top-ups; an expired eSIM plan has nothing left. The kernel's quotas
+(enforce/), the alerts (leakguard.py) and the page (service.py) all read one
+Snapshot, so they never disagree.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from routerguard.account.adjustments import Adjustments
 from routerguard.account.ledger import ROUTER, Ledger
 from routerguard.config.model import Cap, Config, Period
-from routerguard.decide import periods
+from routerguard.decide import calibration, periods
 from routerguard.decide.policy import DEFAULT_WARN_PERCENT, OK, Decision, Limit, decide
 
 
@@ -70,14 +72,18 @@ class Snapshot:
         """(up, down) a MAC moved since `start` (None: ever)."""
         return self.ledger.usage(mac, start)
 
-    def _limit(self, scope: str, key: str, cap: Cap, macs: list[str]) -> Limit:
-        start, end = self.bounds(cap.period)
+    def _counted(self, key: str, start: float | None, macs: list[str]) -> int:
+        """What the scope's devices moved since `start`, after a manual reset: its count before calibration."""
         used_up = used_down = 0
         for mac in macs:
             up, down = self.usage(mac, start)
             used_up, used_down = used_up + up, used_down + down
         up, down = self._after_reset(key, start, used_up, used_down)
-        used = up + down
+        return up + down
+
+    def _limit(self, scope: str, key: str, cap: Cap, macs: list[str]) -> Limit:
+        start, end = self.bounds(cap.period)
+        used = calibration.count(self._counted(key, start, macs), self.adjustments.calibration_offset(key, start))
         allowance = cap.bytes + self.adjustments.topups(key, start)
         if cap.period.kind == "days" and end is not None and self.now >= end:
             used = max(used, allowance)  # an expired eSIM plan has nothing left
@@ -95,6 +101,11 @@ class Snapshot:
             cap = Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit)
             self._scopes["plan"] = self._limit("plan", scope_key("plan"), cap, self.ledger.macs())
         return self._scopes["plan"]
+
+    def plan_counted(self) -> int | None:
+        """The plan's count before calibration (what routerguard metered in its window); None without a plan."""
+        limit = self.plan()
+        return None if limit is None else self._counted(scope_key("plan"), limit.start, self.ledger.macs())
 
     def group(self, gid: str) -> Limit | None:
         group = self.config.groups.get(gid)

@@ -8,8 +8,10 @@ members), never the allowance:
 
 - a top-up or a changed cap keeps the name, so the existing object only
   gets a new limit and keeps every byte it has counted;
-- a new period, a reset or a change of members gives a new name, so a new
-  object starts from the usage the ledger holds for the new basis.
+- a new period, a reset, a calibration to the carrier's figure or a change
+  of members gives a new name, so a new object starts from the usage the
+  ledger holds for the new basis (with a calibration: plus its offset, which
+  may cut at once or let the scope back on).
 
 That is the invariant: a quota object's count is the scope's usage under its
 basis as the ledger had it when the object was made, plus every byte the
@@ -54,6 +56,9 @@ class Scopes:
             return None
         basis = (limit.start, self.core.adjustments.reset_offset(key, limit.start),
                  members(self.snap.config, group) if group else None)
+        offset = self.core.adjustments.calibration_offset(key, limit.start)
+        if offset:  # only then, so that an uncalibrated scope keeps the name (and the count) it always had
+            basis += (("calibration", offset),)
         name = f"q_{label}_{hashlib.sha1(repr(basis).encode()).hexdigest()[:DIGEST_CHARS]}"
         if name not in self.quotas:
             since = f"since {int(limit.start)}" if limit.start is not None else "for ever"

@@ -21,6 +21,7 @@ from routerguard.serve import (admin, api, breakdown, errors, fleet, guard_page,
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, StoredSessions, auth
 from routerguard.serve.context import SERVICE
 from routerguard.serve.openapi import document
+from routerguard.serve import topups
 from routerguard.service import Service
 
 STATIC_MAX_AGE = 3600
@@ -47,6 +48,7 @@ def create_app(service: Service) -> Flask:
     for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp,
                       guard_page.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(topups.bp)
     breakdown.install(app)
     _install_filters(app, service)
 

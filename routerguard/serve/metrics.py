@@ -57,8 +57,12 @@ DEVICE_GAUGES: list[tuple[str, str, Figure]] = [
 PLAN_GAUGES: list[tuple[str, str, Figure]] = [
     ("routerguard_plan_quota_bytes", "The data plan's quota per period.", itemgetter("quota_bytes")),
     ("routerguard_plan_allowance_bytes", "The plan's quota plus this period's top-ups.", itemgetter("allowance_bytes")),
-    ("routerguard_plan_used_bytes", "Bytes of every device and the router itself in the plan's current period.",
-     itemgetter("used_bytes")),
+    ("routerguard_plan_used_bytes", "The plan's count this period: what every device and the router itself moved, plus "
+     "the calibration to the carrier's figure.", itemgetter("used_bytes")),
+    ("routerguard_plan_counted_bytes", "Bytes of every device and the router itself in the plan's current period, as "
+     "metered (before calibration).", itemgetter("counted_bytes")),
+    ("routerguard_plan_calibration_bytes", "What the carrier said minus what was metered, at the latest calibration this "
+     "period (0: none).", itemgetter("calibration_bytes")),
     ("routerguard_plan_remaining_bytes", "What is left of the plan this period.", itemgetter("remaining_bytes")),
     ("routerguard_plan_router_bytes", "The router's own traffic in the plan's current period.", itemgetter("router_bytes")),
     ("routerguard_wan_snmp_bytes", "The uplink's in plus out octets over SNMP since the period began.",

@@ -113,6 +113,10 @@ PLAN = obj({
     "forecast_exhausted_at": nullable(TIME), "rate_bps": INT, "cap": nullable(ref("Cap")),
     "uplink": nullable(obj({"ifname": TEXT, "metered": BOOL})),
     "flow_offloading": nullable(obj({"found": {"type": "array", "items": TEXT}, "hardware": BOOL})),
+    "counted_bytes": {**INT, "description": "what routerguard metered in the plan's window (used_bytes before calibration)"},
+    "calibration_bytes": {"type": "integer", "description": "what the carrier said minus what was counted at the "
+                                                            "latest calibration this period (0: none); may be negative"},
+    "calibrated_at": nullable(TIME),
 })
 
 HISTORY = obj({"mac": nullable(TEXT), "step": {"type": "string", "enum": list(HISTORY_SPAN)}, "from": TIME, "to": TIME,
@@ -238,6 +242,22 @@ MAC = [path_param("mac", {"type": "string", "example": "02:00:00:00:00:0a"})]
 GID = [path_param("id", {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"})]
 
 
+def topup_paths() -> dict[str, Schema]:
+    """Top-ups of a group and of the plan, and the plan's calibration (service/topups.py)."""
+    topup = obj({"bytes": {"type": "integer", "minimum": 1, "maximum": MAX_TOPUP}})
+    said = {"type": "integer", "minimum": 0, "maximum": caps.MAX_BYTES}
+    return {
+        "/api/v1/groups/{id}/topup": {"post": operation(
+            "Add bytes to the group's allowance this period (a group without a cap: 422)", ref("Group"), "404",
+            body=topup, params=GID)},
+        "/api/v1/plan/topup": {"post": operation(
+            "Add bytes to the plan's allowance this period (no plan: 422)", ref("Plan"), "", body=topup)},
+        "/api/v1/plan/calibrate": {"post": operation(
+            "Set the plan's count to what the carrier's app says now: used so far, or left (left needs a plan)",
+            ref("Plan"), "", body={"oneOf": [obj({"used_bytes": said}, closed=True), obj({"left_bytes": said}, closed=True)]})},
+    }
+
+
 def document() -> Schema:
     return {
         "openapi": "3.0.3",
@@ -315,6 +335,7 @@ def document() -> Schema:
             "/api/v1/me": {"get": operation("The asking device (by source address)", ref("Device"), "404", public=True)},
             "/healthz": {"get": operation("Alive, and how many meter readings so far", ref("Health"), "", public=True)},
             "/openapi.json": {"get": operation("This document", {"type": "object"}, "", public=True)},
+            **topup_paths(),
         },
         "components": {
             "schemas": SCHEMAS,

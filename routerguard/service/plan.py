@@ -30,7 +30,7 @@ class Plan(Area):
         offload = core.health.offload
         return {
             "quota_bytes": plan.quota if plan else None,
-            "used_bytes": used,
+            **self.calibration_view(limit.start if limit else None, used),  # used_bytes: the count, calibrated
             "allowance_bytes": limit.allowance if limit else None,
             "remaining_bytes": limit.remaining if limit else None,
             "period": plan.period.kind if plan else None,
@@ -38,7 +38,7 @@ class Plan(Area):
             "period_end": rfc3339(limit.end if limit else None),
             "action": plan.action if plan else None,
             "wan_snmp_bytes": wan_total,
-            "gap_bytes": wan_total - used if wan_total is not None else None,
+            "gap_bytes": wan_total - used if wan_total is not None else None,  # against what was metered
             "router_bytes": sum(snap.usage(ROUTER, limit.start if limit else None)),
             "forecast_exhausted_at": rfc3339(periods.forecast_exhausted_at(limit.allowance, limit.used, rate, snap.now, end=limit.end))
             if limit else None,

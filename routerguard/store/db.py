@@ -122,6 +122,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE alert ADD COLUMN params TEXT;
     """,
+    # The plan's count set to what the carrier says: an offset per scope and period, the latest one in force.
+    """
+    CREATE TABLE calibration (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        period_start REAL,
+        bytes INTEGER NOT NULL,
+        said TEXT NOT NULL CHECK (said IN ('used', 'left')),
+        said_bytes INTEGER NOT NULL,
+        time REAL NOT NULL
+    );
+    """,
 ]
 
 Row = tuple  # rows are plain tuples: the callers know their columns

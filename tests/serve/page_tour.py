@@ -37,7 +37,8 @@ HOUR = 3600
 
 
 def furnish(site: Site) -> None:
-    """Alerts of each kind and an API token, so that the alerts and tokens pages show more than "none"."""
+    """Alerts of each kind, an API token and a calibration, so that the alerts and tokens pages show more than "none"
+    and the plan its calibration."""
     alert, levels = threshold_alert("device:x", "Zhang phone's cap", Limit("device", 10**9, 9 * 10**8, "block"),
                                     (80, 95), set(), PHONE, {"subject": "device", "name": "Zhang phone"})
     site.core.alerts.record(site.core.now(), alert.kind, alert.mac, alert.message, alert.params, "device:x", 0, levels)
@@ -45,6 +46,7 @@ def furnish(site: Site) -> None:
                              lambda t: int(t // HOUR) % 24):
         site.core.alerts.record(site.core.now(), burst.kind, burst.mac, burst.message, burst.params, "x", 1, [0])
     site.core.secrets.new_token("backup script")
+    site.service.calibrate({"used_bytes": site.service.plan()["counted_bytes"] + 123_000_000})  # the plan shows a difference
 
 
 def page_paths(app: Flask, samples: dict[str, str] | None = None) -> list[str]:

@@ -100,6 +100,12 @@ def error_visits(site: Site) -> Iterator[tuple[str, str, dict, int]]:
     yield "POST", "/admin/groups", {"data": {"id": "kids", "name": "Kids", "members": ["not-a-mac"]}}, 422
     yield "POST", "/admin/tokens", {"data": {"label": "x" * 65}}, 422
     yield "POST", "/admin/groups/nobody/delete", {}, 404
+    yield "POST", "/admin/groups/zhang/topup", {"data": {"size": ""}}, 422
+    yield "POST", "/admin/groups/zhang/topup", {"data": {"size": "lots"}}, 422
+    yield "POST", "/admin/groups/nobody/topup", {"data": {"size": "1GB"}}, 404
+    yield "POST", "/admin/plan/topup", {"data": {"size": "0"}}, 422
+    yield "POST", "/admin/plan/calibrate", {"data": {"said": "used", "size": ""}}, 422
+    yield "POST", "/admin/plan/calibrate", {"data": {"said": "left", "size": "30GB"}}, 422
     yield "POST", "/admin/tokens/nothing/revoke", {}, 404
     yield "GET", "/admin/devices/02:00:00:00:00:99", {}, 404
     yield "GET", "/admin/devices/not-a-mac", {}, 404
