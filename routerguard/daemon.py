@@ -73,7 +73,8 @@ class Daemon:
                 set_meta(tx, WAN_PERIOD_KEY, period or "")
 
         saved = self.core.ledger.commit(extra)
-        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone))
+        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone,
+                                                      self.core.bundle_marks.seen()))
         return saved
 
     def _read(self, meter, leak) -> None:

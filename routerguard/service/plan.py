@@ -27,7 +27,7 @@ class Plan(Area):
         used = sum(sum(snap.usage(mac, limit.start if limit else None)) for mac in core.ledger.macs())
         rate = sum(sum(core.rates.rate(mac)) for mac in core.ledger.macs()) / 8
         wan_total = core.health.wan_total
-        return {
+        return self.with_bundles({  # type: ignore[attr-defined]  # service/bundles.py: the plan's bundles
             "quota_bytes": plan.quota if plan else None,
             "used_bytes": used,
             "allowance_bytes": limit.allowance if limit else None,
@@ -44,7 +44,7 @@ class Plan(Area):
             "rate_bps": int(rate * 8),
             "cap": cap_view(Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit), limit) if plan else None,
             "uplink": uplink_view(core.config, default_interface()),
-        }
+        }, snap)
 
     def groups(self) -> list[dict]:
         snap = self.snapshot()
