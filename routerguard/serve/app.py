@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify
 from routerguard import units
 from routerguard.config.file import format_size_option
 from routerguard.read.neighbours import local_addresses
-from routerguard.serve import (admin, api, breakdown, errors, fleet, i18n, leakguard_api, notifications, saver,
+from routerguard.serve import (admin, api, breakdown, bundles, errors, fleet, i18n, leakguard_api, notifications, saver,
                                security, selfservice)
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, auth
 from routerguard.serve.context import SERVICE
@@ -44,7 +44,8 @@ def create_app(service: Service) -> Flask:
     security.install(app, security.HostCheck(service.own_names, local_addresses))
     errors.install(app)
     i18n.install(app)
-    for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp):
+    for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp,
+                      bundles.bp):
         app.register_blueprint(blueprint)
     breakdown.install(app)
     _install_filters(app, service)
