@@ -174,3 +174,28 @@ def test_expiry_arithmetic_in_utc_with_an_explicit_offset():
     bundle = Bundle("x", "x", 1, quota=MB, start=datetime(2026, 5, 1, 23, 0, tzinfo=timezone.utc))
     start, end = bundles.bundle_bounds(bundle, 0, BERLIN)
     assert start == datetime(2026, 5, 1, 23, 0, tzinfo=timezone.utc).timestamp() and end - start == DAY
+
+
+# --- alerts of kind "bundle" ---
+from routerguard.decide.alerts import BUNDLE, BundleNow, bundle_alerts  # noqa: E402
+
+
+def test_a_bundle_expiring_within_a_day_with_over_a_tenth_left_is_told_once_per_end():
+    now = 1000.0
+    soon = BundleNow("a", "Add-on", 0, now + 5 * HOUR, 10 * MB, 2 * MB, ACTIVE)
+    almost_used = BundleNow("b", "B", 0, now + 5 * HOUR, 10 * MB, MB, ACTIVE)
+    later = BundleNow("c", "C", 0, now + 2 * DAY, 10 * MB, 9 * MB, ACTIVE)
+    found = bundle_alerts([soon, almost_used, later], now)
+    assert [(a.kind, a.scope, a.period) for a in found] == [(BUNDLE, "bundle:a:expiring", now + 5 * HOUR)]
+    assert found[0].params == {"event": "expiring", "name": "Add-on", "hours": 5, "left": 2 * MB, "percent": 20}
+
+
+def test_the_last_active_bundle_running_out_is_told_and_an_add_on_makes_it_new():
+    now = 1000.0
+    used_up = BundleNow("a", "A", 0, now + DAY, MB, 0, EXHAUSTED)
+    gone = BundleNow("b", "B", 10, now - 1, MB, 0, EXPIRED)
+    assert [a.scope for a in bundle_alerts([used_up, gone], now)] == ["bundle:none"]
+    assert bundle_alerts([used_up, gone], now)[0].period == 10
+    addon = BundleNow("c", "C", 500, now + 7 * DAY, MB, MB, ACTIVE)
+    assert bundle_alerts([used_up, gone, addon], now) == []
+    assert bundle_alerts([BundleNow("f", "F", now + 10, now + DAY, MB, MB, FUTURE)], now) == []
