@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Callable
 
 from routerguard.store.db import Database
 
@@ -35,6 +36,26 @@ class BundleMarks:
         self._lock = threading.Lock()
         self._marks: dict[float, int] = {float(k): int(v) for k, v in _load(db.get_meta(MARKS_KEY)).items()}
         self._seen: dict[str, float] = {str(k): float(v) for k, v in _load(db.get_meta(SEEN_KEY)).items()}
+        self._closed: dict[tuple[float, float], int] = {}  # (origin, hour) -> the plan's bytes from origin to that hour
+
+    def closed(self, origin: float, hour: float, count: Callable[[], int]) -> int:
+        """The plan's bytes from `origin` to `hour` (both hour buckets, `hour` over): worked out once by `count`.
+
+        Hours that are over take no more usage (the ledger charges the hour
+        of now), so the count at each passed boundary is a query the first
+        time and a dictionary hit at every reading after; a restart asks
+        again. Kept in memory for the origins in force only.
+        """
+        key = (origin, hour)
+        with self._lock:
+            if key in self._closed:
+                return self._closed[key]
+        value = count()
+        with self._lock:
+            if any(o != origin for o, _ in self._closed):
+                self._closed = {k: v for k, v in self._closed.items() if k[0] == origin}
+            self._closed[key] = value
+        return value
 
     def marks(self) -> dict[float, int]:
         """Boundary epoch -> bytes of its hour bucket counted before it (in the plan's scope)."""

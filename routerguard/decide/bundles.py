@@ -20,6 +20,7 @@ drained last. Nothing here reads a clock, a file or the ledger.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -95,7 +96,12 @@ def bundle_bounds(bundle: Bundle, first_seen: float, zone: periods.Zone) -> tupl
     return start, zone.to_epoch(local + timedelta(days=bundle.days))
 
 
-def bundle_slices(bundle: Bundle, first_seen: float, zone: periods.Zone, order: int = 0) -> list[Slice]:
+@functools.lru_cache(maxsize=512)  # a bundle's slices do not change: a 30-day pack's are worked out once
+def bundle_slices(bundle: Bundle, first_seen: float, zone: periods.Zone, order: int = 0) -> tuple[Slice, ...]:
+    return tuple(_bundle_slices(bundle, first_seen, zone, order))
+
+
+def _bundle_slices(bundle: Bundle, first_seen: float, zone: periods.Zone, order: int) -> list[Slice]:
     local, start = local_start(bundle, first_seen, zone)
     if bundle.daily is None:
         return [Slice(bundle.id, start, bundle_bounds(bundle, first_seen, zone)[1], bundle.quota or 0, order)]

@@ -34,9 +34,10 @@ def starts_in_force(config: Config, now: float, zone: periods.Zone,
     caps = [config.plan, config.default_cap, *(g.cap for g in config.groups.values()),
             *(d.cap for d in config.devices.values())]
     starts: set[float | None] = {periods.period_bounds(cap.period, now, zone)[0] for cap in caps if cap is not None}
-    if config.bundles:
+    if config.bundles:  # the plan's count since the first bundle began, and in this hour (limits' bundle plan)
         passed = bundles.boundaries(plan_slices(config, zone, now, first_seen or {}), now)
-        starts |= {periods.bucket_start(t, zone) for t in passed}
+        if passed:
+            starts |= {periods.bucket_start(passed[0], zone), periods.bucket_start(now, zone)}
     return starts
 
 
@@ -135,6 +136,10 @@ class Snapshot:
         up, down = self._after_reset(scope_key("plan"), start, up, down)
         return up + down
 
+    def hours_count(self, since: float, until: float) -> int:
+        """The plan's bytes in the hour buckets from `since` up to `until` (one query)."""
+        return sum(up + down for _, _, up, down in self.ledger.series(None, since, until, lambda h: 0, by_device=False))
+
     def bucket_count(self, bucket: float) -> int:
         """The plan's bytes in one hour bucket (one query: a boundary's mark when first worked out late)."""
         return sum(up + down for _, _, up, down in self.ledger.series(None, bucket, bucket + 1, lambda h: h,
@@ -225,14 +230,21 @@ def _plan_limit_of_bundles(snap: Snapshot) -> BundlePlan:
     noted: dict[float, int] = {}
     points: list[tuple[float, int]] = []
     now_bucket = periods.bucket_start(now, zone)
+    in_this_hour = snap.plan_count(now_bucket) if passed and passed[-1] >= now_bucket else 0
     for t in passed:
         bucket = periods.bucket_start(t, zone)
-        since = snap.plan_count(bucket)
         x = marks.get(t)
-        if x is None:  # first worked out now: all of its bucket counted so far came before it
-            x = since if bucket == now_bucket else snap.bucket_count(bucket)
+        if x is None:  # first worked out now: what its bucket counted so far came before it, or, its hour
+            # over (the daemon was away, or a start typed in the past), the hour's bytes pro rata of its time
+            x = in_this_hour if bucket == now_bucket else \
+                int(snap.bucket_count(bucket) * min(1.0, (t - bucket) / periods.HOUR))
             noted[t] = x
-        points.append((t, count - since + x))
+        if bucket == now_bucket:
+            points.append((t, count - in_this_hour + x))
+        else:  # an hour that is over: its count never changes, so it is worked out once (BundleMarks.closed)
+            before = (snap.marks.closed(origin, bucket, lambda: snap.hours_count(origin, bucket)) if snap.marks
+                      else snap.hours_count(origin, bucket))
+            points.append((t, before + x))
     # Marks of one bucket noted at different times must not run backwards (a retroactive start added later).
     for i in range(len(points) - 2, -1, -1):
         if periods.bucket_start(points[i][0], zone) == periods.bucket_start(points[i + 1][0], zone):

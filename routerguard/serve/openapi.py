@@ -192,10 +192,10 @@ BUNDLE_INPUT = obj({
     "quota_bytes": {"type": "integer", "minimum": 1, "maximum": caps.MAX_BYTES},
     "daily_bytes": {"type": "integer", "minimum": 1, "maximum": caps.MAX_BYTES},
     "days": whole(caps.DAYS),
-    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
-    "start": {"type": "string", "example": "2026-11-20T09:00", "description": "local time; or RFC 3339 with an offset"},
-    "price": {"type": "number", "minimum": 0}, "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
-    "id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"},
+    "name": nullable({"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"}),
+    "start": nullable({"type": "string", "example": "2026-11-20T09:00", "description": "local time; or RFC 3339 with an offset"}),
+    "price": nullable({"type": "number", "minimum": 0}), "currency": nullable({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+    "id": nullable({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}),
 }, required=["days"], closed=True)
 COST = obj({"mac": nullable(TEXT), "group": nullable(TEXT), "bytes": INT, "amount": {"type": "number"}, "currency": TEXT})
 COSTS = {"application/json": {"schema": obj({"costs": {"type": "array", "items": COST}})}, "text/csv": {"schema": TEXT}}

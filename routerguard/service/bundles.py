@@ -105,7 +105,10 @@ class Bundles(Area):
         unknown = set(body) - set(API_FIELDS)
         if unknown:
             raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(API_FIELDS))}")
-        values = {API_FIELDS[k]: v for k, v in body.items() if v is not None}
+        for size in ("quota_bytes", "daily_bytes", "days"):
+            if size in body and body[size] is None:
+                raise Invalid("{field}: {reason}", "field_reason", field=size, reason="null is not a whole number")
+        values = {API_FIELDS[k]: v for k, v in body.items() if v is not None}  # null optional fields: not given
         if "start" in values:
             values["start"] = self._start_text(values["start"])
 
@@ -114,14 +117,14 @@ class Bundles(Area):
             raise Invalid("{field}: {reason}", "field_reason", field=field, reason=reason)
 
         existing = {b.id for b in self.core.config.bundles}
-        if "id" in values and values["id"] in existing:
-            raise Invalid("{field}: {reason}", "field_reason", field="id", reason=f"a bundle {values['id']!r} exists already")
         now = self.core.now()
         if "start" not in values:  # when it was added, to the second, on the router's wall clock
             values["start"] = self.core.zone.to_local(now).replace(tzinfo=None).isoformat(timespec="seconds")
         bundle = read_bundle(values, fail, lambda option: next(k for k, v in API_FIELDS.items() if v == option),
                              text=False)
         assert bundle is not None  # read_bundle raised through fail() otherwise
+        if "id" in values and bundle.id in existing:
+            raise Invalid("{field}: {reason}", "field_reason", field="id", reason=f"a bundle {bundle.id!r} exists already")
         bid = bundle.id if "id" in values else _new_id(bundle, existing, now)
 
         def change(package: uci.Package) -> None:
@@ -145,7 +148,7 @@ class Bundles(Area):
     def _start_text(self, value: Any) -> str:
         """The API's start: local wall-clock time as the file keeps it ('2026-11-20T09:00'), or RFC 3339 with an offset."""
         if not isinstance(value, str):
-            raise Invalid("start: {value!r} is not a date and time like 2026-11-20T09:00", "field_reason", field="start",
+            raise Invalid("{field}: {reason}", "field_reason", field="start",
                           reason=f"{value!r} is not a date and time like 2026-11-20T09:00")
         text = value.strip()
         if re.search(r"(Z|[+-]\d\d:?\d\d)$", text):
@@ -184,14 +187,14 @@ class Bundles(Area):
         a bundle add up to its price × the share used, to the cent. `from`
         and `to` pick whole hour buckets.
         """
-        snap = self.snapshot()
-        config = self.core.config
-        if not config.bundles:
-            return []
         start = parse_time(since, "from") if since is not None else None
         end = parse_time(until, "to") if until is not None else None
         if start is not None and end is not None and end < start:
             raise Invalid("{field}: {reason}", "field_reason", field="to", reason=f"{until} is before from ({since})")
+        snap = self.snapshot()
+        config = self.core.config
+        if not config.bundles:
+            return []
         plan = snap.bundle_plan()
         zone = self.core.zone
         low = periods.bucket_start(start, zone) if start is not None else None
