@@ -314,7 +314,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bundle_starts": "starts {when}",
         "bundle_ended": "ended {when}",
         "bundle_daily": "{size} a day × {days} days",
-        "bundle_quota_days": "{size}, valid {days} days",
+        "bundle_quota_days": "{size} · valid {days} d",
         "bundle_recurring": "the plan, renewed each period",
         "bundle_price": "cost {price} {currency}",
         "bundle_used_of": "{used} of {total} used",
