@@ -234,13 +234,6 @@ def cmd_topup(args: argparse.Namespace, client) -> Any:
     return _changed(args, client.topup(args.target, nbytes))
 
 
-def cmd_plan(args: argparse.Namespace, client) -> Any:
-    from routerguard import console
-
-    plan = client.plan()
-    return plan if args.json else "\n".join(console.plan_lines(plan))
-
-
 def _size_option(text: str) -> int:
     """A size given to an option, refused by argparse (exit 2, naming the option) when it is not one."""
     try:
@@ -266,6 +259,67 @@ def cmd_block(args: argparse.Namespace, client) -> Any:
 
 def cmd_unblock(args: argparse.Namespace, client) -> Any:
     return _changed(args, client.patch_device(args.mac, {"blocked": False}))
+
+
+# --- the plan as eSIM bundles: `routerguard plan [add|remove|costs]` ---
+
+
+def cmd_plan(args: argparse.Namespace, client) -> Any:
+    from routerguard import console
+
+    action = getattr(args, "plan_command", None)
+    if action == "add":
+        size = parse_size(args.size)
+        if size <= 0:
+            raise ValueError("SIZE must be more than 0 bytes")
+        bundle: dict[str, Any] = {"daily_bytes" if args.daily else "quota_bytes": size, "days": args.days}
+        for key in ("name", "start", "price", "currency", "id"):
+            if getattr(args, key, None) is not None:
+                bundle[key] = getattr(args, key)
+        added = client.add_bundle(bundle)
+        return added if args.json else console.bundle_line(added)
+    if action == "remove":
+        client.remove_bundle(args.id)
+        return {"removed": args.id} if args.json else f"bundle {args.id} removed"
+    if action == "calibrate":
+        return cmd_plan_calibrate(args, client)
+    if action == "costs":
+        costs = client.costs(args.since, args.until)
+        if args.csv:
+            return console.costs_csv(costs["costs"])
+        return costs if args.json else console.costs_table(costs["costs"])
+    plan = client.plan()
+    return plan if args.json else console.bundles_table(plan)
+
+
+def _plan_parsers(plan: argparse.ArgumentParser) -> None:
+    sub = plan.add_subparsers(dest="plan_command", metavar="ACTION")
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON")
+        sp.add_argument("--config", default=argparse.SUPPRESS, help="UCI config file (as for `plan`)")
+        return sp
+
+    add = action("add", "add a bundle, e.g. `plan add 5GB --days 7 --name 'Add-on'` or `plan add 1GB --days 30 --daily`")
+    add.add_argument("size", help="bytes for the whole validity (5GB), or a day with --daily")
+    add.add_argument("--days", type=int, required=True, help="valid this many days from its start")
+    add.add_argument("--name", help="what the carrier calls it")
+    add.add_argument("--daily", action="store_true", help="a day pack: SIZE each day; unused bytes lapse at midnight")
+    add.add_argument("--start", help="local time it began, e.g. 2026-11-20T09:00 (default: now)")
+    add.add_argument("--price", help="what it cost, e.g. 700 (with --currency)")
+    add.add_argument("--currency", help="three letters, e.g. PKR")
+    add.add_argument("--id", help="an id of your own (default: made up)")
+    remove = action("remove", "remove a bundle by its id")
+    remove.add_argument("id")
+    calibrate = action("calibrate", "set the plan's count to what the carrier's app or USSD says now")
+    said = calibrate.add_mutually_exclusive_group(required=True)
+    said.add_argument("--used", metavar="SIZE", type=_size_option, help="what the carrier says is used this period, e.g. 7.2GB")
+    said.add_argument("--left", metavar="SIZE", type=_size_option, help="what the carrier says is left, e.g. 2.8GB")
+    costs = action("costs", "the bill split by usage: each device's share of priced bundles")
+    costs.add_argument("--from", dest="since", metavar="TIME", help="RFC 3339, e.g. 2026-11-20T00:00:00Z")
+    costs.add_argument("--to", dest="until", metavar="TIME")
+    costs.add_argument("--csv", action="store_true", help="print CSV (columns mac,group,bytes,amount,currency)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -320,13 +374,7 @@ def parser() -> argparse.ArgumentParser:
     block.add_argument("--for", dest="for_", metavar="DURATION", help="only for a while, e.g. 1h or 30m")
     unblock = remote("unblock", cmd_unblock, "lift a block made with `block`")
     unblock.add_argument("mac")
-    plan = remote("plan", cmd_plan, "show the data plan; `plan calibrate` sets its count to the carrier's")
-    plan_commands = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND")
-    calibrate = remote("calibrate", cmd_plan_calibrate, "set the plan's count to what the carrier's app or USSD says now",
-                       within=plan_commands)
-    said = calibrate.add_mutually_exclusive_group(required=True)
-    said.add_argument("--used", metavar="SIZE", type=_size_option, help="what the carrier says is used this period, e.g. 7.2GB")
-    said.add_argument("--left", metavar="SIZE", type=_size_option, help="what the carrier says is left, e.g. 2.8GB")
+    _plan_parsers(remote("plan", cmd_plan, "the plan and its bundles as a table; `plan add`, `plan remove`, `plan calibrate`, `plan costs`"))
     return p
 
 

@@ -77,7 +77,8 @@ class Client:
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as response:
-                return json.load(response)
+                answer = response.read()
+                return json.loads(answer) if answer else None  # 204: nothing to say
         except urllib.error.HTTPError as e:
             raise ApiError(e.code, self._error_sentence(e)) from None
         except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
@@ -104,6 +105,16 @@ class Client:
 
     def plan(self) -> dict:
         return self.request("GET", "/api/v1/plan")
+
+    def add_bundle(self, bundle: dict) -> dict:
+        return self.request("POST", "/api/v1/plan/bundles", bundle)
+
+    def remove_bundle(self, bid: str) -> None:
+        self.request("DELETE", f"/api/v1/plan/bundles/{urllib.parse.quote(bid, safe='')}")
+
+    def costs(self, since: str | None = None, until: str | None = None) -> dict:
+        query = urllib.parse.urlencode({k: v for k, v in (("from", since), ("to", until)) if v})
+        return self.request("GET", "/api/v1/plan/costs" + (f"?{query}" if query else ""))
 
     def patch_device(self, mac: str, changes: dict) -> dict:
         return self.request("PATCH", f"/api/v1/devices/{urllib.parse.quote(mac)}", changes)

@@ -127,3 +127,47 @@ def summary(device: dict) -> str:
     who = device["mac"] + (f" {device_name(device)}" if device["name"] or device["hostname"] else "")
     return (f"{who}: {state(device)}; used {format_size(device['usage']['total_bytes'])} this period, "
             f"{format_size(device['remaining_bytes'])} left; {limit}")
+
+
+# --- the plan as eSIM bundles (`routerguard plan`) ---
+BUNDLE_HEADERS = ("ID", "NAME", "STATE", "USED", "LEFT", "QUOTA", "START", "END", "PRICE")
+COST_HEADERS = ("DEVICE", "GROUP", "BYTES", "AMOUNT")
+
+
+def bundles_table(plan: dict) -> str:
+    bundles = plan.get("bundles") or []
+    if not bundles:
+        return "no bundles: add one with `routerguard plan add SIZE --days N`"
+    rows = []
+    for b in bundles:
+        quota = format_size(b["quota_bytes"]) + (" a day" if b.get("daily_bytes") else "")
+        price = f"{b['price']:g} {b['currency']}" if b.get("price") is not None else "-"
+        rows.append((b["id"], clip(b["name"], NAME_CELLS), b["state"], format_size(b["used_bytes"]),
+                     format_size(b["left_bytes"]), quota, local_time(b["start"]), local_time(b["end"]), price))
+    lines = [table(BUNDLE_HEADERS, rows), "",
+             f"{format_size(plan['remaining_bytes'])} left in all"]
+    if plan.get("forecast_exhausted_at"):
+        lines.append(f"at the recent rate the bundles run out {local_time(plan['forecast_exhausted_at'])}")
+    if plan.get("expires_unused_bytes"):
+        lines.append(f"at that rate {format_size(plan['expires_unused_bytes'])} will expire unused")
+    return "\n".join(lines)
+
+
+def bundle_line(bundle: dict) -> str:
+    return (f"bundle {bundle['id']} ({bundle['name']}): {format_size(bundle['left_bytes'])} left of "
+            f"{format_size(bundle['quota_bytes'])}, {bundle['state']}, until {local_time(bundle['end'])}")
+
+
+def costs_table(costs: list[dict]) -> str:
+    if not costs:
+        return "no costs: no bundle with a price has been used"
+    rows = [(r["mac"] or "router", r["group"] or "-", format_size(r["bytes"]), f"{r['amount']:.2f} {r['currency']}")
+            for r in costs]
+    return table(COST_HEADERS, rows)
+
+
+def costs_csv(costs: list[dict]) -> str:
+    lines = ["mac,group,bytes,amount,currency"]
+    for r in costs:
+        lines.append(f"{r['mac'] or ''},{r['group'] or ''},{r['bytes']},{r['amount']:.2f},{r['currency']}")
+    return "\n".join(lines)

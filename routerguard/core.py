@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from routerguard.account.adjustments import Adjustments
+from routerguard.account.bundle_marks import BundleMarks
 from routerguard.account.clock import Clock, describe_behind, describe_jump
 from routerguard.account.destinations import Destinations
 from routerguard.account.ledger import ROUTER, Ledger
@@ -59,6 +60,7 @@ class Core:
         self.clock.restore(float(self.db.get_meta(CLOCK_KEY) or 0) or None)
         self.ledger = Ledger(self.db, lambda t: bucket_start(t, self.zone))
         self.adjustments = Adjustments(self.db)
+        self.bundle_marks = BundleMarks(self.db)  # where bundle boundaries fell in their hour (the plan as bundles)
         self.directory = Directory()
         self.rates = Rates()
         self.names = Names()  # what each device looked up, from the DNS answers the daemon sees
@@ -96,7 +98,8 @@ class Core:
 
     def snapshot(self, now: float | None = None) -> Snapshot:
         """Every limit in force now (decide/limits.py), for one decision, one sync or one page."""
-        return Snapshot(self.config, self.ledger, self.adjustments, self.zone, self.now() if now is None else now)
+        return Snapshot(self.config, self.ledger, self.adjustments, self.zone, self.now() if now is None else now,
+                        self.bundle_marks)
 
     def known_macs(self) -> list[str]:
         """The devices of the present: configured, on the LAN lately, with usage in a period in force, or blocked.

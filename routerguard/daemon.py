@@ -75,7 +75,8 @@ class Daemon:
 
         self._look_at_offload()  # a minute's delay is fine: fw4 turns it on only on a reload
         saved = self.core.ledger.commit(extra)
-        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone))
+        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone,
+                                                      self.core.bundle_marks.seen()))
         return saved
 
     def _look_at_offload(self) -> None:

@@ -127,7 +127,15 @@ class LeakGuard:
             recent = sum(n for _, n in self._recent.get(mac, ()))
             if recent >= alerts.MIN_BURST_BYTES:
                 found += [(a, [0]) for a in self._unusual(mac, recent, now) if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
+        if config.bundles:  # the plan as eSIM bundles: one about to lapse unused, the last one run out
+            found += [(a, [0]) for a in alerts.bundle_alerts(self._bundles_now(snap), now)
+                      if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
         return [(alert, levels) for alert, levels in found if alert]
+
+    def _bundles_now(self, snap: Snapshot) -> list[alerts.BundleNow]:
+        names = {b.id: b.name for b in snap.config.bundles}
+        return [alerts.BundleNow(a.id, names.get(a.id, a.id), a.start, a.end, a.quota, a.left, a.state)
+                for a in snap.bundle_plan().accounts]
 
     def _threshold(self, scope: str, what: str, limit: Limit, mac: str | None, subject: dict) -> tuple[Alert | None, list[int]]:
         sent = self.core.alerts.sent_levels(scope, _start(limit) or 0.0)

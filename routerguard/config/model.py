@@ -11,10 +11,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, TypeVar
 
 from routerguard.config import caps, uci
+from routerguard.config.bundles import OPTIONS as BUNDLE_OPTIONS, Bundle, read_bundle
 from routerguard.config.caps import Cap, Period
 from routerguard.config.categories import domain_problem, shipped_ids
 from routerguard.reasons import Refusal
@@ -169,6 +170,7 @@ class Config:
     saver_block: tuple[str, ...] = ()
     notify: Notify = Notify()
     agent: Agent = Agent()
+    bundles: tuple[Bundle, ...] = ()  # `config bundle` sections, in the file's order (config/bundles.py)
 
     @property
     def uplink_names(self) -> tuple[str, ...]:
@@ -376,6 +378,33 @@ def _device(r: _Reader) -> Device | None:
     return device if mac else None
 
 
+def _bundle(r: _Reader) -> Bundle | None:
+    values: dict[str, object] = {}
+    for option in BUNDLE_OPTIONS:
+        if option in r.section.names():
+            text = r.text(option)  # None: a `list` where an option belongs, reported by text()
+            values[option] = caps.REPORTED if text is None else text
+    return read_bundle(values, lambda option, reason: r.fail(option, str(reason)), lambda option: f"option {option}",
+                       text=True, label=r.section.name or "")
+
+
+def _bundles(readers: list[_Reader]) -> tuple[Bundle, ...]:
+    found: dict[str, Bundle] = {}
+    for r in readers:
+        bundle = _bundle(r)
+        if bundle and r.section.get("id") is None:  # a made-up id: two identical anonymous bundles are two
+            bid, n = bundle.id, 1
+            while bid in found:
+                n += 1
+                bid = f"{bundle.id}-{n}"
+            bundle = replace(bundle, id=bid, name=bundle.name if bundle.name != bundle.id else bid)
+        if bundle and bundle.id in found:
+            r.fail("id", f"bundle {bundle.id!r} is defined twice; give each bundle its own id")
+        elif bundle:
+            found[bundle.id] = bundle
+    return tuple(found.values())
+
+
 def _uplink(r: _Reader) -> Uplink:
     return Uplink(r.text("ifname", required=True) or "", r.convert("metered", _boolean, True))  # type: ignore[arg-type]
 
@@ -483,6 +512,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "saver": ("block",),
     "notify": ("threshold", *NOTIFY_OPTIONS),
     "agent": ("enabled", "listen", "community", "v3_user", "v3_auth_key", "v3_priv_key"),
+    "bundle": BUNDLE_OPTIONS,
 }
 
 
@@ -549,11 +579,13 @@ def build(package: uci.Package, path: str) -> Config:
     notify = single("notify", _notify) or Notify()
     agent = single("agent", _agent) or Agent()
     uplinks = tuple(_uplink(r) for r in readers("uplink"))
+    bundles = _bundles(readers("bundle"))
 
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
     assert main is not None  # its absence is a problem, raised above
-    return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent)
+    return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent,
+                  bundles)
 
 
 def load_config(path: str) -> Config:

@@ -116,3 +116,44 @@ def unusual_use(mac: str, who: str, recent: int, history: list[tuple[int, int]],
         alerts.append(Alert(UNUSUAL_HOUR, mac, f"{burst} at {hour:02d}:00, an hour it is normally idle.",
                             f"{UNUSUAL_HOUR}:{mac}", period, 0, details, {**params, "hour": hour}))
     return alerts
+
+
+# --- the plan as eSIM bundles (kind "bundle") ---
+BUNDLE = "bundle"
+EXPIRY_NOTICE = DAY  # a bundle about to lapse is told this long before its end
+EXPIRY_LEFT_SHARE = 0.10  # ... when more than this share of it is still left (use it or lose it)
+
+
+@dataclass(frozen=True)
+class BundleNow:
+    """What bundle_alerts needs of one bundle: decide/bundles.py's Account and the bundle's name."""
+
+    id: str
+    name: str
+    start: float
+    end: float | None
+    quota: int
+    left: int
+    state: str
+
+
+def bundle_alerts(bundles: list[BundleNow], now: float) -> list[Alert]:
+    """A bundle that expires within EXPIRY_NOTICE with more than EXPIRY_LEFT_SHARE left (once per bundle and
+    end), and the last active bundle running out (once per set of bundles begun: an add-on makes it new)."""
+    found = []
+    for b in bundles:
+        if b.state == "active" and b.end is not None and 0 < b.end - now <= EXPIRY_NOTICE \
+                and b.left > EXPIRY_LEFT_SHARE * b.quota:
+            hours = max(1, round((b.end - now) / HOUR))
+            found.append(Alert(BUNDLE, None, f"Bundle {b.name} expires in {hours} h with {format_size(b.left)} left "
+                                             f"({round(100 * b.left / b.quota)}%): use it or lose it.",
+                               f"bundle:{b.id}:expiring", b.end, 0, {"bundle": b.id, "left_bytes": b.left, "end": b.end},
+                               {"event": "expiring", "name": b.name, "hours": hours, "left": b.left,
+                                "percent": round(100 * b.left / b.quota)}))
+    begun = [b for b in bundles if b.state != "future"]
+    if begun and not any(b.state == "active" for b in bundles):
+        latest = max(begun, key=lambda b: b.start)
+        found.append(Alert(BUNDLE, None, "The last active bundle ran out: the plan has nothing left until a bundle "
+                                         "is added.", "bundle:none", latest.start, 0, {"bundle": latest.id},
+                           {"event": "ran_out", "name": latest.name}))
+    return found

@@ -13,11 +13,13 @@ Snapshot, so they never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from routerguard.account.adjustments import Adjustments
+from routerguard.account.bundle_marks import BundleMarks
 from routerguard.account.ledger import ROUTER, Ledger
 from routerguard.config.model import Cap, Config, Period
-from routerguard.decide import calibration, periods
+from routerguard.decide import bundles, calibration, periods
 from routerguard.decide.policy import DEFAULT_WARN_PERCENT, OK, Decision, Limit, decide
 
 
@@ -26,12 +28,30 @@ def warn_percent(config: Config) -> float:
     return min(config.notify.thresholds, default=DEFAULT_WARN_PERCENT)
 
 
-def starts_in_force(config: Config, now: float, zone: periods.Zone) -> set[float | None]:
+def starts_in_force(config: Config, now: float, zone: periods.Zone,
+                    first_seen: Mapping[str, float] | None = None) -> set[float | None]:
     """The starts of the periods of the plan and of every cap at `now`: the usage windows the limits count
-    (None: a period that never ends). The ledger keeps sums at hand for these only."""
+    (None: a period that never ends). The ledger keeps sums at hand for these only. With bundles, the hour
+    buckets of their boundaries that have passed too (`first_seen`: the start of a bundle given none)."""
     caps = [config.plan, config.default_cap, *(g.cap for g in config.groups.values()),
             *(d.cap for d in config.devices.values())]
-    return {periods.period_bounds(cap.period, now, zone)[0] for cap in caps if cap is not None}
+    starts: set[float | None] = {periods.period_bounds(cap.period, now, zone)[0] for cap in caps if cap is not None}
+    if config.bundles:  # the plan's count since the first bundle began, and in this hour (limits' bundle plan)
+        passed = bundles.boundaries(plan_slices(config, zone, now, first_seen or {}), now)
+        if passed:
+            starts |= {periods.bucket_start(passed[0], zone), periods.bucket_start(now, zone)}
+    return starts
+
+
+def plan_slices(config: Config, zone: periods.Zone, now: float, first_seen: Mapping[str, float]) -> list[bundles.Slice]:
+    """The plan's slices when it is made of bundles: each `config bundle`'s, then the recurring `config plan`'s
+    (one a period, from the period in force when the first bundle began)."""
+    found = [s for order, b in enumerate(config.bundles)
+             for s in bundles.bundle_slices(b, first_seen.get(b.id, now), zone, order)]
+    if config.plan is not None:
+        since = min((s.start for s in found), default=now)
+        found += bundles.plan_slices(config.plan.quota, config.plan.period, since, now, zone, order=len(config.bundles))
+    return found
 
 
 def members(config: Config, gid: str) -> list[str]:
@@ -54,8 +74,10 @@ class Snapshot:
     """Usage and limits of every scope at one moment, each computed once."""
 
     def __init__(self, config: Config, ledger: Ledger, adjustments: Adjustments, zone: periods.Zone,
-                 now: float) -> None:
+                 now: float, marks: BundleMarks | None = None) -> None:
         self.config, self.ledger, self.adjustments, self.zone, self.now = config, ledger, adjustments, zone, now
+        self.marks = marks  # where bundle boundaries fell inside their hour (account/bundle_marks.py)
+        self._bundle_plan: BundlePlan | None = None
         self._scopes: dict[str, Limit] = {}
         self._devices: dict[str, DeviceLimits] = {}
         self.blocks = adjustments.blocks(now)
@@ -95,6 +117,8 @@ class Snapshot:
 
     def plan(self) -> Limit | None:
         plan = self.config.plan
+        if self.config.bundles:
+            return self.bundle_plan().limit
         if plan is None:
             return None
         if "plan" not in self._scopes:
@@ -106,6 +130,30 @@ class Snapshot:
         """The plan's count before calibration (what routerguard metered in its window); None without a plan."""
         limit = self.plan()
         return None if limit is None else self._counted(scope_key("plan"), limit.start, self.ledger.macs())
+    def bundle_plan(self) -> BundlePlan:
+        """The plan made of bundles (only with `config bundle` sections): see the end of this module."""
+        if self._bundle_plan is None:
+            self._bundle_plan = _plan_limit_of_bundles(self)
+        return self._bundle_plan
+
+    def plan_count(self, start: float) -> int:
+        """The plan's count since `start` (an hour bucket's start): usage of every device and the router, after
+        a reset of the plan, before calibration (which _plan_limit_of_bundles adds to the count now)."""
+        up = down = 0
+        for mac in self.ledger.macs():
+            u, d = self.usage(mac, start)
+            up, down = up + u, down + d
+        up, down = self._after_reset(scope_key("plan"), start, up, down)
+        return up + down
+
+    def hours_count(self, since: float, until: float) -> int:
+        """The plan's bytes in the hour buckets from `since` up to `until` (one query)."""
+        return sum(up + down for _, _, up, down in self.ledger.series(None, since, until, lambda h: 0, by_device=False))
+
+    def bucket_count(self, bucket: float) -> int:
+        """The plan's bytes in one hour bucket (one query: a boundary's mark when first worked out late)."""
+        return sum(up + down for _, _, up, down in self.ledger.series(None, bucket, bucket + 1, lambda h: h,
+                                                                     by_device=False))
 
     def group(self, gid: str) -> Limit | None:
         group = self.config.groups.get(gid)
@@ -149,3 +197,84 @@ class Snapshot:
         own, window = self.device(mac).own, self.window(mac)
         up, down = self.usage(mac, window.start if window else None)
         return self._after_reset(scope_key("device", mac), own.start, up, down) if own else (up, down)
+
+
+# --- the plan as eSIM bundles ------------------------------------------------------
+# With `config bundle` sections the plan is the sum of the bundles valid now
+# (decide/bundles.py drains them); `config plan`, if any, is one more,
+# recurring bundle. The plan's count is the one every plan figure uses:
+# usage in the plan's scope (every device and the router) since the hour
+# bucket of the first bundle's start (`origin`), after a reset of the plan.
+# A calibration of the plan's count is added to the count now: the bundles
+# valid now drain the difference.
+#
+# The kernel's plan quota keeps counting under one basis (enforce/desired.py
+# names it by `start`), so the plan's Limit is in that count's terms: `used`
+# is the count since `origin`, `allowance` the count plus what the valid
+# bundles have left (plus plan top-ups): the kernel cuts exactly when what
+# is left is gone. When a bundle expires, or a day pack's day ends, what it
+# had left drops out of the allowance at the first reading after (the
+# boundary's mark is that moment: usage until then drained the old set).
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    slices: list[bundles.Slice]
+    drain: bundles.Drain
+    accounts: list[bundles.Account]  # one per `config bundle`, in the file's order, then the recurring plan's
+    origin: float  # the hour bucket the plan's count starts at
+    count: int  # the plan's count since origin, now
+    left: int  # what the valid slices have left now
+    points: list[tuple[float, int]]  # (boundary passed, the count then), then (now, count)
+    limit: Limit
+
+
+def _plan_limit_of_bundles(snap: Snapshot) -> BundlePlan:
+    config, zone, now = snap.config, snap.zone, snap.now
+    first_seen = snap.marks.first_seen([b.id for b in config.bundles], now) if snap.marks else {}
+    slices = plan_slices(config, zone, now, first_seen)
+    passed = bundles.boundaries(slices, now)
+    origin = periods.bucket_start(passed[0] if passed else now, zone)
+    # A calibration of the plan (the carrier's figure) moves the count now; the difference drains from the
+    # bundles valid now. The count never runs back below a boundary already passed.
+    count = calibration.count(snap.plan_count(origin), snap.adjustments.calibration_offset(scope_key("plan"), origin))
+    marks = snap.marks.marks() if snap.marks else {}
+    noted: dict[float, int] = {}
+    points: list[tuple[float, int]] = []
+    now_bucket = periods.bucket_start(now, zone)
+    in_this_hour = snap.plan_count(now_bucket) if passed and passed[-1] >= now_bucket else 0
+    for t in passed:
+        bucket = periods.bucket_start(t, zone)
+        x = marks.get(t)
+        if x is None:  # first worked out now: what its bucket counted so far came before it, or, its hour
+            # over (the daemon was away, or a start typed in the past), the hour's bytes pro rata of its time
+            x = in_this_hour if bucket == now_bucket else \
+                int(snap.bucket_count(bucket) * min(1.0, (t - bucket) / periods.HOUR))
+            noted[t] = x
+        if bucket == now_bucket:
+            points.append((t, count - in_this_hour + x))
+        else:  # an hour that is over: its count never changes, so it is worked out once (BundleMarks.closed)
+            before = (snap.marks.closed(origin, bucket, lambda: snap.hours_count(origin, bucket)) if snap.marks
+                      else snap.hours_count(origin, bucket))
+            points.append((t, before + x))
+    # Marks of one bucket noted at different times must not run backwards (a retroactive start added later).
+    for i in range(len(points) - 2, -1, -1):
+        if periods.bucket_start(points[i][0], zone) == periods.bucket_start(points[i + 1][0], zone):
+            points[i] = (points[i][0], min(points[i][1], points[i + 1][1]))
+    if noted and snap.marks:
+        snap.marks.mark(noted, now)
+    count = max([count] + [c for _, c in points])
+    points.append((now, count))
+    drained = bundles.drain(slices, points)
+    left = bundles.left_now(slices, drained.used, now)
+    accounts = []
+    for bid in [b.id for b in config.bundles] + ([bundles.PLAN_ID] if config.plan else []):
+        own = [i for i, s in enumerate(slices) if s.bundle == bid]
+        accounts.append(bundles.account(bid, [slices[i] for i in own], [drained.used[i] for i in own], now))
+    plan = config.plan
+    valid_ends = [s.end for s in slices if s.valid(now)]
+    end = None if not valid_ends or None in valid_ends else max(valid_ends)  # type: ignore[type-var]
+    allowance = count + left + snap.adjustments.topups(scope_key("plan"), origin)
+    limit = Limit("plan", allowance, count, plan.action if plan else "block", plan.throttle_kbit if plan else None,
+                  origin, end)
+    return BundlePlan(slices, drained, accounts, origin, count, left, points, limit)

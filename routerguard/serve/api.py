@@ -83,6 +83,27 @@ def put_plan() -> Response:
     return jsonify(service().set_plan(json_body()))
 
 
+@bp.post("/plan/bundles")
+def add_bundle() -> tuple:
+    return jsonify(service().add_bundle(json_body())), 201
+
+
+@bp.delete("/plan/bundles/<bid>")
+def remove_bundle(bid: str) -> tuple:
+    service().remove_bundle(bid)
+    return NO_CONTENT
+
+
+@bp.get("/plan/costs")
+def plan_costs() -> Response:
+    args = request.args
+    if args.get("format") == "csv" or (args.get("format") is None and request.accept_mimetypes.best == "text/csv"):
+        return Response(service().costs_csv(args.get("from"), args.get("to")), content_type="text/csv; charset=utf-8")
+    if args.get("format") not in (None, "json"):
+        raise Invalid("format must be csv or json")
+    return jsonify(costs=service().costs(args.get("from"), args.get("to")))
+
+
 @bp.get("/history")
 def history() -> Response:
     args = request.args

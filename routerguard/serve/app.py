@@ -16,12 +16,11 @@ from flask import Flask, Response, jsonify
 from routerguard import units
 from routerguard.config.file import format_size_option
 from routerguard.read.neighbours import local_addresses
-from routerguard.serve import (admin, api, breakdown, errors, fleet, guard_page, i18n, leakguard_api, notifications, saver,
-                               security, selfservice)
+from routerguard.serve import (admin, api, breakdown, bundles, errors, fleet, guard_page, i18n, leakguard_api, notifications,
+                               saver, security, selfservice, topups)
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, StoredSessions, auth
 from routerguard.serve.context import SERVICE
 from routerguard.serve.openapi import document
-from routerguard.serve import topups
 from routerguard.service import Service
 
 STATIC_MAX_AGE = 3600
@@ -46,9 +45,8 @@ def create_app(service: Service) -> Flask:
     errors.install(app)
     i18n.install(app)
     for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp,
-                      guard_page.bp):
+                      guard_page.bp, bundles.bp, topups.bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(topups.bp)
     breakdown.install(app)
     _install_filters(app, service)
 

@@ -13,6 +13,7 @@ from routerguard.config import caps
 from routerguard.config.caps import ACTIONS, PERIODS
 from routerguard.config.model import MAX_THRESHOLDS, NOTIFY_OPTIONS
 from routerguard.config.categories import DOMAIN_PATTERN, MAX_DOMAIN
+from routerguard.decide.bundles import STATES as BUNDLE_STATES
 from routerguard.decide.policy import GROUP_STATES, STATES
 from routerguard.service import HISTORY_SPAN, MAX_BLOCK_SECONDS, MAX_DOMAINS, MAX_NAME, MAX_TOPUP
 
@@ -57,6 +58,10 @@ CAP_VIEW = obj({
     "throttle_kbit": nullable(INT), "period_start": nullable(TIME), "period_end": nullable(TIME),
     "reset_day": INT, "start": nullable(TEXT), "days": nullable(INT),
 }, required=["bytes", "period", "action", "throttle_kbit", "period_start", "period_end"])
+
+def path_param_early(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
 
 def whole(rule: caps.Whole) -> Schema:
     return {"type": "integer", "minimum": rule.low, "maximum": rule.high}
@@ -117,6 +122,7 @@ PLAN = obj({
     "calibration_bytes": {"type": "integer", "description": "what the carrier said minus what was counted at the "
                                                             "latest calibration this period (0: none); may be negative"},
     "calibrated_at": nullable(TIME),
+    "bundles": {"type": "array", "items": {"$ref": "#/components/schemas/Bundle"}},
 })
 
 HISTORY = obj({"mac": nullable(TEXT), "step": {"type": "string", "enum": list(HISTORY_SPAN)}, "from": TIME, "to": TIME,
@@ -177,8 +183,34 @@ NOTIFY_INPUT = obj({**NOTIFY_FIELDS, "channels": {"type": "array", "items": TEXT
                                    "minItems": 1, "maxItems": MAX_THRESHOLDS}}, required=[], closed=True)
 NOTIFY_RESULT = obj({"channel": TEXT, "ok": BOOL, "status": nullable(INT), "error": nullable(TEXT)})
 
+# --- the plan as eSIM bundles ---
+BUNDLE = obj({
+    "id": TEXT, "name": TEXT, "quota_bytes": INT, "used_bytes": INT, "left_bytes": INT,
+    "start": nullable(TIME), "end": nullable(TIME), "state": {"type": "string", "enum": list(BUNDLE_STATES)},
+    "price": nullable({"type": "number", "minimum": 0}), "currency": nullable(TEXT),
+    "daily_bytes": nullable(INT), "days": nullable(INT), "total_bytes": nullable(INT), "total_used_bytes": INT,
+    "lapses_at": nullable({**TIME, "description": "when what is left now lapses (a day pack: tonight)"}),
+    "expires_unused_bytes": {**INT, "description": "what will be left when it ends, at the recent rate"},
+    "recurring": {**BOOL, "description": "the `config plan` section, one bundle a period"},
+})
+BUNDLE_INPUT = obj({
+    "quota_bytes": {"type": "integer", "minimum": 1, "maximum": caps.MAX_BYTES},
+    "daily_bytes": {"type": "integer", "minimum": 1, "maximum": caps.MAX_BYTES},
+    "days": whole(caps.DAYS),
+    "name": nullable({"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"}),
+    "start": nullable({"type": "string", "example": "2026-11-20T09:00", "description": "local time; or RFC 3339 with an offset"}),
+    "price": nullable({"type": "number", "minimum": 0}), "currency": nullable({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+    "id": nullable({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}),
+}, required=["days"], closed=True)
+COST = obj({"mac": nullable(TEXT), "group": nullable(TEXT), "bytes": INT, "amount": {"type": "number"}, "currency": TEXT})
+COSTS = {"application/json": {"schema": obj({"costs": {"type": "array", "items": COST}})}, "text/csv": {"schema": TEXT}}
+BID = [path_param_early("id", {"type": "string"})]
+
 SCHEMAS = {
     "Error": obj({"error": TEXT}),
+    "Bundle": BUNDLE,
+    "BundleInput": BUNDLE_INPUT,
+    "Cost": COST,
     "Cap": CAP_VIEW,
     "CapInput": CAP_INPUT,
     "Limit": LIMIT,
@@ -285,6 +317,15 @@ def document() -> Schema:
                 "get": operation("The data plan", ref("Plan"), ""),
                 "put": operation("Set the plan (null removes it)", ref("Plan"), "409", body=nullable(ref("CapInput"))),
             },
+            "/api/v1/plan/bundles": {"post": operation(
+                "Add a bundle (quota_bytes or daily_bytes, for days); a plan cut because it ran out is let back on at once",
+                ref("Bundle"), "409", body=ref("BundleInput"), status="201")},
+            "/api/v1/plan/bundles/{id}": {"delete": operation("Remove a bundle", None, "404 409", params=BID, status="204")},
+            "/api/v1/plan/costs": {"get": operation(
+                "The bill split by usage: each device's (mac null: the router's) bytes from priced bundles and their cost, "
+                "biggest first, a row per currency", None, "422", params=[
+                    query_param("from", TIME), query_param("to", TIME),
+                    query_param("format", {"type": "string", "enum": ["csv", "json"]})], content=COSTS)},
             "/api/v1/history": {"get": operation("Usage per hour or day of a device, or of all", ref("History"), "404 422", params=[
                 query_param("mac", TEXT), query_param("step", {"type": "string", "enum": list(HISTORY_SPAN)}),
                 query_param("from", TIME), query_param("to", TIME)])},

@@ -16,6 +16,7 @@ from routerguard.decide.limits import Snapshot
 from routerguard.units import rfc3339
 
 from routerguard.service.breakdown import Breakdown
+from routerguard.service.bundles import Bundles
 from routerguard.service.common import (MAX_BLOCK_SECONDS, MAX_NAME, MAX_TOPUP,
                                         Conflict, Invalid, NotFound, parse_cap, parse_time)
 from routerguard.service.devices import Devices
@@ -31,7 +32,7 @@ __all__ = ["Service", "Invalid", "NotFound", "Conflict", "parse_time", "parse_ca
            "MAX_DOMAINS", "MAX_NAME", "MAX_TOPUP"]
 
 
-class Service(Devices, Plan, History, Breakdown, Notifications, Saver, TopUps):
+class Service(Devices, Plan, History, Breakdown, Notifications, Saver, TopUps, Bundles):
     """Every area's views and commands over one Core; what is left here concerns them all."""
 
     def __init__(self, core: Core) -> None:

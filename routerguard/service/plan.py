@@ -28,7 +28,7 @@ class Plan(Area):
         rate = sum(sum(core.rates.rate(mac)) for mac in core.ledger.macs()) / 8
         wan_total = core.health.wan_total
         offload = core.health.offload
-        return {
+        return self.with_bundles({  # type: ignore[attr-defined]  # service/bundles.py: the plan's bundles
             "quota_bytes": plan.quota if plan else None,
             **self.calibration_view(limit.start if limit else None, used),  # used_bytes: the count, calibrated
             "allowance_bytes": limit.allowance if limit else None,
@@ -46,7 +46,7 @@ class Plan(Area):
             "cap": cap_view(Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit), limit) if plan else None,
             "uplink": uplink_view(core.config, default_interface()),
             "flow_offloading": {"found": list(offload.found), "hardware": offload.hardware} if offload.on else None,
-        }
+        }, snap)
 
     def groups(self) -> list[dict]:
         snap = self.snapshot()

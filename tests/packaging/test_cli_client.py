@@ -198,3 +198,38 @@ def test_in_the_virtual_router_the_cli_shows_what_a_client_moved(lab):
     assert format_size(mine["usage"]["down_bytes"]) in row
     assert client.mac in daemon.routerguard("top", "--once").stdout
     assert daemon.stop() == 0
+
+
+# --- the plan as eSIM bundles: `routerguard plan` ---
+
+
+def test_plan_adds_lists_and_removes_bundles(router):
+    empty = router.cli("plan")
+    assert empty.returncode == 0 and "no bundles" in empty.stdout
+    added = router.json("plan", "add", "5GB", "--days", "7", "--name", "Jazz add-on", "--price", "700", "--currency", "PKR")
+    assert added["quota_bytes"] == 5_000_000_000 and added["state"] == "active" and added["price"] == 700
+    daily = router.json("plan", "add", "1GB", "--days", "30", "--daily")
+    assert daily["daily_bytes"] == 1_000_000_000 and daily["quota_bytes"] == 1_000_000_000
+    table = router.cli("plan")
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "NAME", "STATE"]
+    assert any(added["id"] in row and "Jazz add-on" in row and "700 PKR" in row for row in rows)
+    listed = router.json("plan")["bundles"]
+    assert {b["id"] for b in listed} >= {added["id"], daily["id"]}
+    with open(router.config) as f:
+        assert "config bundle" in f.read()
+    removed = router.cli("plan", "remove", added["id"])
+    assert removed.returncode == 0 and f"bundle {added['id']} removed" in removed.stdout
+    assert added["id"] not in {b["id"] for b in router.json("plan")["bundles"]}
+    costs = router.json("plan", "costs")
+    assert costs == {"costs": []} or all(row["currency"] == "PKR" for row in costs["costs"])
+
+
+def test_plan_refuses_bad_bundles_with_exit_2_naming_the_field(router):
+    before = open(router.config).read()
+    zero_days = router.cli("plan", "add", "5GB", "--days", "0")
+    assert zero_days.returncode == 2 and "days" in zero_days.stderr
+    unknown = router.cli("plan", "remove", "nosuch")
+    assert unknown.returncode == 2 and "no bundle 'nosuch'" in unknown.stderr
+    assert open(router.config).read() == before
