@@ -202,6 +202,10 @@ def cmd_unblock(args: argparse.Namespace, client) -> Any:
     return _changed(args, client.patch_device(args.mac, {"blocked": False}))
 
 
+def cmd_approve(args: argparse.Namespace, client) -> Any:
+    return _changed(args, client.patch_device(args.mac, {"approved": True}))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routerguard", description="Data-cap guard for travel routers.")
     p.add_argument("--version", action="version", version=f"routerguard {__version__}")
@@ -249,6 +253,8 @@ def parser() -> argparse.ArgumentParser:
     block.add_argument("--for", dest="for_", metavar="DURATION", help="only for a while, e.g. 1h or 30m")
     unblock = remote("unblock", cmd_unblock, "lift a block made with `block`")
     unblock.add_argument("mac")
+    approve = remote("approve", cmd_approve, "let a new device on the internet (under `new_devices 'approve'`)")
+    approve.add_argument("mac")
     return p
 
 

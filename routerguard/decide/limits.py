@@ -57,6 +57,7 @@ class Snapshot:
         self._scopes: dict[str, Limit] = {}
         self._devices: dict[str, DeviceLimits] = {}
         self.blocks = adjustments.blocks(now)
+        self.held = adjustments.throttles(now)  # mac -> (until, kbit): throttles held for a while
         self.warn_percent = warn_percent(config)
         self._bounds: dict[Period, tuple[float | None, float | None]] = {}
 
@@ -96,6 +97,26 @@ class Snapshot:
             self._scopes["plan"] = self._limit("plan", scope_key("plan"), cap, self.ledger.macs())
         return self._scopes["plan"]
 
+    def newcomers(self) -> Limit | None:
+        """The one allowance every MAC with no `config device` section shares (`option newcomer_cap`), on top of
+        each one's default cap: random MACs cannot multiply it. Its period and action are the default cap's."""
+        default, pool = self.config.default_cap, self.config.newcomer_cap
+        if default is None or pool is None:
+            return None
+        key = scope_key("newcomers")
+        if key not in self._scopes:
+            macs = [mac for mac in self.ledger.macs() if mac not in self.config.devices and mac != ROUTER]
+            cap = Cap(pool, default.period, default.action, default.throttle_kbit)
+            self._scopes[key] = self._limit("newcomers", key, cap, macs)
+        return self._scopes[key]
+
+    def approved(self, mac: str) -> bool:
+        """Whether a device may reach the internet at all: under `new_devices 'approve'`, once the admin said so."""
+        if self.config.main.new_devices != "approve":
+            return True
+        device = self.config.devices.get(mac)
+        return bool(device and device.approved)
+
     def group(self, gid: str) -> Limit | None:
         group = self.config.groups.get(gid)
         if group is None or group.cap is None:
@@ -124,8 +145,10 @@ class Snapshot:
             own = self._limit("device", scope_key("device", mac), device.cap, [mac])
         elif group_limit is None and config.default_cap and mac != ROUTER:
             own = self._limit("default", scope_key("device", mac), config.default_cap, [mac])
-        limits = [limit for limit in (own, group_limit, self.plan()) if limit is not None]
-        decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks,
+        pool = self.newcomers() if device is None and mac != ROUTER else None
+        limits = [limit for limit in (own, pool, group_limit, self.plan()) if limit is not None]
+        decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks or not self.approved(mac),
+                          held_kbit=self.held[mac][1] if mac in self.held else None,
                           warn_percent=self.warn_percent)
         return DeviceLimits(own, limits, decision)
 

@@ -1,0 +1,110 @@
+"""Guarding the guard, in the virtual router: no way around a cut through the router's resolver, new devices.
+
+The router's dnsmasq forwards a tunnel zone to a tunnel server on the
+internet host (routerguard_lab/dnstunnel.py), as a DNS tunnel's server would
+be reached: every TXT answer carries 1000 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from routerguard.enforce.ruleset import DNS_BURST, DNS_RATE
+from routerguard.enforce.dnsmasq import SNIPPET
+from routerguard_lab import dnstunnel, plan
+from routerguard_lab.lab_daemon import LabDaemon
+from routerguard_lab.wait import wait_until
+
+pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py)
+
+FLOOD_SECONDS = 3.0
+RECEIVER_PORT = 8098
+# The webhook's receiver, run on the internet host: each POST's body as a line in a file.
+RECEIVER = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[2], "a") as f:
+            f.write(body.decode() + "\\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = HTTPServer(("0.0.0.0", int(sys.argv[1])), Handler)
+print("ready", flush=True)
+server.serve_forever()
+"""
+
+
+def start_daemon(lab, extra: str = "") -> LabDaemon:
+    daemon = LabDaemon(lab, extra).start()
+    wait_until(lambda: os.path.exists(os.path.join(lab.router.dnsmasq_conf_dir, SNIPPET)), 10, "routerguard's dnsmasq snippet")
+    daemon.wait_readings(1)
+    return daemon
+
+
+@pytest.fixture
+def tunnel(lab):
+    """The tunnel server up and the router's dnsmasq forwarding its zone to it."""
+    server = lab.internet.popen([sys.executable, "-m", "routerguard_lab.dnstunnel", "serve", plan.INTERNET4,
+                                 str(dnstunnel.PORT)], stdout=-1, text=True)
+    assert server.stdout.readline().strip() == "ready"
+    with open(os.path.join(lab.router.dnsmasq_conf_dir, "tunnel.conf"), "w") as f:
+        f.write(f"server=/{dnstunnel.ZONE}/{plan.INTERNET4}#{dnstunnel.PORT}\n")
+    lab.router.restart_dnsmasq()
+    return lab
+
+
+def flood(client) -> dict:
+    out = client.exec([sys.executable, "-m", "routerguard_lab.dnstunnel", "flood", plan.ROUTER_LAN4, dnstunnel.ZONE,
+                       str(FLOOD_SECONDS)], timeout=60).stdout
+    return json.loads(out)
+
+
+def tcp_answer(client, name: str = "dl.example.test") -> int:
+    """The length of the router's answer to a query over TCP, or -1."""
+    return int(client.exec([sys.executable, "-m", "routerguard_lab.dnstunnel", "tcp", plan.ROUTER_LAN4, name],
+                           timeout=30).stdout)
+
+
+def webhook(lab) -> tuple[str, callable]:
+    """A webhook receiver on the internet host: (its URL, a function that reads what it got)."""
+    hooks = os.path.join(lab.dir, "guard-hooks.jsonl")
+    receiver = lab.internet.popen([sys.executable, "-c", RECEIVER, str(RECEIVER_PORT), hooks], stdout=-1, text=True)
+    assert receiver.stdout.readline().strip() == "ready"
+
+    def posted() -> list[dict]:
+        try:
+            with open(hooks) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+    return f"http://{plan.INTERNET4}:{RECEIVER_PORT}/hook", posted
+
+
+def test_a_cut_device_cannot_tunnel_through_the_routers_resolver(tunnel) -> None:
+    lab = tunnel
+    cut, other = lab.clients
+    daemon = start_daemon(lab)
+    try:
+        free = flood(cut)
+        assert free["answers"] > DNS_BURST + DNS_RATE * FLOOD_SECONDS, f"the tunnel should work while not cut: {free}"
+        daemon.api("PATCH", f"/api/v1/devices/{cut.mac}", {"blocked": True})
+        held = flood(cut)
+        # Counted, not timed: the limiter lets through its burst and its rate, a slow machine only fewer.
+        most = DNS_BURST + DNS_RATE * (FLOOD_SECONDS + 1)
+        assert held["answers"] <= most, held
+        assert held["answer_bytes"] / FLOOD_SECONDS < 30_000, held  # under 30 KB/s down through the tunnel
+        assert tcp_answer(cut) == -1  # DNS over TCP (one query, a 64 KB answer) is refused
+        assert flood(other)["answers"] > most  # the others' DNS is as before
+        assert tcp_answer(other) > 0
+        # The cut device still resolves names (its captive and own page need them), slowly.
+        assert cut.exec(["getent", "hosts", "dl.example.test"], check=False).returncode == 0
+    finally:
+        daemon.stop()
