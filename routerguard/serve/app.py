@@ -18,6 +18,7 @@ from routerguard.config.file import format_size_option
 from routerguard.read.neighbours import local_addresses
 from routerguard.serve import (admin, api, breakdown, errors, fleet, i18n, leakguard_api, notifications, saver,
                                security, selfservice)
+from routerguard.serve import guard
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, auth
 from routerguard.serve.context import SERVICE
 from routerguard.serve.openapi import document
@@ -46,6 +47,7 @@ def create_app(service: Service) -> Flask:
     i18n.install(app)
     for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(guard.bp)
     breakdown.install(app)
     _install_filters(app, service)
 

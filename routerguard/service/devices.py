@@ -118,11 +118,11 @@ class Devices(Area):
             edits.append(lambda s: s.set_list("block", categories))
         if "approved" in changes:
             if not isinstance(changes["approved"], bool):
-                raise Invalid("approved must be true or false")
+                raise Invalid("approved must be true or false", "bad_approved")
             approved = changes["approved"]  # a configured device is approved unless it says otherwise
             edits.append(lambda s: s.delete("approved") if approved else s.set("approved", "0"))
         if "throttled" in changes and changes["throttled"] is not False:
-            raise Invalid("throttled can only be set to false (lifts a throttle held after unusual use)")
+            raise Invalid("throttled can only be set to false (lifts a throttle held after unusual use)", "bad_throttled")
         block_until = self._parse_block(changes)
         if edits:
             def change(package: uci.Package) -> None:

@@ -108,3 +108,64 @@ def test_a_cut_device_cannot_tunnel_through_the_routers_resolver(tunnel) -> None
         assert cut.exec(["getent", "hosts", "dl.example.test"], check=False).returncode == 0
     finally:
         daemon.stop()
+
+
+APPROVE = "\toption new_devices 'approve'\n"
+
+
+def notify(url: str, extra: str = "") -> str:
+    return f"\nconfig notify 'notify'\n\toption webhook '{url}'\n{extra}"
+
+
+def test_under_approve_a_new_mac_waits_for_the_admin_and_the_webhook_hears_of_it(lab) -> None:
+    url, posted = webhook(lab)
+    known, newcomer = lab.clients
+    daemon = start_daemon(lab, APPROVE + notify(url) + f"\nconfig device\n\toption mac '{known.mac}'\n\toption name 'Known'\n")
+    try:
+        assert known.download(100_000) == 100_000  # configured: approved
+        mac = "02:00:00:00:00:7e"
+        newcomer.set_mac(mac)  # DHCP still answers it
+        hooks = wait_until(lambda: [h for h in posted() if h["kind"] == "new_device"], 20, "the new_device webhook")
+        assert hooks[0]["mac"] == mac and hooks[0]["hostname"] == newcomer.hostname and hooks[0]["address"]
+        assert newcomer.download(100_000, check=False, timeout=5) == 0  # no internet
+        assert newcomer.exec(["getent", "hosts", "dl.example.test"], check=False).returncode == 0  # DNS, limited
+        me = json.loads(newcomer.exec(["curl", "-sS", "--max-time", "10",
+                                       f"http://{plan.ROUTER_LAN4}:{plan.PAGE_PORT}/api/v1/me"]).stdout)
+        assert me["mac"] == mac and me["approved"] is False and me["state"] == "blocked"  # the router's page
+        assert daemon.routerguard("approve", mac).returncode == 0
+        assert daemon.api("GET", f"/api/v1/devices/{mac}")["approved"] is True
+        assert newcomer.download(100_000) == 100_000
+        assert [h["mac"] for h in posted() if h["kind"] == "new_device"] == [mac]  # the devices of the first run: no news
+    finally:
+        daemon.stop()
+
+
+def test_a_device_that_takes_anothers_mac_raises_an_alert(lab) -> None:
+    owner, borrower = lab.clients
+    daemon = start_daemon(lab, f"\nconfig device\n\toption mac '{owner.mac}'\n\toption name 'Owner laptop'\n\toption exempt '1'\n")
+    try:
+        daemon.wait_readings()  # both identities (hostname, client id) are known
+        owner.ns.ip_batch([f"link set {owner.ifname} down"])
+        borrower.set_mac(owner.mac)
+        alerts = wait_until(lambda: [a for a in daemon.api("GET", "/api/v1/alerts")["alerts"] if a["kind"] == "borrowed_mac"],
+                            20, "the borrowed_mac alert")
+        assert alerts[0]["mac"] == owner.mac and plan.client_mac(2) in alerts[0]["message"]
+    finally:
+        daemon.stop()
+
+
+def test_random_macs_share_one_newcomer_allowance(lab) -> None:
+    first, _ = lab.clients
+    daemon = start_daemon(lab, "\nconfig defaults 'new_device'\n\toption cap '5MB'\n\toption period 'daily'\n"
+                               "\toption action 'block'\n\toption newcomer_cap '3MB'\n")
+    try:
+        assert first.download(2_000_000) == 2_000_000
+        daemon.wait_readings()
+        first.set_mac("02:00:00:00:00:71")  # a fresh MAC: a fresh 5 MB default cap, but the same 3 MB pool
+        daemon.wait_readings()
+        got = first.download(3_000_000, check=False, timeout=10)
+        assert got < 1_500_000, got  # what the pool had left, not a fresh allowance
+        device = daemon.api("GET", "/api/v1/devices/02:00:00:00:00:71")
+        assert "newcomers" in [limit["scope"] for limit in device["limits"]]
+    finally:
+        daemon.stop()
