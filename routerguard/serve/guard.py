@@ -14,6 +14,12 @@ bp.before_request(admin_guard)
 UNDO = {"blocked": False, "throttled": False}  # lifts on_unusual's pause or slow-down (and any manual block)
 
 
+@bp.app_context_processor
+def approval() -> dict:
+    """`waiting(mac)` for the templates: a device held until the admin approves it (asked only where shown)."""
+    return {"waiting": lambda mac: not service().snapshot().approved(mac)}
+
+
 @bp.post("/admin/devices/<mac>/approve")
 def approve(mac: str) -> Response | tuple[str, int]:
     return act(lambda: service().patch_device(mac, {"approved": True}), lambda error: device_page(mac, error),

@@ -68,3 +68,14 @@ def test_the_api_patches_approved_and_refuses_bad_values(site: Site) -> None:
 def test_the_undo_needs_the_admin(site: Site) -> None:
     response = requests.post(site.url("/admin/alerts/undo"), data={"mac": LAPTOP}, allow_redirects=False)
     assert response.status_code == 303 and "/login" in response.headers["Location"]
+
+
+def test_a_new_device_alert_offers_approve_while_it_waits(site: Site, admin: requests.Session) -> None:
+    approve_mode(site)
+    site.device(VISITOR, "192.168.8.150", "visitor")
+    core = site.core
+    core.alerts.record(core.now(), "new_device", VISITOR, "New device", {"mac": VISITOR, "hostname": "visitor",
+                                                                         "address": "192.168.8.150"}, "n", 0.0, [0])
+    assert f"/admin/devices/{VISITOR}/approve" in admin.get(site.url("/admin/alerts")).text
+    site.service.patch_device(VISITOR, {"approved": True})
+    assert f"/admin/devices/{VISITOR}/approve" not in admin.get(site.url("/admin/alerts")).text
