@@ -320,6 +320,8 @@ def _plan_parsers(plan: argparse.ArgumentParser) -> None:
     costs.add_argument("--from", dest="since", metavar="TIME", help="RFC 3339, e.g. 2026-11-20T00:00:00Z")
     costs.add_argument("--to", dest="until", metavar="TIME")
     costs.add_argument("--csv", action="store_true", help="print CSV (columns mac,group,bytes,amount,currency)")
+def cmd_approve(args: argparse.Namespace, client) -> Any:
+    return _changed(args, client.patch_device(args.mac, {"approved": True}))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -375,6 +377,8 @@ def parser() -> argparse.ArgumentParser:
     unblock = remote("unblock", cmd_unblock, "lift a block made with `block`")
     unblock.add_argument("mac")
     _plan_parsers(remote("plan", cmd_plan, "the plan and its bundles as a table; `plan add`, `plan remove`, `plan calibrate`, `plan costs`"))
+    approve = remote("approve", cmd_approve, "let a new device on the internet (under `new_devices 'approve'`)")
+    approve.add_argument("mac")
     return p
 
 

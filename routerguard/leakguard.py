@@ -26,8 +26,9 @@ from routerguard.attribute.categories import catalog
 from routerguard.attribute.names import address_text
 from routerguard.config.model import Config
 from routerguard.core import Core
-from routerguard.decide import alerts
+from routerguard.decide import alerts, guard
 from routerguard.decide.alerts import Alert
+from routerguard.decide.guard import Identity
 from routerguard.decide.limits import Snapshot, scope_key
 from routerguard.decide.periods import bucket_start
 from routerguard.decide.policy import Limit
@@ -43,6 +44,8 @@ from routerguard.units import rfc3339
 log = logging.getLogger("routerguard.leakguard")
 
 TOLD_KEY = "told_metered"  # meta: {mac: time of the DHCP ack that told it}
+IDENTITIES_KEY = "dhcp_identities"  # meta: {mac: [client id, hostname]} as each MAC first gave them
+BASELINE_KEY = "new_device_baseline"  # meta: set once the devices present at the first run were taken as known
 CAP_WORDS = {"daily": "daily cap", "weekly": "weekly cap", "monthly": "monthly cap"}
 
 
@@ -58,6 +61,8 @@ class LeakGuard:
         self._history_hour: int | None = None  # the hour the cache below is for
         self._history: dict[str, list[tuple[int, int]]] = {}  # mac -> its hourly bytes before that hour
         self.core.told_metered.update(json.loads(self.core.db.get_meta(TOLD_KEY) or "{}"))
+        self._baseline_taken = self.core.db.get_meta(BASELINE_KEY) is not None
+        self._identities = {mac: Identity(*pair) for mac, pair in json.loads(self.core.db.get_meta(IDENTITIES_KEY) or "{}").items()}
         # 10-minute writes of every device's top destinations cost 17 MB of flash a day (bench/flash_writes.py).
         self.core.db.fold_writers.append(self._write)
 
@@ -126,16 +131,69 @@ class LeakGuard:
                                              {"subject": "device", "name": self._who(mac)}))
             recent = sum(n for _, n in self._recent.get(mac, ()))
             if recent >= alerts.MIN_BURST_BYTES:
-                found += [(a, [0]) for a in self._unusual(mac, recent, now) if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
+                unusual = [a for a in self._unusual(mac, recent, now) if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
+                found += [(self._act_on_unusual(a, snap, now) if i == 0 else a, [0]) for i, a in enumerate(unusual)]
         if config.bundles:  # the plan as eSIM bundles: one about to lapse unused, the last one run out
             found += [(a, [0]) for a in alerts.bundle_alerts(self._bundles_now(snap), now)
                       if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
+        newcomers = [a for a in self._newcomers(now) if 0 not in self.core.alerts.sent_levels(a.scope, a.period)]
+        if not self._baseline_taken:  # the first run: who is here already is no news
+            for alert in newcomers:
+                self.core.alerts.mark_sent(alert.scope, alert.period, [0])
+            self.core.db.put_meta(BASELINE_KEY, rfc3339(now) or "")
+            self._baseline_taken, newcomers = True, []
+        found += [(a, [0]) for a in newcomers]
         return [(alert, levels) for alert, levels in found if alert]
 
     def _bundles_now(self, snap: Snapshot) -> list[alerts.BundleNow]:
         names = {b.id: b.name for b in snap.config.bundles}
         return [alerts.BundleNow(a.id, names.get(a.id, a.id), a.start, a.end, a.quota, a.left, a.state)
                 for a in snap.bundle_plan().accounts]
+
+    # --- guarding the guard: who joined, who borrowed a MAC, what unusual use does -------
+
+    def _newcomers(self, now: float) -> list[Alert]:
+        """new_device for each unconfigured MAC the first time (sent once, kept in alert_sent); borrowed_mac for a MAC
+        showing another's DHCP identity."""
+        config, directory = self.core.config, self.core.directory
+        found, changed = [], False
+        for mac in directory.macs():
+            info = directory.info(mac)
+            if info is None:
+                continue
+            if mac not in config.devices:
+                address = min((ip for ip in info.ips if ":" not in ip), default=min(info.ips, default=None))
+                found.append(guard.new_device(mac, info.hostname, address))
+            shown = Identity(info.client_id, info.hostname)
+            if shown == Identity():
+                continue
+            matched = guard.borrowed_from(mac, shown, self._identities)
+            if matched:
+                other, part = matched
+                found.append(guard.borrowed_mac(mac, other, part, getattr(shown, part), self._who(other), now))
+            else:
+                kept = self._identities.get(mac, Identity()).merged(shown)
+                if kept != self._identities.get(mac):
+                    self._identities[mac], changed = kept, True
+        if changed:
+            self.core.db.put_meta(IDENTITIES_KEY, json.dumps({m: [i.client_id, i.hostname] for m, i in self._identities.items()}))
+        return found
+
+    def _act_on_unusual(self, alert: Alert, snap: Snapshot, now: float) -> Alert:
+        """`config notify` `on_unusual`: also slow the device down or pause it for an hour (never an exempt one)."""
+        action, mac = self.core.config.notify.on_unusual, alert.mac
+        if action == "notify" or mac is None or snap.device(mac).decision.state == "exempt":
+            return alert
+        until = now + guard.ACTION_SECONDS
+        kbit = None
+        if action == "pause":
+            self.core.adjustments.block(mac, until)
+        else:
+            own = snap.device(mac).own
+            kbit = (own.throttle_kbit if own else None) or guard.DEFAULT_THROTTLE_KBIT
+            self.core.adjustments.hold_throttle(mac, until, kbit)
+        self.core.on_change()
+        return guard.acted(alert, action, kbit)
 
     def _threshold(self, scope: str, what: str, limit: Limit, mac: str | None, subject: dict) -> tuple[Alert | None, list[int]]:
         sent = self.core.alerts.sent_levels(scope, _start(limit) or 0.0)

@@ -15,10 +15,13 @@ passing by with random MACs, bench/year.py).
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 
 from routerguard.store.db import Database
+
+HOLDS_KEY = "throttle_holds"  # meta: {mac: [until, kbit]}, the throttles set for a while (on_unusual 'throttle')
 
 Key = tuple[str, float | None]  # (scope, period start)
 
@@ -44,6 +47,8 @@ class Adjustments:
         for scope, start, offset, said, said_bytes, moment in db.query(
                 "SELECT scope, period_start, bytes, said, said_bytes, time FROM calibration ORDER BY id"):
             self._calibrations[(scope, start)] = Calibration(offset, said, said_bytes, moment)
+        self._holds: dict[str, tuple[float, int]] = {mac: (until, kbit) for mac, (until, kbit)
+                                                      in json.loads(db.get_meta(HOLDS_KEY) or "{}").items()}
 
     def _note(self, key: Key, kind: str, nbytes: int, up: int | None, down: int | None) -> None:
         if kind == "topup":
@@ -100,3 +105,25 @@ class Adjustments:
     def blocks(self, now: float) -> dict[str, float | None]:
         """Manual blocks in force: mac -> until (None: until unblocked)."""
         return {mac: until for mac, until in self.db.query("SELECT mac, until FROM block") if until is None or until > now}
+
+    def hold_throttle(self, mac: str, until: float, kbit: int) -> None:
+        """Slow `mac` down to `kbit` until `until`, whatever its caps say (an unusual burst, on_unusual 'throttle')."""
+        with self._lock:
+            self._holds[mac] = (until, kbit)
+            self._write_holds()
+
+    def release_throttle(self, mac: str) -> bool:
+        """Lift a held throttle; whether there was one."""
+        with self._lock:
+            found = self._holds.pop(mac, None) is not None
+            if found:
+                self._write_holds()
+            return found
+
+    def throttles(self, now: float) -> dict[str, tuple[float, int]]:
+        """Held throttles in force: mac -> (until, kbit)."""
+        with self._lock:
+            return {mac: held for mac, held in self._holds.items() if held[0] > now}
+
+    def _write_holds(self) -> None:
+        self.db.put_meta(HOLDS_KEY, json.dumps({mac: list(held) for mac, held in self._holds.items()}))

@@ -6,8 +6,18 @@ address in the neighbour table and the DHCP leases), or between the internet
 and the router itself (its own line, "router"). Either side may open it: a
 flow opened from the internet (a port forward, an IPv6 connection to a
 device) has the device as its responder, so its original direction is the
-device's download. Traffic between the LAN and the router (DNS to dnsmasq,
-this page) and inside the LAN crosses no uplink and is not charged to anyone.
+device's download. Traffic between the LAN and the router (this page) and
+inside the LAN crosses no uplink and is not charged to anyone.
+
+Except DNS: the router's resolver forwards what it cannot answer as the
+router's own traffic, so a device could move data through it (a DNS tunnel)
+that no cap of its own would see. A device's DNS to the router (the LAN side:
+its queries up, the answers down) is charged to it, and the same bytes are
+moved off the router's line in the same reading, as far as the router's line
+moved any: what the cache answered crossed no uplink and is charged to no
+one. The plan's total stays exact; the split between a device and the router
+is as exact as "the router's upstream DNS of a reading is what its devices
+asked for" (see docs/guard.md).
 """
 
 from __future__ import annotations
@@ -33,13 +43,15 @@ from routerguard.read.leases import LeaseFile
 log = logging.getLogger("routerguard.meter")
 
 UNKNOWN_PATIENCE = 10  # readings to wait for a source address to show up in the neighbour table
-Key = tuple  # (opener, responder, ct mark): packed addresses, the responder's after any DNAT
+Key = tuple  # (opener, responder, ct mark[, dns]): packed addresses, the responder's after any DNAT
+DNS_PORT = 53
+DNS_PROTOCOLS = (6, 17)  # TCP, UDP
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 
 
 def flow_key(flow: conntrack.Flow) -> Key:
-    """A flow's real ends: the reply's source is where a port forward (DNAT) really took it."""
-    return flow.src, flow.reply_src, flow.mark
+    """A flow's real ends: the reply's source is where a port forward (DNAT) really took it; and whether it is DNS."""
+    return flow.src, flow.reply_src, flow.mark, flow.dport == DNS_PORT and flow.proto in DNS_PROTOCOLS
 
 
 class Accounts(Protocol):
@@ -71,6 +83,7 @@ class Charge(NamedTuple):
     address: bytes  # the payer's end of the flow
     remote: bytes  # the other end, on the internet
     inbound: bool  # opened from the internet: the original direction is the payer's download
+    relayed: bool = False  # DNS to the router's resolver: charged to the device, moved off the router's line
 
     def oriented(self, original: int, reply: int) -> tuple[int, int]:
         """A flow's bytes as the payer's (up, down)."""
@@ -85,9 +98,12 @@ def attribute(key: Key, local: set[bytes], lan_mac: Callable[[bytes], str | None
     belongs to; `mark_mac`: the device a ct mark names. A responder on the
     LAN means the flow was opened from outside it.
     """
-    opener, responder, mark = key
+    opener, responder, mark, *dns = key
     if responder in local:
-        return None  # to the router itself (DNS, the page, the redirect): crosses no uplink
+        payer = (mark_mac(mark) or lan_mac(opener)) if dns and dns[0] else None
+        # DNS to the router's resolver: relayed upstream as the router's own. Anything else to the router itself
+        # (the page, the redirect) crosses no uplink.
+        return Charge(payer, opener, responder, False, relayed=True) if payer else None
     if id_of_mark(mark) == FREE_ID:
         return None  # left by an unmetered uplink: nobody pays
     inbound = lan_mac(responder) is not None
@@ -96,6 +112,25 @@ def attribute(key: Key, local: set[bytes], lan_mac: Callable[[bytes], str | None
     address, remote = (responder, opener) if inbound else (opener, responder)
     payer = mark_mac(mark) or (ROUTER if opener in local else lan_mac(address) or UNKNOWN)
     return Charge(payer, address, remote, inbound)
+
+
+def move_relayed(charged: dict[str, list[int]], relayed: dict[str, list[int]]) -> dict[str, tuple[int, int]]:
+    """Charge each device the DNS it asked the router for, moving the same bytes off the router's line (as far as the
+    router's line moved any this reading: a cached answer crossed no uplink). Devices are served in the order of
+    their MACs; up and down are moved separately. Returns what was moved, per device."""
+    router = charged.get(ROUTER)
+    moved: dict[str, tuple[int, int]] = {}
+    if router is None:
+        return moved
+    for mac in sorted(relayed):
+        up, down = (min(relayed[mac][i], router[i]) for i in (0, 1))
+        if not up and not down:
+            continue
+        total = charged.setdefault(mac, [0, 0])
+        total[0], total[1] = total[0] + up, total[1] + down
+        router[0], router[1] = router[0] - up, router[1] - down
+        moved[mac] = (up, down)
+    return moved
 
 
 def enable_accounting() -> None:
@@ -234,11 +269,19 @@ class Meter:
         self._refresh_directory()
         now = self.accounts.now()
         charged: dict[str, list[int]] = {}
+        relayed: dict[str, list[int]] = {}
+        resolver: dict[str, bytes] = {}  # the router's address each device asked (its destination for the breakdown)
         for key, original, reply in self.events.take():
             charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
             if charge is None:
                 continue
             up, down = charge.oriented(original, reply)
+            if charge.relayed:
+                asked = relayed.setdefault(charge.payer, [0, 0])
+                asked[0] += up
+                asked[1] += down
+                resolver[charge.payer] = charge.remote
+                continue
             if charge.payer is UNKNOWN:
                 waiting = self._unknown.setdefault((charge.address, charge.remote), [0, 0, 0])
                 waiting[0] += up
@@ -249,6 +292,8 @@ class Meter:
             total[1] += down
             self.accounts.destinations.add(charge.payer, charge.remote, up, down)
         unattributed = self._settle_unknown(charged)
+        for mac, (up, down) in move_relayed(charged, relayed).items():
+            self.accounts.destinations.add(mac, resolver[mac], up, down)
         for mac, (up, down) in charged.items():
             self.accounts.ledger.add(mac, up, down, now)
             if mac != ROUTER:

@@ -28,6 +28,7 @@ class DeviceInfo:
     ips: set[str] = field(default_factory=set)
     hostname: str | None = None
     last_seen: float = 0.0
+    client_id: str | None = None  # what it gave DHCP as its client id (option 61)
 
 
 class Directory:
@@ -44,6 +45,7 @@ class Directory:
             for lease in leases:
                 info = self._info(lease.mac)
                 info.hostname = lease.hostname or info.hostname
+                info.client_id = lease.client_id or info.client_id
                 self._claim(lease.ip, lease.mac)
             for n in neighbours:
                 if lan_ifindex is None or n.ifindex == lan_ifindex:
@@ -92,7 +94,7 @@ class Directory:
     def info(self, mac: str) -> DeviceInfo | None:
         with self._lock:
             info = self._devices.get(mac)
-            return DeviceInfo(info.mac, set(info.ips), info.hostname, info.last_seen) if info else None
+            return DeviceInfo(info.mac, set(info.ips), info.hostname, info.last_seen, info.client_id) if info else None
 
     def macs(self) -> list[str]:
         with self._lock:

@@ -19,6 +19,7 @@ from routerguard.config.bundles import OPTIONS as BUNDLE_OPTIONS, Bundle, read_b
 from routerguard.config.caps import Cap, Period
 from routerguard.config.categories import domain_problem, shipped_ids
 from routerguard.reasons import Refusal
+from routerguard.units import parse_size
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -76,6 +77,7 @@ class Main:
     server_name: tuple[str, ...] = ()  # more names the page answers to (the Host check), e.g. 'router.lan'
     firewall_config: str | None = "/etc/config/firewall"  # OpenWrt's UCI firewall: is flow offloading on? ('' = none)
     fw4_include: str | None = None  # the table as last built, for fw4 to load at its start (include.py)
+    new_devices: str = "allow"  # allow | approve: a MAC with no `config device` section waits for the admin
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Device:
     cap: Cap | None = None
     exempt: bool = False
     block: tuple[str, ...] = ()
+    approved: bool = True  # under `new_devices 'approve'`: a configured device is approved unless `option approved '0'`
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class Notify:
     bark: str = BARK_SERVER
     bark_key: str | None = None
     language: str = "en"  # of the chat channels' messages; the webhook's JSON keeps the English sentence
+    on_unusual: str = "notify"  # notify | throttle | pause: what an unusual-use alert also does to the device
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,7 @@ class Config:
     notify: Notify = Notify()
     agent: Agent = Agent()
     bundles: tuple[Bundle, ...] = ()  # `config bundle` sections, in the file's order (config/bundles.py)
+    newcomer_cap: int | None = None  # `config defaults` `option newcomer_cap`: one allowance all unconfigured MACs share
 
     @property
     def uplink_names(self) -> tuple[str, ...]:
@@ -302,6 +307,17 @@ def _cap(r: _Reader, size_option: str, required: bool, default_period: str = "no
 _CAP_OPTIONS = ("cap", "period", "reset_day", "reset_hour", "start", "days", "action", "throttle")
 
 
+NEW_DEVICES = ("allow", "approve")
+ON_UNUSUAL = ("notify", "throttle", "pause")
+
+
+def _size(text: str) -> int:
+    size = parse_size(text)
+    if size <= 0:
+        raise ValueError(f"{text!r}: give a size above zero, e.g. '2GB'")
+    return size
+
+
 def _main(r: _Reader) -> Main:
     listen = []
     for text in r.values("listen"):
@@ -328,6 +344,7 @@ def _main(r: _Reader) -> Main:
         server_name=tuple(_server_names(r)),
         firewall_config=r.text("firewall_config", "/etc/config/firewall") or None,
         fw4_include=r.text("fw4_include") or None,
+        new_devices=r.choice("new_devices", NEW_DEVICES, "allow") or "allow",
     )
 
 
@@ -374,6 +391,7 @@ def _device(r: _Reader) -> Device | None:
         cap=_cap(r, "cap", required=False),
         exempt=r.convert("exempt", _boolean, False),  # type: ignore[arg-type]
         block=r.values("block"),
+        approved=r.convert("approved", _boolean, True),  # type: ignore[arg-type]
     )
     return device if mac else None
 
@@ -485,6 +503,7 @@ def _notify(r: _Reader) -> Notify:
     options["telegram_api"] = (options["telegram_api"] or TELEGRAM_API).rstrip("/")
     options["bark"] = (options["bark"] or BARK_SERVER).rstrip("/")
     options["language"] = options["language"] or "en"
+    options["on_unusual"] = r.choice("on_unusual", ON_UNUSUAL, "notify") or "notify"
     return Notify(thresholds=tuple(sorted(set(thresholds))), **options)  # type: ignore[arg-type]
 
 
@@ -501,16 +520,16 @@ def _agent(r: _Reader) -> Agent:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
-                    "leases", "server_name", "firewall_config", "fw4_include"),
+                    "leases", "server_name", "firewall_config", "fw4_include", "new_devices"),
     "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
-    "defaults": _CAP_OPTIONS,
+    "defaults": _CAP_OPTIONS + ("newcomer_cap",),
     "group": ("id", "name", "block") + _CAP_OPTIONS,
-    "device": ("mac", "name", "group", "exempt", "block") + _CAP_OPTIONS,
+    "device": ("mac", "name", "group", "exempt", "block", "approved") + _CAP_OPTIONS,
     "uplink": ("ifname", "metered"),
     "category": ("id", "name", "domain"),
     "saver": ("block",),
-    "notify": ("threshold", *NOTIFY_OPTIONS),
+    "notify": ("threshold", "on_unusual", *NOTIFY_OPTIONS),
     "agent": ("enabled", "listen", "community", "v3_user", "v3_auth_key", "v3_priv_key"),
     "bundle": BUNDLE_OPTIONS,
 }
@@ -547,7 +566,8 @@ def build(package: uci.Package, path: str) -> Config:
         problems.append(Problem(path, 1, "main", None, "missing `config routerguard 'main'` with lan_if, wan_if, listen, data_dir"))
     snmp = single("snmp", _snmp)
     plan = single("plan", _plan)
-    default_cap = single("defaults", lambda r: _cap(r, "cap", required=True))
+    defaults = single("defaults", lambda r: (_cap(r, "cap", required=True), r.convert("newcomer_cap", _size)))
+    default_cap, newcomer_cap = defaults if defaults else (None, None)
 
     categories = tuple(_category(r) for r in readers("category"))
     known_categories = shipped_ids() | {c.id for c in categories}
@@ -585,7 +605,7 @@ def build(package: uci.Package, path: str) -> Config:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
     assert main is not None  # its absence is a problem, raised above
     return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent,
-                  bundles)
+                  bundles=bundles, newcomer_cap=newcomer_cap)  # type: ignore[arg-type]
 
 
 def load_config(path: str) -> Config:

@@ -81,6 +81,7 @@ class Snapshot:
         self._scopes: dict[str, Limit] = {}
         self._devices: dict[str, DeviceLimits] = {}
         self.blocks = adjustments.blocks(now)
+        self.held = adjustments.throttles(now)  # mac -> (until, kbit): throttles held for a while
         self.warn_percent = warn_percent(config)
         self._bounds: dict[Period, tuple[float | None, float | None]] = {}
 
@@ -130,6 +131,7 @@ class Snapshot:
         """The plan's count before calibration (what routerguard metered in its window); None without a plan."""
         limit = self.plan()
         return None if limit is None else self._counted(scope_key("plan"), limit.start, self.ledger.macs())
+
     def bundle_plan(self) -> BundlePlan:
         """The plan made of bundles (only with `config bundle` sections): see the end of this module."""
         if self._bundle_plan is None:
@@ -154,6 +156,25 @@ class Snapshot:
         """The plan's bytes in one hour bucket (one query: a boundary's mark when first worked out late)."""
         return sum(up + down for _, _, up, down in self.ledger.series(None, bucket, bucket + 1, lambda h: h,
                                                                      by_device=False))
+    def newcomers(self) -> Limit | None:
+        """The one allowance every MAC with no `config device` section shares (`option newcomer_cap`), on top of
+        each one's default cap: random MACs cannot multiply it. Its period and action are the default cap's."""
+        default, pool = self.config.default_cap, self.config.newcomer_cap
+        if default is None or pool is None:
+            return None
+        key = scope_key("newcomers")
+        if key not in self._scopes:
+            macs = [mac for mac in self.ledger.macs() if mac not in self.config.devices and mac != ROUTER]
+            cap = Cap(pool, default.period, default.action, default.throttle_kbit)
+            self._scopes[key] = self._limit("newcomers", key, cap, macs)
+        return self._scopes[key]
+
+    def approved(self, mac: str) -> bool:
+        """Whether a device may reach the internet at all: under `new_devices 'approve'`, once the admin said so."""
+        if self.config.main.new_devices != "approve":
+            return True
+        device = self.config.devices.get(mac)
+        return bool(device and device.approved)
 
     def group(self, gid: str) -> Limit | None:
         group = self.config.groups.get(gid)
@@ -183,8 +204,10 @@ class Snapshot:
             own = self._limit("device", scope_key("device", mac), device.cap, [mac])
         elif group_limit is None and config.default_cap and mac != ROUTER:
             own = self._limit("default", scope_key("device", mac), config.default_cap, [mac])
-        limits = [limit for limit in (own, group_limit, self.plan()) if limit is not None]
-        decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks,
+        pool = self.newcomers() if device is None and mac != ROUTER else None
+        limits = [limit for limit in (own, pool, group_limit, self.plan()) if limit is not None]
+        decision = decide(limits, exempt=bool(device and device.exempt), blocked=mac in self.blocks or not self.approved(mac),
+                          held_kbit=self.held[mac][1] if mac in self.held else None,
                           warn_percent=self.warn_percent)
         return DeviceLimits(own, limits, decision)
 

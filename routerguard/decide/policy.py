@@ -49,11 +49,13 @@ class Decision:
     throttle_kbit: int | None = None
 
 
-def decide(limits: list[Limit], exempt: bool = False, blocked: bool = False, warn_percent: float = DEFAULT_WARN_PERCENT) -> Decision:
+def decide(limits: list[Limit], exempt: bool = False, blocked: bool = False, warn_percent: float = DEFAULT_WARN_PERCENT,
+           held_kbit: int | None = None) -> Decision:
     """The state of one device.
 
     Exempt devices are never cut off (their usage still counts towards the
-    plan); a manual block applies to everyone else whatever the caps say.
+    plan); a manual block applies to everyone else whatever the caps say;
+    a held throttle (`held_kbit`, an unusual burst's) slows it whatever the caps say.
     """
     if exempt:
         return Decision(EXEMPT)
@@ -66,7 +68,11 @@ def decide(limits: list[Limit], exempt: bool = False, blocked: bool = False, war
     throttles = [limit for limit in exhausted if limit.action == "throttle"]
     if throttles:
         slowest = min(throttles, key=lambda limit: limit.throttle_kbit or 0)
+        if held_kbit and held_kbit < (slowest.throttle_kbit or held_kbit + 1):
+            return Decision(THROTTLED, None, held_kbit)
         return Decision(THROTTLED, slowest, slowest.throttle_kbit)
+    if held_kbit:
+        return Decision(THROTTLED, None, held_kbit)
     warned = [limit for limit in limits if limit.percent() >= warn_percent]
     if warned:
         return Decision(WARNED, max(warned, key=Limit.percent))

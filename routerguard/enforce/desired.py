@@ -50,12 +50,14 @@ class Scopes:
         self.core, self.snap = core, snap
         self.quotas: dict[str, Quota] = {}
 
-    def quota(self, label: str, key: str, limit: Limit, group: str | None = None) -> str | None:
-        """The name of the quota object for `limit`, or None when its action does not cut."""
+    def quota(self, label: str, key: str, limit: Limit, group: str | None = None, others: tuple = ()) -> str | None:
+        """The name of the quota object for `limit`, or None when its action does not cut.
+
+        `others`: more of the basis (the newcomers' pool: the configured MACs, who are not in it)."""
         if limit.action not in CUTTING:
             return None
         basis = (limit.start, self.core.adjustments.reset_offset(key, limit.start),
-                 members(self.snap.config, group) if group else None)
+                 members(self.snap.config, group) if group else None, *others)
         offset = self.core.adjustments.calibration_offset(key, limit.start)
         if offset:  # only then, so that an uncalibrated scope keeps the name (and the count) it always had
             basis += (("calibration", offset),)
@@ -73,7 +75,17 @@ class Scopes:
         start, end = self.snap.bounds(cap.period)
         limit = Limit("default", cap.bytes, 0, cap.action, cap.throttle_kbit, start, end)
         name = self.quota("newcomers", "newcomers", limit)
-        return [(name, limit)] if name else []
+        found = [(name, limit)] if name else []
+        pool = self.pool()
+        return found + [pool] if pool else found
+
+    def pool(self) -> Named | None:
+        """The allowance all unconfigured MACs share (`newcomer_cap`), or None."""
+        limit = self.snap.newcomers()
+        if limit is None:
+            return None
+        name = self.quota("pool", scope_key("newcomers"), limit, others=(tuple(sorted(self.snap.config.devices)),))
+        return (name, limit) if name else None
 
 
 def guard(names: list[Named], decision_state: str, throttle_kbit: int | None) -> Guard:
@@ -111,7 +123,8 @@ def build(core: Core, marks: Marks, captive: Captive | None) -> Ruleset:
     plan_limit = snap.plan()
     plan = scopes.quota("plan", scope_key("plan"), plan_limit) if plan_limit else None
     plan_named = [(plan, plan_limit)] if plan and plan_limit else []
-    newcomer = guard(scopes.newcomers() + plan_named, OK, None)
+    approve = config.main.new_devices == "approve"
+    newcomer = guard(scopes.newcomers() + plan_named, BLOCKED if approve else OK, None)  # under approve: held till approved
     devices = []
     addresses = addresses_by_mac(core.directory.current())
     known = set(core.known_macs())
@@ -124,8 +137,9 @@ def build(core: Core, marks: Marks, captive: Captive | None) -> Ruleset:
             continue
         device_guard = _guard(scopes, mac, device_id, plan) if mac in known else newcomer
         devices.append(Device(mac, device_id, device_guard, addresses.get(mac, ())))
+    dns_free = tuple(d.mac for d in devices if not d.guard.blocked) if approve else None
     return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
-                   newcomer, plan, captive, saver.desired(config))
+                   newcomer, plan, captive, saver.desired(config), dns_free)
 
 
 def _guard(scopes: Scopes, mac: str, device_id: int, plan: str | None) -> Guard:
@@ -139,6 +153,9 @@ def _guard(scopes: Scopes, mac: str, device_id: int, plan: str | None) -> Guard:
             name = scopes.quota(f"dev{device_id}", scope_key("device", mac), limit)
         elif limit.scope == "group":
             name = scopes.quota(f"grp_{gid}", scope_key("group", gid), limit, group=gid)
+        elif limit.scope == "newcomers":
+            pool = scopes.pool()
+            name = pool[0] if pool else None
         else:
             name = plan
         if name:

@@ -14,6 +14,8 @@ transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
       none (a flow opened from the internet, before the device answers): daddr vmap @dev_by_ip4/6 -> dev_N
     dev_N: the device's guard: counted, quotas charged, cut (reject), or slowed (limit)
     captive (nat prerouting): blocked MACs' plain HTTP -> our responder
+    dns_guard (input): a cut (or unapproved) device's DNS to the router itself, rate-limited per MAC
+    dns_answers (output): the router's answers to it, limited in bytes per device
     router_out / router_in: the router's own traffic, counted and charged to the plan, never cut
 
 Each device's chain, and the router's, starts with two named counters, its
@@ -59,6 +61,11 @@ LIMIT_BURST = 1500  # bytes on top of nft's one second of rate, so a full-size p
 BYTES_PER_KBIT = 125
 PROBE_ADDRESS, PROBE_ADDRESS6 = "192.0.2.1", "2001:db8::1"  # documentation addresses: `nft -c` only needs some
 ADDRESS_MAPS = {"ipv4": "dev_by_ip4", "ipv6": "dev_by_ip6"}  # a device's chain by its LAN address, per family
+DNS_GUARD_PRIORITY = "filter - 10"  # input hook; a drop is final whatever fw4's input chain would accept
+DNS_PORT = 53
+DNS_RATE, DNS_BURST = 20, 50  # queries a second (and at once) a cut device may send the router's resolver: no tunnel
+DNS_RATE_TIMEOUT = "1m"  # a MAC's limiter is forgotten this long after its last query
+DNS_ANSWER_KBYTES, DNS_ANSWER_BURST_KBYTES = 2, 4  # answers' bytes a second (and at once) to a cut device
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class Ruleset:
     plan: str | None = None  # the plan's quota, also charged by the router and by flows of no known device
     captive: Captive | None = None
     saver: Saver = Saver()  # the leak guard's data saver and unmetered uplinks (saver.py)
+    dns_free: tuple[str, ...] | None = None  # `new_devices 'approve'`: the MACs whose DNS is not limited; None: all but @blocked
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,8 @@ def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset
     that finds the kernel counted less than the database holds).
     """
     lines = [f"flush table {TABLE}", f"flush map {TABLE} dev_by_mac", f"flush map {TABLE} dev_by_mark",
-             *(f"flush map {TABLE} {name}" for name in ADDRESS_MAPS.values()), f"flush set {TABLE} blocked"]
+             *(f"flush map {TABLE} {name}" for name in ADDRESS_MAPS.values()), f"flush set {TABLE} blocked",
+             f"flush set {TABLE} dns_free"]
     lines += [f"delete quota {TABLE} {name}" for name in sorted(recount & present.quotas)]
     lines += _body(rules)
     wanted = present_after(rules)
@@ -169,7 +178,7 @@ def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset
 
 def present_after(rules: Ruleset) -> Present:
     """What the table holds once `rules` are applied."""
-    chains = {"forward", "upstream", "downstream", "cut"} | {chain for chain, _ in _guards(rules)}
+    chains = {"forward", "upstream", "downstream", "cut", "dns_guard", "dns_answers"} | {chain for chain, _ in _guards(rules)}
     chains |= {f"mark_{d.id}" for d in rules.devices}
     if rules.captive:
         chains.add("captive")
@@ -210,6 +219,9 @@ def _body(rules: Ruleset) -> list[str]:
         f"add map {TABLE} dev_by_mark {{ type mark : verdict; }}",
         *(f"add map {TABLE} {name} {{ type {family}_addr : verdict; }}" for family, name in ADDRESS_MAPS.items()),
         f"add set {TABLE} blocked {{ type ether_addr; }}",
+        f"add set {TABLE} dns_free {{ type ether_addr; }}",
+        f"add set {TABLE} dns_rate {{ type ether_addr; flags dynamic,timeout; timeout {DNS_RATE_TIMEOUT}; size 65535; }}",
+        f"add set {TABLE} dns_down {{ type mark; flags dynamic,timeout; timeout {DNS_RATE_TIMEOUT}; size 65535; }}",
         *saver.declarations(rules.saver, TABLE),
     ]
     lines += [_quota(q) for q in rules.quotas]
@@ -224,6 +236,7 @@ def _body(rules: Ruleset) -> list[str]:
         lines += _guard(rules, chain, guard, counted=chain != NEWCOMER_CHAIN)
     lines += _elements(rules)
     lines += _captive(rules)
+    lines += _dns_guard(rules)
     lines += _router(rules)
     lines += saver.router(rules.saver, TABLE, _names(rules.wan_ifs), KEEP_BITS) if rules.wan_ifs else []
     return lines
@@ -304,7 +317,47 @@ def _elements(rules: Ruleset) -> list[str]:
     blocked = [d.mac for d in rules.devices if d.guard.blocked]
     if blocked:
         lines.append(f"add element {TABLE} blocked {{ {', '.join(blocked)} }}")
+    if rules.dns_free:
+        lines.append(f"add element {TABLE} dns_free {{ {', '.join(rules.dns_free)} }}")
     return lines
+
+
+def _dns_guard(rules: Ruleset) -> list[str]:
+    """A cut device's DNS to the router's own resolver: no way around the cut.
+
+    The router's resolver forwards what it cannot answer, as the router's own
+    traffic: random names under a tunnel server's domain carry data both ways
+    (13.7 MB/s measured). Limited to DNS_RATE queries a second per MAC (each
+    MAC its own limiter in a dynamic set), names still resolve for the captive
+    page and the device's own page; no tunnel carries more than a few KB/s.
+    DNS over TCP is refused outright: one TCP query can fetch a 64 KB answer.
+    A query's answer can be 50 times its size (a 1 KB TXT record): the answers
+    to a held device are limited in bytes too (DNS_ANSWER_KBYTES, plenty for
+    names). The output hook knows no MAC, so the query marks its conntrack
+    entry with the device's id (the id bits of the ct mark, as a forwarded
+    flow's; the meter charges no flow whose responder is the router), and
+    the answers are limited per mark; a MAC with no id yet shares the
+    newcomers' mark. Which MACs are held: those in @blocked, or, under
+    `new_devices 'approve'`, every MAC not in @dns_free (approved and not
+    cut), so a MAC the daemon has not met yet is held from its first query.
+    """
+    lan = _name(rules.lan_if)
+    held = "ether saddr @blocked" if rules.dns_free is None else "ether saddr != @dns_free"
+    head = f"add rule {TABLE} dns_guard iifname {lan}"
+    dns = f"udp dport {DNS_PORT}"
+    ours = f"ct mark and {MARK_MASK:#010x}"
+    return [
+        f"add chain {TABLE} dns_guard {{ type filter hook input priority {DNS_GUARD_PRIORITY}; policy accept; }}",
+        f"{head} tcp dport {DNS_PORT} {held} reject with tcp reset",
+        f"{head} {dns} {ours} != 0x00000000 ct mark set ct mark and {KEEP_BITS:#010x}",  # let go when no longer held
+        f"{head} {dns} {held} ether saddr vmap @dev_by_mac",
+        f"{head} {dns} {held} {ours} 0x00000000 ct mark set ct mark and {KEEP_BITS:#010x} or {mark_of(NEWCOMER_ID):#010x}",
+        f"{head} {dns} {held} update @dns_rate"
+        f" {{ ether saddr limit rate over {DNS_RATE}/second burst {DNS_BURST} packets }} drop",
+        f"add chain {TABLE} dns_answers {{ type filter hook output priority {DNS_GUARD_PRIORITY}; policy accept; }}",
+        f"add rule {TABLE} dns_answers oifname {lan} udp sport {DNS_PORT} {ours} != 0x00000000 update @dns_down"
+        f" {{ {ours} limit rate over {DNS_ANSWER_KBYTES} kbytes/second burst {DNS_ANSWER_BURST_KBYTES} kbytes }} drop",
+    ]
 
 
 def _captive(rules: Ruleset) -> list[str]:

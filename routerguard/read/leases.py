@@ -21,6 +21,7 @@ class Lease(NamedTuple):
     ip: str
     hostname: str | None
     expiry: int
+    client_id: str | None = None  # DHCP option 61 as dnsmasq writes it (hex pairs), None for '*'
 
 
 def parse_leases(text: str) -> list[Lease]:
@@ -32,7 +33,8 @@ def parse_leases(text: str) -> list[Lease]:
         mac = fields[1].lower()
         if not MAC_RE.match(mac) or not (fields[0].isascii() and fields[0].isdigit()):  # '²'.isdigit()
             continue
-        leases.append(Lease(mac, fields[2], None if fields[3] == NO_HOSTNAME else fields[3], int(fields[0])))
+        client_id = fields[4] if len(fields) > 4 and fields[4] != NO_HOSTNAME else None
+        leases.append(Lease(mac, fields[2], None if fields[3] == NO_HOSTNAME else fields[3], int(fields[0]), client_id))
     return leases
 
 

@@ -18,6 +18,7 @@ from routerguard.config.file import format_size_option
 from routerguard.read.neighbours import local_addresses
 from routerguard.serve import (admin, api, breakdown, bundles, errors, fleet, guard_page, i18n, leakguard_api, notifications,
                                saver, security, selfservice, topups)
+from routerguard.serve import guard
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, StoredSessions, auth
 from routerguard.serve.context import SERVICE
 from routerguard.serve.openapi import document
@@ -47,6 +48,7 @@ def create_app(service: Service) -> Flask:
     for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp,
                       guard_page.bp, bundles.bp, topups.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(guard.bp)
     breakdown.install(app)
     _install_filters(app, service)
 

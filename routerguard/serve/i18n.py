@@ -429,6 +429,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_price_needs_currency": "required with a price.",
         "error_no_bundle": "There is no bundle {bid}.",
         "error_bad_bundle_id": "{value}: use 1 to 32 letters, digits, _ or -.",
+        # --- guard (network half: new devices, unusual use, no way around a cut) ---
+        "scope_newcomers": "Shared allowance of unknown devices",
+        "alert_kind_new_device": "New device",
+        "alert_kind_borrowed_mac": "Borrowed MAC",
+        "alert_new_device": "New device {name} joined the network at {address}.",
+        "alert_borrowed_mac_hostname": "Device {mac} appeared with the hostname {value} of {other_name}: another device may be using its MAC address.",
+        "alert_borrowed_mac_client_id": "Device {mac} appeared with the DHCP client id {value} of {other_name}: another device may be using its MAC address.",
+        "alert_done_throttle": "Slowed to {kbit} kbit/s for 1 hour.",
+        "alert_done_pause": "Paused for 1 hour.",
+        "approved": "Approved",
+        "not_approved": "Waiting for approval",
+        "approve": "Approve",
+        "approve_hint": "This device has no internet until you approve it; it still gets an address, names and this page.",
+        "undo": "Undo",
+        "throttled_until": "Slowed down until {when}",
+        "error_bad_approved": "Approved must be true or false.",
+        "error_bad_throttled": "Throttled can only be set to false (it lifts a slow-down after unusual use).",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -835,6 +852,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error_price_needs_currency": "填写价格时必填。",
         "error_no_bundle": "没有流量包 {bid}。",
         "error_bad_bundle_id": "{value}：请使用 1 至 32 个字母、数字、_ 或 -。",
+        # --- guard (network half: new devices, unusual use, no way around a cut) ---
+        "scope_newcomers": "未登记设备共享额度",
+        "alert_kind_new_device": "新设备",
+        "alert_kind_borrowed_mac": "MAC 地址被冒用",
+        "alert_new_device": "新设备 {name}接入了网络，地址 {address}。",
+        "alert_borrowed_mac_hostname": "设备 {mac} 出现时用的是 {other_name} 的主机名 {value}：可能有其他设备在冒用它的 MAC 地址。",
+        "alert_borrowed_mac_client_id": "设备 {mac} 出现时用的是 {other_name} 的 DHCP 客户端标识 {value}：可能有其他设备在冒用它的 MAC 地址。",
+        "alert_done_throttle": "已限速至 {kbit} kbit/s，持续 1 小时。",
+        "alert_done_pause": "已暂停上网 1 小时。",
+        "approved": "已批准",
+        "not_approved": "等待批准",
+        "approve": "批准上网",
+        "approve_hint": "批准之前此设备无法上网，但仍可获取地址、解析域名、打开本页面。",
+        "undo": "撤销",
+        "throttled_until": "限速至 {when}",
+        "error_bad_approved": "“已批准”只能是 true 或 false。",
+        "error_bad_throttled": "throttled 只能设为 false（解除异常用量后的限速）。",
     },
 }
 
@@ -947,12 +981,40 @@ def alert_text_in(alert: dict, lang: str) -> str:
             return translate_in(lang, f"alert_bundle_{params['event']}", name=params["name"], hours=params.get("hours"),
                                 left=format_size(params.get("left")), percent=params.get("percent"))
         if kind in ("unusual_rate", "unusual_hour"):
-            return translate_in(lang, f"alert_{kind}", name=params["name"], recent=format_size(params["recent"]),
+            text = translate_in(lang, f"alert_{kind}", name=params["name"], recent=format_size(params["recent"]),
                                 minutes=params["minutes"], usual=format_size(params["usual"]), factor=params["factor"],
                                 hour=params.get("hour", 0))
+            return _with_done(text, params, lang)
+        if kind in GUARD_KINDS:
+            return guard_text(kind, params, lang)
     except (KeyError, TypeError, ValueError):
         pass
     return alert.get("message", "")
+
+
+GUARD_KINDS = ("new_device", "borrowed_mac")
+
+
+def guard_text(kind: str, params: dict, lang: str) -> str:
+    """A new_device or borrowed_mac alert in `lang` (decide/guard.py's params)."""
+    if kind == "new_device":
+        mac, hostname = params["mac"], params["hostname"]
+        if lang == "zh-CN":  # full-width brackets, and a space between Latin text and Chinese
+            name = f"{mac}（{hostname}）" if hostname else f"{mac} "
+        else:
+            name = f"{mac} ({hostname})" if hostname else mac
+        return translate_in(lang, "alert_new_device", name=name, address=params["address"] or "-")
+    return translate_in(lang, f"alert_borrowed_mac_{params['part']}", mac=params["mac"], value=params["value"],
+                        other_name=params["other_name"])
+
+
+def _with_done(text: str, params: dict, lang: str) -> str:
+    """An unusual-use alert and what on_unusual did about it."""
+    done = params.get("done")
+    if not done:
+        return text
+    sep = "" if lang == "zh-CN" else " "
+    return text + sep + translate_in(lang, f"alert_done_{done}", kbit=params.get("kbit"))
 
 
 def alert_kind(kind: str) -> str:

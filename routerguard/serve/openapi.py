@@ -92,6 +92,7 @@ DEVICE = obj({
     "state": {"type": "string", "enum": list(STATES)}, "exempt": BOOL, "blocked": BOOL, "blocked_until": nullable(TIME),
     "block": {"type": "array", "items": TEXT}, "limits": {"type": "array", "items": ref("Limit")},
     "told_metered": BOOL,
+    "approved": BOOL, "throttled_until": nullable(TIME),  # guarding the guard (docs/guard.md)
 })
 
 DEVICE_PATCH = obj({
@@ -99,6 +100,7 @@ DEVICE_PATCH = obj({
     "group": nullable(TEXT), "exempt": BOOL, "cap": nullable(ref("CapInput")), "blocked": BOOL,
     "blocked_until": nullable(TIME), "blocked_for": nullable({"type": "integer", "minimum": 1, "maximum": MAX_BLOCK_SECONDS}),
     "block": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}},
+    "approved": BOOL, "throttled": {"type": "boolean", "enum": [False]},
 }, required=[], closed=True)
 
 GROUP = obj({"id": TEXT, "name": TEXT, "members": {"type": "array", "items": TEXT}, "cap": nullable(ref("Cap")),

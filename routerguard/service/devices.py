@@ -66,6 +66,8 @@ class Devices(Area):
             "blocked_until": rfc3339(until) if until else None,
             "block": list(configured.block) if configured else [],
             "told_metered": mac in core.told_metered,
+            "approved": snap.approved(mac),
+            "throttled_until": rfc3339(snap.held[mac][0]) if mac in snap.held else None,
             "limits": [self._limit_view(limit) for limit in limits.limits],
         }
 
@@ -87,7 +89,7 @@ class Devices(Area):
         mac = self._known(mac)
         if not isinstance(changes, dict):
             raise Invalid("the body must be a JSON object")
-        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block"}
+        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block", "approved", "throttled"}
         unknown = set(changes) - allowed
         if unknown:
             raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}")
@@ -117,6 +119,13 @@ class Devices(Area):
         if "block" in changes:
             categories = self._category_ids(changes["block"], "block")
             edits.append(lambda s: s.set_list("block", categories))
+        if "approved" in changes:
+            if not isinstance(changes["approved"], bool):
+                raise Invalid("approved must be true or false", "bad_approved")
+            approved = changes["approved"]  # a configured device is approved unless it says otherwise
+            edits.append(lambda s: s.delete("approved") if approved else s.set("approved", "0"))
+        if "throttled" in changes and changes["throttled"] is not False:
+            raise Invalid("throttled can only be set to false (lifts a throttle held after unusual use)", "bad_throttled")
         block_until = self._parse_block(changes)
         if edits:
             def change(package: uci.Package) -> None:
@@ -126,6 +135,8 @@ class Devices(Area):
             self.core.config_file.edit(change)
         if block_until is not False:
             self._apply_block(mac, changes.get("blocked", True), block_until)
+        if "throttled" in changes:
+            self.core.adjustments.release_throttle(mac)
         self.core.on_change()
         return self.device(mac)
 

@@ -71,6 +71,15 @@ class AlertLog:
             log.error("could not store an alert (%s)", e)
             return None
 
+    def mark_sent(self, scope: str, period: float, levels: list[int]) -> None:
+        """Count `levels` as sent without an alert: what was there before anyone needed telling (a baseline)."""
+        self.sent_levels(scope, period)
+        with self._lock:
+            self._sent[(scope, period)].update(levels)
+        with self.db.batch() as tx:
+            tx.executemany("INSERT OR IGNORE INTO alert_sent (scope, period, level) VALUES (?, ?, ?)",
+                           [(scope, period, level) for level in levels])
+
     def recent(self, limit: int) -> list[Stored]:
         """The newest alerts first."""
         rows = self.db.query("SELECT id, time, kind, mac, message, params FROM alert ORDER BY id DESC LIMIT ?", (limit,))
