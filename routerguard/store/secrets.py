@@ -1,7 +1,9 @@
 """The admin password and API tokens, hashed, in `data_dir/secrets.json`.
 
 A small JSON file rather than the usage database: the CLI changes it while
-the daemon runs, it is tiny, and an atomic replace keeps it whole. Only
+the daemon runs, it is tiny, and an atomic replace keeps it whole (the
+file fsynced, renamed over the old one, the directory fsynced: a power cut
+leaves the old or the new file, never an empty one). Only
 hashes are stored; a token is shown once, when it is made.
 """
 
@@ -47,8 +49,7 @@ class Secrets:
 
     def _save(self, data: dict[str, Any]) -> None:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        write_atomic(self.path, json.dumps(data, indent=1))
-        os.chmod(self.path, 0o600)
+        write_atomic(self.path, json.dumps(data, indent=1), mode=0o600)  # fsync, rename, fsync of data_dir
 
     def has_password(self) -> bool:
         return bool(self._load().get("password"))
@@ -99,8 +100,7 @@ class Secrets:
         The previous CLI token is revoked, so restarts leave one, not many.
         """
         token = self.new_token(CLI_LABEL, replace=True)
-        write_atomic(self.cli_token_path, token + "\n")
-        os.chmod(self.cli_token_path, 0o600)
+        write_atomic(self.cli_token_path, token + "\n", mode=0o600)
         return token
 
     def tokens(self) -> list[dict[str, str]]:
