@@ -253,6 +253,8 @@ class Database:
         Raises OSError (disk full, read-only) having written nothing.
         """
         with self._lock:
+            if not rows and not self._staged and self._journal.holds(meta):
+                return False  # nothing new (a command's commit right after another): no record, no flash
             commit = self._commit + 1
             if self._staged:
                 self._volatile.save(commit, self._staged)

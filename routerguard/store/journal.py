@@ -120,6 +120,10 @@ class Journal:
         self._end += written
         self._meta.update(changed)
 
+    def holds(self, meta: dict[str, str]) -> bool:
+        """Whether the journal's records already hold these meta values (a record of them would carry none)."""
+        return all(self._meta.get(key) == value for key, value in meta.items())
+
     def restart(self) -> None:
         """Empty the journal under a new name: the database holds everything it had."""
         os.ftruncate(self._fd, 0)

@@ -75,7 +75,7 @@ def test_meta_values_survive_folds_and_restarts_whatever_records_held_them(tmp_p
     ledger.db.close()
     db = open_db(tmp_path, run_dir)
     assert db.get_meta("wan") == "w"
-    assert db.get_meta(COMMIT_KEY) == "2"
+    assert db.get_meta(COMMIT_KEY) == "1"  # the second commit had nothing new: no record
 
 
 def test_volatile_values_are_those_of_the_last_commit_on_the_medium(tmp_path, run_dir):
@@ -139,3 +139,29 @@ def test_without_a_writable_run_folder_nothing_is_recovered_and_commits_go_on(tm
     db.stage_volatile("counts", "x")
     assert Ledger(db, hourly).commit()
     assert db.get_volatile("counts") is None
+
+
+def test_a_command_commits_the_usage_it_was_made_against_before_it_takes_effect(fleet_config):
+    from routerguard.core import Core
+
+    core = Core(str(fleet_config("")))
+    seen = []
+    core.on_change = lambda: seen.append(Journal(core.db._journal.path).read())  # the daemon's hook: the kernel
+    core.ledger.add(MAC, 1, 2, core.now())
+    core.on_change()  # what every command calls after its change
+    assert len(seen) == 1
+    assert [row[0] for record in seen[0] for row in record.rows] == [MAC]  # on the medium before the hook ran
+
+
+def test_a_commit_with_nothing_new_writes_nothing(tmp_path, run_dir):
+    db = open_db(tmp_path, run_dir)
+    ledger = Ledger(db, hourly)
+    ledger.add(MAC, 1, 2, T0)
+    assert ledger.commit(lambda meta: set_meta(meta, "clock", "1"))
+    size = os.path.getsize(db._journal.path)
+    assert ledger.commit(lambda meta: set_meta(meta, "clock", "1"))  # e.g. a command right after a commit
+    assert ledger.commit()
+    assert os.path.getsize(db._journal.path) == size
+    db.stage_volatile("counts", "c")  # new volatile values are a commit of their own
+    assert ledger.commit()
+    assert os.path.getsize(db._journal.path) > size
