@@ -19,11 +19,19 @@ buckets advancing as the day does; the leak guard (``LeakGuard``) keeps each
 device's top destinations meanwhile, the minute's bytes spread over the
 ``--names`` destinations a device talks to, and writes them with the folds.
 
+The kernel's counts go where the daemon puts them, in RAM (a file under
+/var/run, tmpfs on a router: store/volatile.py); here a tmpfs this script
+mounts in a mount namespace of its own, since this machine's /run may be on
+disk. Each commit's journal record is fdatasync'd (store/journal.py), as in
+the daemon.
+
 Two figures, from this process's /proc/self/io (it writes nothing else):
 
 - handed to the filesystem (``wchar``): the bytes of every write() and
-  pwrite(). What a log-structured flash filesystem (JFFS2) stores, before its
-  compression, and what routerguard controls.
+  pwrite(), less those of the RAM file (counted apart, by its size after
+  each commit: it is rewritten whole). What a log-structured flash
+  filesystem (JFFS2) stores, before its compression, and what routerguard
+  controls.
 - page cache dirtied (``write_bytes``): whole 4 KiB pages, each time one goes
   from clean to dirty, including SQLite's memory-mapped -shm file. After
   every commit the filesystem is synced, as the kernel's writeback would
@@ -57,6 +65,7 @@ from routerguard.enforce.desired import build
 from routerguard.enforce.enforcer import Enforcer
 from routerguard_lab.netns import Namespace, kill_all, new_prefix, sweep_stale
 from routerguard.leakguard import LeakGuard
+from routerguard.store import volatile
 from routerguard.store.db import FOLD_BYTES, JOURNAL_FILENAME
 
 DAY = 86400
@@ -177,18 +186,19 @@ def measure(devices: int, interval: int, history: int, names: int, days: int, se
         if counts is None or len(counts.bytes) != 2 * devices + 2:
             raise RuntimeError(f"the table's counters read {counts}, wanted {2 * devices + 2} of them")
         print(f"  kernel counts each commit saves: {len(counts.bytes)} counters of a table up {uptime:g} days, "
-              f"{len(recovery.dumps(counts))} B of JSON")
+              f"{len(recovery.dumps(counts))} B of JSON, in RAM ({volatile.RUN_DIRS[0]}, tmpfs)")
         commits = days * DAY // interval
         journal = os.path.join(data, JOURNAL_FILENAME)
         fd = os.open(data, os.O_RDONLY)
         sync_fs(fd)
         before, started = io_counters(), time.monotonic()
-        largest, folds = 0, 0
+        largest, folds, ram = 0, 0, 0
         for _ in range(commits):
             router.use(now, interval / 60)
             size = os.path.getsize(journal)
             if not router.daemon.commit():
                 raise RuntimeError("a commit failed")
+            ram += os.path.getsize(router.core.db.volatile_path or "")
             grown = os.path.getsize(journal) - size
             if grown < 0:
                 folds += 1
@@ -197,6 +207,8 @@ def measure(devices: int, interval: int, history: int, names: int, days: int, se
             now += interval
         after, elapsed = io_counters(), time.monotonic() - started
         os.close(fd)
+        after["wchar"] -= ram
+        print(f"  written to RAM (the kernel's counts, tmpfs, not flash): {ram / days / 1e6:.2f} MB/day")
         report(devices, interval, history, days, commits, before, after, largest, folds, elapsed, data)
     finally:
         if router is not None:
@@ -211,8 +223,8 @@ def in_namespace(argv: list[str]) -> int:
     sweep_stale()
     ns = Namespace.create(f"{new_prefix()}-flash")
     try:
-        return subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, os.path.abspath(__file__), *argv,
-                               "--inside"]).returncode
+        return subprocess.run(["ip", "netns", "exec", ns.name, "unshare", "--mount", "--propagation", "private",
+                               sys.executable, os.path.abspath(__file__), *argv, "--inside"]).returncode
     finally:
         kill_all([ns])
         ns.delete()
@@ -251,7 +263,14 @@ def main() -> None:
                    f" --days {args.days} --seed {args.seed} --uptime {args.uptime:g}")
         print(f"reproduce: sudo {sys.executable} bench/flash_writes.py {options}", flush=True)
         sys.exit(in_namespace(options.split()))
-    measure(args.devices, args.interval, args.history, args.names, args.days, args.seed, args.uptime)
+    run_dir = tempfile.mkdtemp(prefix="rg-flash-run-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", run_dir], check=True)  # this mount ns only
+    volatile.RUN_DIRS = (run_dir,)
+    try:
+        measure(args.devices, args.interval, args.history, args.names, args.days, args.seed, args.uptime)
+    finally:
+        subprocess.run(["umount", run_dir], check=False)
+        os.rmdir(run_dir)
 
 
 if __name__ == "__main__":

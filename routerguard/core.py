@@ -70,7 +70,29 @@ class Core:
         self.told_metered: dict[str, float] = {}  # MAC -> when a DHCP ack told it the network is metered (leakguard.py's)
         self.health = Health()
         self.started = time.time()
-        self.on_change: Callable[[], None] = lambda: None  # the enforcer's sync: a top-up, reset or edit reaches the kernel at once
+        self.commit: Callable[[], bool] = self.ledger.commit  # the daemon's own (daemon.py), with the kernel's counts
+        self._take_effect: Callable[[], None] = lambda: None  # the enforcer's sync: see on_change
+
+    @property
+    def on_change(self) -> Callable[[], None]:
+        """What every command calls once it has changed state that users rely on (a block, a top-up, a reset,
+        a config edit, anything a later command adds): makes it durable, then makes it take effect.
+
+        Durable: the command's own write is (SQLite with synchronous=FULL, the
+        config file fsynced and renamed); this commits the usage it was made
+        against too, so after a power cut the two agree. Then the hook the
+        daemon sets (`core.on_change = hook`: the enforcer's sync and dnsmasq's)
+        brings the kernel in line, before the request is answered.
+        """
+        def changed() -> None:
+            self.commit()
+            self._take_effect()
+
+        return changed
+
+    @on_change.setter
+    def on_change(self, hook: Callable[[], None]) -> None:
+        self._take_effect = hook
 
     @property
     def config(self):

@@ -36,6 +36,9 @@ class Daemon:
         self.wan = None  # the SNMP poller, when `config snmp` is set
         self.enforcer = None  # the kernel's caps, once run() has started them
         self._wan_period: str | None = self.core.db.get_meta(WAN_PERIOD_KEY)
+        self._commit_lock = threading.Lock()  # the loop commits, and so does every command (Core.on_change)
+        self._blocked_committed: frozenset[int] = frozenset()  # the devices cut off as of the last commit
+        self.core.commit = self.commit  # a command's change is durable with the usage it was made against
 
     def _on_signal(self, signum: int, _frame) -> None:
         if signum in (signal.SIGHUP, signal.SIGUSR1):
@@ -57,27 +60,38 @@ class Daemon:
         self._look_at_offload()
 
     def commit(self) -> bool:
-        """Write pending usage, the clock's high-water mark, the kernel's counts (after the reading whose usage
-        this saves: enforce/recovery.py) and the SNMP state in one transaction."""
-        clock = self.core.clock.state()
-        wan = self.wan.state() if self.wan else None
-        period = self._wan_period
-        counts = recovery.dumps(self.enforcer.counts()) if self.enforcer else None
+        """Write pending usage, the clock's high-water mark and the SNMP state in one journal record, on the
+        medium when this returns, and the kernel's counts (read after the reading whose usage this saves:
+        enforce/recovery.py) tied to it, in RAM (store/volatile.py)."""
+        with self._commit_lock:
+            clock = self.core.clock.state()
+            wan = self.wan.state() if self.wan else None
+            period = self._wan_period
+            blocked = self.enforcer.blocked() if self.enforcer else frozenset()
+            if self.enforcer:
+                self.core.db.stage_volatile(recovery.KEY, recovery.dumps(self.enforcer.counts()))
 
-        def extra(tx) -> None:
-            if clock:
-                set_meta(tx, CLOCK_KEY, repr(clock))
-            if counts is not None:
-                set_meta(tx, recovery.KEY, counts)
-            if wan is not None:
-                set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
-                set_meta(tx, WAN_PERIOD_KEY, period or "")
+            def extra(tx) -> None:
+                if clock:
+                    set_meta(tx, CLOCK_KEY, repr(clock))
+                if wan is not None:
+                    set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
+                    set_meta(tx, WAN_PERIOD_KEY, period or "")
 
+            saved = self.core.ledger.commit(extra)
+            if saved:
+                self._blocked_committed = blocked
+            self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone,
+                                                          self.core.bundle_marks.seen()))
         self._look_at_offload()  # a minute's delay is fine: fw4 turns it on only on a reload
-        saved = self.core.ledger.commit(extra)
-        self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone,
-                                                      self.core.bundle_marks.seen()))
         return saved
+
+    def _due(self, last_commit: float) -> bool:
+        """A commit is due: the commit interval has passed, or a device was cut off since the last one (the
+        usage that reached its cap is on the medium at once, so a power cut cannot bring it back online)."""
+        if time.monotonic() - last_commit >= self.core.config.main.commit_interval:
+            return True
+        return self.enforcer is not None and not self.enforcer.blocked() <= self._blocked_committed
 
     def _look_at_offload(self) -> None:
         """Whether the firewall offloads flows past our rules: for `check`'s twin on the page (service plan view)."""
@@ -145,6 +159,7 @@ class Daemon:
         enforcer = self.enforcer = Enforcer(core)
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
+        self._blocked_committed = enforcer.blocked()  # those are on the medium already
         flush_watch = FlushWatch(enforcer.restore)
         flush_watch.start()  # a firewall flush (fw4 flush, nft flush ruleset) and our table is back at once
         self._look_at_offload()
@@ -152,7 +167,8 @@ class Daemon:
         leak.notifier.render = chat_words  # the page's words for alerts in the notify section's language
 
         def on_change() -> None:
-            """A change on the page or the API reaches the kernel and dnsmasq before the request returns."""
+            """A change on the page or the API reaches the kernel and dnsmasq before the request returns
+            (Core.on_change has made it durable first)."""
             enforcer.sync()  # first: the saver's sets exist before dnsmasq is told to fill them
             leak.sync_dnsmasq()
 
@@ -172,7 +188,7 @@ class Daemon:
                 self._read(meter, leak)
                 core.uplinks.poll(core.config.uplink_names)
                 # Right after the reading, so the kernel's counts the commit saves are those of its usage.
-                if time.monotonic() - last_commit >= core.config.main.commit_interval and self.commit():
+                if self._due(last_commit) and self.commit():
                     last_commit = time.monotonic()
                 enforcer.sync()
                 self._read_wan()

@@ -322,8 +322,13 @@ def dumps(package: Package) -> str:
     return "".join(parts)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves the old or the new file, whole."""
+def write_atomic(path: str, text: str, mode: int | None = None) -> None:
+    """Replace `path` with `text` so that a crash or a power cut leaves the old or the new file, whole.
+
+    The new file is fsynced before the rename and the directory after it,
+    so the rename itself survives a cut. `mode`: the file's permissions
+    (default: those of the file it replaces, 0600 for a new one).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".routerguard-", dir=directory)
     try:
@@ -331,10 +336,13 @@ def write_atomic(path: str, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        except FileNotFoundError:
-            os.chmod(tmp, 0o600)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        else:
+            try:
+                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+            except FileNotFoundError:
+                os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -100,6 +100,12 @@ class Enforcer:
                             "the usage since", e)
                 return None
 
+    def blocked(self) -> frozenset[int]:
+        """The ids of the devices the kernel cuts off now (by a cap reached or by the admin)."""
+        with self._lock:
+            applied = self._applied
+        return frozenset(d.id for d in applied.devices if d.guard.blocked) if applied else frozenset()
+
     def close(self) -> None:
         """Stop the redirect; the table stays, so caps hold while the daemon is away."""
         self.responder.stop()
@@ -158,7 +164,7 @@ class Enforcer:
         try:
             made = nft.counts()
             if made:
-                self.core.db.put_meta(recovery.KEY, recovery.dumps(nft.Counts(made.table)))
+                self.core.db.put_volatile(recovery.KEY, recovery.dumps(nft.Counts(made.table)))
         except (OSError, ValueError, sqlite3.Error) as e:
             log.warning("could not note the new table's counters (%s): a crash before the next commit loses "
                         "the usage since", e)
@@ -166,7 +172,7 @@ class Enforcer:
     def _recover(self, counts: nft.Counts) -> None:
         """Charge what the kernel counted since the last commit (recovery.py)."""
         core = self.core
-        moved = recovery.moved(recovery.loads(core.db.get_meta(recovery.KEY)), counts)
+        moved = recovery.moved(recovery.loads(core.db.get_volatile(recovery.KEY)), counts)
         owed = recovery.owed(moved, recovery.owners(self.marks.ids(), ROUTER))
         now = core.now()
         for line, (up, down) in owed.items():

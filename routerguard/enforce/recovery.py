@@ -6,10 +6,12 @@ move while the daemon is away is never read (the meter's first dump after a
 start is taken as already charged). The kernel sees all of it: each
 device's chain, and the router's, counts its bytes up and down in named
 counters (ruleset.py), and the table outlives the daemon. Every commit
-journals those counts in the same transaction as the usage it saves, so the
-two always agree; a daemon that starts and finds the same table charges each
-device what its counters moved since. No byte the kernel counted is lost,
-none is charged twice.
+saves those counts tied to the usage it saves (by the commit's number: the
+database's volatile values, kept in RAM like the table itself, since a
+reboot ends both; journaled they were most of a commit's flash writes), so
+the two always agree; a daemon that starts and finds the same table charges
+each device what its counters moved since. No byte the kernel counted is
+lost, none is charged twice.
 
 The counts are read after the reading a commit saves: what crosses in the
 milliseconds between is missed, never counted twice. Bytes are charged to
@@ -25,7 +27,7 @@ from typing import Iterable
 from routerguard.enforce.nft import Counts
 from routerguard.enforce.ruleset import ROUTER_OWNER, counter_names, device_chain
 
-KEY = "kernel_counts"  # meta: the counts as of the last commit, "" when they could not be read
+KEY = "kernel_counts"  # volatile (store/volatile.py): the counts as of the last commit, "" when unknown
 
 
 def dumps(counts: Counts | None) -> str:

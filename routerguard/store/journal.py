@@ -12,6 +12,14 @@ database can tell a journal it already took in), then records: u32 length,
 u32 CRC-32, payload. Every write goes at the end of the last good record, so
 a write cut short by a full or read-only disk is overwritten by the next
 one; a record torn by a power cut fails its CRC and ends the journal.
+
+Durable by design, not by the kernel's writeback: each record is on the
+medium (fdatasync) before append() returns, so a power cut loses no commit
+that returned, and the next reading counts on the last one. It costs no
+more flash than writeback would have (the same page, written once a commit
+instead of 30 s later: bench/flash_writes.py). A record carries only the
+meta values that changed since the journal's last record that had them (a
+fold applies the records in order, so the sum is the same).
 """
 
 from __future__ import annotations
@@ -46,8 +54,12 @@ class Journal:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        created = not os.path.exists(path)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if created:
+            sync_directory(os.path.dirname(os.path.abspath(path)))  # the name too survives a power cut
         self.name, self._end = self._read_header()
+        self._meta: dict[str, str] = {}  # the latest value of each meta key this journal's records hold
         self.read()  # finds the end of the last good record: later writes go there
 
     @property
@@ -86,26 +98,48 @@ class Journal:
             offset += RECORD_HEADER.size + length
         if data:
             self._end = HEADER_SIZE + offset
+        self._meta = {key: value for record in records for key, value in record.meta.items()}
         return records
 
     def append(self, rows: list[Delta], meta: dict[str, str]) -> None:
-        """Write one record after the last good one; OSError (disk full, read-only) writes nothing."""
-        payload = encode(rows, meta)
+        """Write one record after the last good one, on the medium when this returns (fdatasync).
+
+        Of `meta`, only the values that changed since this journal last
+        held them are written. OSError (disk full, read-only, a failed
+        sync) leaves the journal as if nothing had been written.
+        """
+        changed = {key: value for key, value in meta.items() if self._meta.get(key) != value}
+        payload = encode(rows, changed)
         record = RECORD_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         if self._end == 0:
             record = MAGIC + bytes.fromhex(self.name) + record
         written = os.pwrite(self._fd, record, self._end)
         if written != len(record):
             raise OSError(f"short write to {self.path}: {written} of {len(record)} bytes")
+        os.fdatasync(self._fd)
         self._end += written
+        self._meta.update(changed)
+
+    def holds(self, meta: dict[str, str]) -> bool:
+        """Whether the journal's records already hold these meta values (a record of them would carry none)."""
+        return all(self._meta.get(key) == value for key, value in meta.items())
 
     def restart(self) -> None:
         """Empty the journal under a new name: the database holds everything it had."""
         os.ftruncate(self._fd, 0)
-        self.name, self._end = os.urandom(ID_BYTES).hex(), 0
+        self.name, self._end, self._meta = os.urandom(ID_BYTES).hex(), 0, {}
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def sync_directory(path: str) -> None:
+    """fsync a directory: a file created, renamed or removed in it stays so across a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def encode(rows: list[Delta], meta: dict[str, str]) -> bytes:

@@ -1,10 +1,12 @@
 """The admin password, API tokens and the second factor, in `data_dir/secrets.json`.
 
 A small JSON file rather than the usage database: the CLI changes it while
-the daemon runs, it is tiny, and an atomic replace keeps it whole. Only
-hashes are stored of the password, the tokens and the recovery codes; a
-token or a recovery code is shown once, when it is made. The TOTP secret is
-kept as is (a code is checked against it), in this file of mode 0600.
+the daemon runs, it is tiny, and an atomic replace keeps it whole (the
+file fsynced, renamed over the old one, the directory fsynced: a power cut
+leaves the old or the new file, never an empty one). Only hashes are stored
+of the password, the tokens and the recovery codes; a token or a recovery
+code is shown once, when it is made. The TOTP secret is kept as is (a code
+is checked against it), in this file of mode 0600.
 
 Changing the password or the second factor ends every session of the page
 (store/sessions.py, which also keeps the key that signs the session cookies,
@@ -63,8 +65,7 @@ class Secrets:
         # store/sessions.py signs with a key of its own (a cookie signed with this one is refused).
         data.pop("session_key", None)
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        write_atomic(self.path, json.dumps(data, indent=1))
-        os.chmod(self.path, 0o600)
+        write_atomic(self.path, json.dumps(data, indent=1), mode=0o600)  # fsync, rename, fsync of data_dir
 
     def has_password(self) -> bool:
         return bool(self._load().get("password"))
@@ -116,8 +117,7 @@ class Secrets:
         The previous CLI token is revoked, so restarts leave one, not many.
         """
         token = self.new_token(CLI_LABEL, replace=True)
-        write_atomic(self.cli_token_path, token + "\n")
-        os.chmod(self.cli_token_path, 0o600)
+        write_atomic(self.cli_token_path, token + "\n", mode=0o600)
         return token
 
     def tokens(self) -> list[dict[str, str]]:

@@ -247,15 +247,19 @@ def private_mount(lab: Lab, daemons: list[LabDaemon]) -> Iterator[Callable[[str]
 
 
 def fill(folder: str) -> str:
-    """Write zeros until the filesystem is full; returns the filler's path."""
+    """Write zeros until the filesystem is full, to its last byte (a commit's record is tens of bytes: any
+    room left would take hundreds of them); returns the filler's path."""
     path = os.path.join(folder, "filler")
-    with open(path, "wb") as f:
-        try:
-            while True:
-                f.write(bytes(FILL_CHUNK))
-                f.flush()
-        except OSError:
-            pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (FILL_CHUNK, 4096, 512, 1):
+            try:
+                while os.write(fd, bytes(chunk)):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
     return path
 
 
