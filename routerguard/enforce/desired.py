@@ -30,7 +30,7 @@ from routerguard.attribute.marks import Marks, MarksExhausted
 from routerguard.core import Core
 from routerguard.decide.limits import Snapshot, members, scope_key
 from routerguard.decide.policy import BLOCKED, EXEMPT, OK, THROTTLED, Limit
-from routerguard.decide.uplinks import metered_uplinks
+from routerguard.decide.uplinks import metered_uplinks, no_metered_access
 from routerguard.enforce import saver
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
 
@@ -120,7 +120,7 @@ def build(core: Core, marks: Marks, captive: Captive | None) -> Ruleset:
         device_guard = _guard(scopes, mac, device_id, plan) if mac in known else newcomer
         devices.append(Device(mac, device_id, device_guard, addresses.get(mac, ())))
     return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
-                   newcomer, plan, captive, saver.desired(config))
+                   newcomer, plan, captive, saver.desired(config), no_metered_access(config))
 
 
 def _guard(scopes: Scopes, mac: str, device_id: int, plan: str | None) -> Guard:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from routerguard.enforce import saver
+from routerguard.enforce import metered_access, saver
 from routerguard.attribute.marks import MARK_MASK, NEWCOMER_ID, mark_of
 from routerguard.enforce.saver import Saver
 
@@ -132,6 +132,7 @@ class Ruleset:
     plan: str | None = None  # the plan's quota, also charged by the router and by flows of no known device
     captive: Captive | None = None
     saver: Saver = Saver()  # the leak guard's data saver and unmetered uplinks (saver.py)
+    no_metered: tuple[str, ...] = ()  # MACs never let out by a metered uplink (metered_access.py)
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ def _dispatch(rules: Ruleset) -> list[str]:
     if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
         lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
     if wans:
+        lines += metered_access.forward(rules.no_metered, TABLE, lan, wans)
         lines += saver.forward(rules.saver, TABLE, lan, wans, KEEP_BITS)
         lines += [f"add rule {TABLE} forward iifname {lan} oifname {wans} jump upstream",
                   f"add rule {TABLE} forward iifname {wans} oifname {lan} jump downstream"]

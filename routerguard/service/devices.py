@@ -65,6 +65,7 @@ class Devices(Area):
             "blocked_until": rfc3339(until) if until else None,
             "block": list(configured.block) if configured else [],
             "told_metered": mac in core.told_metered,
+            **self._metered_access_view(mac),
             "limits": [self._limit_view(limit) for limit in limits.limits],
         }
 
@@ -86,7 +87,7 @@ class Devices(Area):
         mac = self._known(mac)
         if not isinstance(changes, dict):
             raise Invalid("the body must be a JSON object")
-        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block"}
+        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block", "metered_access"}
         unknown = set(changes) - allowed
         if unknown:
             raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}")
@@ -108,6 +109,8 @@ class Devices(Area):
                 raise Invalid("exempt must be true or false")
             exempt = changes["exempt"]
             edits.append(lambda s: s.set("exempt", "1") if exempt else s.delete("exempt"))
+        if "metered_access" in changes:
+            edits.append(self._parse_metered_access(mac, changes["metered_access"]))
         if "cap" in changes:
             cap = parse_cap(changes["cap"])
             edits.append(lambda s: write_cap(s, cap))

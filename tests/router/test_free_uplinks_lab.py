@@ -1,0 +1,109 @@
+"""Free uplinks first, in the virtual router with two uplinks (issue 18's "Done when").
+
+LTE (wan0, metered) and a hotel network (hotel0, unmetered, its own NAT to the
+same internet host), LTE preferred by route metric at the start. The bounds
+waited on are the issue's: the hotel uplink carries the traffic within 20 s of
+the start; a captive portal there moves it to LTE within 20 s, with an alert;
+recovery brings it back within 45 s. A `metered_access '0'` device fetches by
+the hotel and is refused by LTE. The internet host logs where each probe came
+from: none ever by the LTE address.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from routerguard_lab import plan
+from routerguard_lab.hotel import FAR_HOST, HOTEL_IF, HOTEL_NAT, Hotel
+from routerguard_lab.lab_daemon import LabDaemon
+from routerguard_lab.wait import wait_until
+
+pytestmark = pytest.mark.lab
+
+START_BOUND, FAILOVER_BOUND, RECOVERY_BOUND = 20, 20, 45
+CURL_REFUSED = 7  # curl: "Failed to connect" (a reset or an ICMP refusal, not a timeout: 28)
+
+
+def whoami(client) -> str | None:
+    """The address the far host saw this client's request come from (which uplink's NAT), None when it failed."""
+    proc = client.exec(["curl", "-sS", "-4", "--fail", "--max-time", "2", f"http://{FAR_HOST}/whoami"], check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def curl_exit(client) -> int:
+    return client.exec(["curl", "-sS", "-4", "--max-time", "5", "-o", "/dev/null", f"http://{FAR_HOST}/whoami"],
+                       check=False).returncode
+
+
+def uplinks(daemon) -> dict[str, dict]:
+    return {u["ifname"]: u for u in daemon.api("GET", "/api/v1/uplinks")["uplinks"]}
+
+
+def uplink_alerts(daemon) -> list[dict]:
+    return [a for a in daemon.api("GET", "/api/v1/alerts")["alerts"] if a["kind"] == "uplink"]
+
+
+def probe_sources(lab) -> list[str]:
+    with open(f"{lab.dir}/httpd.log") as f:
+        return [line.split()[-1] for line in f if line.startswith("probe from ")]
+
+
+def within(bound: float, since: float) -> float:
+    """What is left of `bound` seconds counted from `since`."""
+    return max(0.1, bound - (time.monotonic() - since))
+
+
+@pytest.fixture
+def hotel(lab):
+    return Hotel(lab).build()
+
+
+def test_the_hotel_first_lte_while_it_is_a_portal_and_back(lab, hotel) -> None:
+    lte = lab.router.wan_ip
+    keeper, laptop = lab.clients[0], lab.clients[1]  # the laptop: metered_access '0' (its backups wait for Wi-Fi)
+    extra = (f"config uplink\n\toption ifname '{HOTEL_IF}'\n\toption metered '0'\n"
+             f"\toption probe_url 'http://{FAR_HOST}/generate_204'\n\n"
+             f"config device\n\toption mac '{laptop.mac}'\n\toption name 'Laptop'\n\toption metered_access '0'\n")
+    assert whoami(keeper) == lte  # before the daemon: LTE, by metric
+    started = time.monotonic()
+    daemon = LabDaemon(lab, extra).start()
+    try:
+        wait_until(lambda: whoami(keeper) == HOTEL_NAT, within(START_BOUND, started), "traffic to leave by the hotel")
+        assert whoami(laptop) == HOTEL_NAT  # metered_access '0' fetches over the free uplink
+        first = uplinks(daemon)
+        assert first[HOTEL_IF]["in_use"] and first[HOTEL_IF]["internet"] is True and first[HOTEL_IF]["link"]
+        assert not first[plan.WAN_IF]["in_use"] and first[plan.WAN_IF]["internet"] is None
+        assert daemon.api("GET", f"/api/v1/devices/{laptop.mac}")["metered_access"] is False
+        assert uplink_alerts(daemon) == []  # the first choice after the start is no move
+
+        hotel.captive(True)
+        turned = time.monotonic()
+        wait_until(lambda: whoami(keeper) == lte, within(FAILOVER_BOUND, turned), "traffic to move to LTE")
+        moved = wait_until(lambda: uplink_alerts(daemon), within(FAILOVER_BOUND, turned), "an alert that traffic moved to LTE")
+        assert moved[0]["params"]["metered"] is True and moved[0]["params"]["to"] == plan.WAN_IF
+        assert moved[0]["params"]["why"] == "captive"
+        during = uplinks(daemon)
+        assert during[HOTEL_IF]["internet"] is False and during[HOTEL_IF]["link"] and not during[HOTEL_IF]["in_use"]
+        assert during[plan.WAN_IF]["in_use"]
+        assert curl_exit(laptop) == CURL_REFUSED  # refused at once, not left to time out
+        assert daemon.api("GET", f"/api/v1/devices/{laptop.mac}")["metered_refused"] is True
+
+        hotel.captive(False)
+        recovered = time.monotonic()
+        wait_until(lambda: whoami(keeper) == HOTEL_NAT, within(RECOVERY_BOUND, recovered), "traffic back on the hotel")
+        wait_until(lambda: len(uplink_alerts(daemon)) >= 2, within(RECOVERY_BOUND, recovered), "an alert that it is back")
+        assert uplink_alerts(daemon)[0]["params"]["metered"] is False
+        assert whoami(laptop) == HOTEL_NAT
+        after = uplinks(daemon)[HOTEL_IF]
+        assert after["probe"]["count"] >= 4 and 0 < after["probe"]["bytes"] < after["probe"]["count"] * 1000
+    except BaseException:
+        print(daemon.log())
+        raise
+    finally:
+        daemon.stop()
+    sources = probe_sources(lab)
+    assert sources and set(sources) == {HOTEL_NAT}, sources  # never by the LTE address
+    rules = lab.router.ns.ip("rule", "show").stdout
+    assert "2771" not in rules and "lookup main suppress_prefixlength 0" not in rules  # removed at stop
