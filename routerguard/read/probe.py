@@ -7,7 +7,8 @@ uplink (a metered one) when the one it checks is broken. The answer must be
 a 204 (a generate_204 endpoint); a redirect or a 200 page is a captive
 portal's, which is not working internet.
 
-The request is a few dozen bytes, the connection ends with a reset once the
+The request is a few dozen bytes, the receive window is small (a portal's
+login page cannot pour its whole page in), the connection ends with a reset once the
 answer is in (no FIN exchange), and its bytes are the kernel's own count of
 the connection (TCP_INFO: payload both ways and segments) plus the IP and
 TCP headers of each segment: a probe to a generate_204 endpoint is some
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 OK, CAPTIVE, DOWN = "ok", "captive", "down"
 TIMEOUT = 3.0  # seconds for the whole exchange; a working uplink answers well within
 MAX_ANSWER = 4096  # bytes of the answer read: the status line is all that matters
+RECEIVE_BUFFER = 2048  # a small receive window: a portal's login page sends a few KB at most before the reset
 RESOLVE_TTL = 3600.0
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 TCP_INFO = getattr(socket, "TCP_INFO", 11)
@@ -96,6 +98,7 @@ def probe(ifname: str, sources: dict[int, str], target: Target, timeout: float =
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # a portal's big page cannot flood it
         sock.bind((sources[family], 0))
         sock.settimeout(timeout)
         deadline = time.monotonic() + timeout
