@@ -29,7 +29,7 @@ from typing import Callable
 from routerguard.config.model import Config
 from routerguard.core import Core
 from routerguard.decide.alerts import Alert
-from routerguard.decide.uplinks import Health, choose, metered_uplinks
+from routerguard.decide.uplinks import STALL_SECONDS, Health, choose, metered_uplinks
 from routerguard.enforce import mwan3
 from routerguard.enforce.route import PolicyRouting, RouteError, drop_flows
 from routerguard.read import iproute
@@ -40,6 +40,7 @@ log = logging.getLogger("routerguard.uplinks")
 
 TICK = 0.5  # seconds between looks at the links: a link that drops is left within this
 BUSY_BYTES = 4_000  # sent by an uplink since its last probe: it carries traffic (a probe sends ~300 bytes)
+STALL_BYTES = 100  # sent in STALL_SECONDS with nothing received: a stall (SYN retransmits, DNS retries)
 UPLINK = "uplink"  # the alerts' kind
 
 
@@ -50,6 +51,7 @@ class UplinkGuard:
         self.health: dict[str, Health] = {}
         self._targets: dict[str, Target] = {}
         self._tx_at_probe: dict[str, int] = {}
+        self._counts: dict[str, list[tuple[float, int, int]]] = {}  # recent (time, tx, rx) of each uplink
         self.chosen: str | None = None
         self._decided = False  # the first choice after the start is no move worth an alert
         self.mode = "off"  # "routing" (ours), "mwan3" (its tracking switches), "off" (prefer_unmetered off)
@@ -91,20 +93,32 @@ class UplinkGuard:
             health.on_link(bool(link and link.link), now)
             tx = link.tx_bytes if link else 0
             busy = uplink.ifname == self.chosen and tx - self._tx_at_probe.get(uplink.ifname, tx) > BUSY_BYTES
-            if health.due(now, busy):
+            stalled = uplink.ifname == self.chosen and self._stalled(uplink.ifname, link, now)
+            if health.due(now, busy, stalled):
                 self._tx_at_probe[uplink.ifname] = tx
-                self._probe(uplink.ifname, uplink.probe_url, health)
+                self._probe(uplink.ifname, uplink.probe_url, health, stalled)
             elif not health.link:
                 self.core.uplinks.probed(uplink.ifname, None, "", 0)
             working[uplink.ifname] = bool(health.link and health.internet)
         self._apply(config, choose(config, working) if self.mode == "routing" else None)
 
-    def _probe(self, ifname: str, url: str, health: Health) -> None:
+    def _stalled(self, ifname: str, link, now: float) -> bool:
+        """Sent more than a few packets in the last STALL_SECONDS and received nothing at all."""
+        if link is None:
+            return False
+        history = self._counts.setdefault(ifname, [])
+        history.append((now, link.tx_bytes, link.rx_bytes))
+        while len(history) > 1 and history[1][0] <= now - STALL_SECONDS:
+            history.pop(0)
+        then, tx, rx = history[0]
+        return now - then >= STALL_SECONDS and link.tx_bytes - tx > STALL_BYTES and link.rx_bytes == rx
+
+    def _probe(self, ifname: str, url: str, health: Health, stalled: bool) -> None:
         target = self._targets.get(ifname)
         if target is None or target.url != url:
             target = self._targets[ifname] = Target(url)
         result = probe(ifname, iproute.interface_addresses(ifname), target)
-        changed = health.on_probe(result.verdict)
+        changed = health.on_probe(result.verdict, stalled)
         self.core.uplinks.probed(ifname, health.internet, result.verdict, result.bytes)
         if changed:
             log.info("uplink %s: %s (probe: %s%s)", ifname, "internet works" if health.internet else "no internet",

@@ -27,7 +27,7 @@ from .wait import wait_until
 HOTEL_IF = "hotel0"  # the router's side
 ROUTER_HOTEL4, HOTEL_GATEWAY4 = "192.168.77.2", "192.168.77.1"
 HOTEL_NAT, INTERNET_HOTEL_SIDE = "198.18.7.2", "198.18.7.1"
-FAR_HOST = "198.18.100.1"
+FAR_HOST, FAR_HOST6 = "198.18.100.1", "fd00:198:100::1"  # the hotel has no IPv6: only LTE reaches FAR_HOST6
 PORTAL_PORT = 8081
 LTE_METRIC, HOTEL_METRIC = 10, 20
 OFFLOADS = ["tso", "off", "gso", "off", "gro", "off"]
@@ -56,6 +56,12 @@ CAPTIVE_TABLE = f"""table inet portal {{
     }}
 }}
 """
+DEAD_TABLE = """table inet dead {
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+    }
+}
+"""
 
 
 class Hotel(Host):
@@ -80,7 +86,7 @@ class Hotel(Host):
                           f"addr add {HOTEL_NAT}/24 dev up0", "link set up0 up",
                           f"route add default via {INTERNET_HOTEL_SIDE}"])
         internet.ns.ip_batch([f"addr add {INTERNET_HOTEL_SIDE}/24 dev eth2", "link set eth2 up",
-                              f"addr add {FAR_HOST}/32 dev lo"])
+                              f"addr add {FAR_HOST}/32 dev lo", f"addr add {FAR_HOST6}/128 dev lo"])
         self.exec(["nft", "-f", "-"], input=f"""table ip hotelnat {{
     chain srcnat {{
         type nat hook postrouting priority srcnat; policy accept;
@@ -111,3 +117,10 @@ class Hotel(Host):
             self.exec(["nft", "-f", "-"], input=CAPTIVE_TABLE)
         else:
             self.exec(["nft", "delete", "table", "inet", "portal"])
+
+    def dead(self, on: bool) -> None:
+        """The hotel's upstream gone dark: the link stays up, nothing is forwarded or answered."""
+        if on:
+            self.exec(["nft", "-f", "-"], input=DEAD_TABLE)
+        else:
+            self.exec(["nft", "delete", "table", "inet", "dead"])

@@ -34,11 +34,13 @@ def metered_uplinks(config: Config) -> tuple[str, ...]:
 # probes leave in any day (docs/uplinks.md has the bytes), however the uplink behaves.
 # Tokens are spent where they matter: every HEALTHY_INTERVAL s while the uplink carries
 # traffic, every FAILING_INTERVAL s while it is down (to come back quickly), and every
-# IDLE_INTERVAL s while it works and nothing crosses it.
+# IDLE_INTERVAL s while it works and nothing crosses it; at once when it carries traffic
+# out but nothing comes back (a dead uplink under load: `stalled`).
 
+STALL_SECONDS = 1.5  # sending without receiving anything this long, while in use: probe now
 FAIL_COUNT = 2
 OK_COUNT = 2
-RETRY_AFTER = 1.0
+RETRY_AFTER = 0.5
 HEALTHY_INTERVAL = 8.0
 FAILING_INTERVAL = 5.0
 IDLE_INTERVAL = 300.0
@@ -80,22 +82,33 @@ class Health:
             return FAILING_INTERVAL
         return HEALTHY_INTERVAL if busy else IDLE_INTERVAL
 
-    def due(self, now: float, busy: bool = False) -> bool:
-        """Whether a probe should leave now (spending a token when it does)."""
+    def due(self, now: float, busy: bool = False, stalled: bool = False) -> bool:
+        """Whether a probe should leave now (spending a token when it does).
+
+        `stalled`: the uplink sends but has received nothing for a while (STALL_SECONDS), the mark of a dead
+        uplink under traffic: probe at once rather than at the next interval.
+        """
         self._refill(now)
         if not self.link or self._tokens < 1:
             return False
-        if self._last is not None and now < self._last + self.interval(busy):
+        interval = min(self.interval(busy), RETRY_AFTER) if stalled and self.internet else self.interval(busy)
+        if self._last is not None and now < self._last + interval:
             return False
         self._tokens -= 1
         self.probes += 1
         self._last = now
         return True
 
-    def on_probe(self, verdict: str) -> bool:
-        """A probe's result ("ok", "captive", "down"); True when `internet` changed."""
+    def on_probe(self, verdict: str, stalled: bool = False) -> bool:
+        """A probe's result ("ok", "captive", "down"); True when `internet` changed.
+
+        `stalled`: the probe was sent because traffic out got no answer; a failure then is the second sign,
+        and the uplink is down at once.
+        """
         self.verdict = verdict
         ok = verdict == "ok"
+        if stalled and not ok and self.internet:
+            self._streak = FAIL_COUNT - 1
         if self.internet is None:  # the first answer decides, as nothing was relied on yet
             self.internet, self._streak = ok, 0
             return True

@@ -6,7 +6,10 @@ Two `ip rule`s and one routing table, never netifd's routes or the main table:
                                                         the LAN, connected networks, VPNs stay as they are
     PRIORITY + 1  lookup TABLE                          routerguard's table: while an unmetered uplink works,
                                                         a default route via its gateway; otherwise empty, so
-                                                        lookups go on to the main table (the metered uplink)
+                                                        lookups go on to the main table (the metered uplink);
+                                                        a family the free uplink does not carry (IPv6 at a
+                                                        hotel with IPv4 only) is `unreachable` meanwhile, so
+                                                        it never leaves by the metered uplink
 
 Rules match every packet routed by the router, the LAN's forwarded traffic
 and the router's own alike. Switching is replacing or removing one default
@@ -65,6 +68,13 @@ def route_command(family: int, ifname: str, gateway: str) -> list[str]:
     return [FAMILIES[family], "route", "replace", "default", *via, "dev", ifname, "table", str(TABLE)]
 
 
+def unreachable_command(family: int) -> list[str]:
+    """No default for a family the chosen uplink does not carry (a hotel with IPv4 only): devices are told at
+    once (ICMP unreachable) and fall back to the other family (Happy Eyeballs) instead of leaving by the
+    metered uplink."""
+    return [FAMILIES[family], "route", "replace", "unreachable", "default", "table", str(TABLE)]
+
+
 class PolicyRouting:
     """routerguard's rules and table in this network namespace; `use` says where default traffic goes."""
 
@@ -102,8 +112,8 @@ class PolicyRouting:
             for family in FAMILIES:
                 if family in gateways:
                     _ip(*route_command(family, ifname, gateways[family]))
-                else:  # no such default on that uplink: that family goes by the main table
-                    _ip(FAMILIES[family], "route", "flush", "table", str(TABLE), check=False)
+                else:  # the free uplink does not carry this family: refused at once, never by the metered uplink
+                    _ip(*unreachable_command(family))
         self.current = wanted
 
     def clear(self) -> None:

@@ -30,7 +30,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 OK, CAPTIVE, DOWN = "ok", "captive", "down"
-TIMEOUT = 3.0  # seconds for the whole exchange; a working uplink answers well within
+TIMEOUT = 2.5  # seconds for the whole exchange: two round trips, even over a slow hotel Wi-Fi
 MAX_ANSWER = 4096  # bytes of the answer read: the status line is all that matters
 RECEIVE_BUFFER = 2048  # a small receive window: a portal's login page sends a few KB at most before the reset
 RESOLVE_TTL = 3600.0

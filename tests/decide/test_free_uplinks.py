@@ -124,3 +124,19 @@ def test_the_first_working_unmetered_uplink_in_the_config_order_is_chosen(tmp_pa
 def test_metered_access_of_devices_and_groups(tmp_path: Path) -> None:
     # the group's '0', a member's own '1' over it, a device's own '0', a device with neither
     assert no_metered_access(config(tmp_path)) == ("02:00:00:00:00:0a", "02:00:00:00:00:0c")
+
+
+def test_a_stalled_uplink_is_probed_at_once() -> None:
+    health = Health(0.0)
+    health.on_link(True, 0.0)
+    probed(health, 0.0, "ok")
+    assert not health.due(2.0, busy=True)
+    assert health.due(2.0, busy=True, stalled=True)
+
+
+def test_a_failed_probe_after_a_stall_is_the_second_sign() -> None:
+    health = Health(0.0)
+    health.on_link(True, 0.0)
+    probed(health, 0.0, "ok")
+    assert health.due(2.0, busy=True, stalled=True)
+    assert health.on_probe("down", stalled=True) and health.internet is False

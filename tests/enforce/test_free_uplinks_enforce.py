@@ -93,6 +93,9 @@ def test_the_routing_commands_touch_only_routerguards_rules_and_table() -> None:
         "-4", "route", "replace", "default", "via", "192.168.77.1", "dev", "hotel0", "table", "2770"]
     assert route.route_command(socket.AF_INET6, "ppp1", "") == ["-6", "route", "replace", "default", "dev", "ppp1",
                                                                "table", "2770"]
+    # a family the free uplink lacks never falls through to the metered uplink
+    assert route.unreachable_command(socket.AF_INET6) == ["-6", "route", "replace", "unreachable", "default",
+                                                          "table", "2770"]
 
 
 def test_mwan3_gets_members_free_first_a_policy_and_rules_before_its_own(tmp_path: Path) -> None:

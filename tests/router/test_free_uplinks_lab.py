@@ -11,12 +11,14 @@ from: none ever by the LTE address.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
+from routerguard.enforce.dnsmasq import SNIPPET
 from routerguard_lab import plan
-from routerguard_lab.hotel import FAR_HOST, HOTEL_IF, HOTEL_NAT, Hotel
+from routerguard_lab.hotel import FAR_HOST, FAR_HOST6, HOTEL_IF, HOTEL_NAT, Hotel
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.wait import wait_until
 
@@ -28,13 +30,20 @@ CURL_REFUSED = 7  # curl: "Failed to connect" (a reset or an ICMP refusal, not a
 
 def whoami(client) -> str | None:
     """The address the far host saw this client's request come from (which uplink's NAT), None when it failed."""
-    proc = client.exec(["curl", "-sS", "-4", "--fail", "--max-time", "2", f"http://{FAR_HOST}/whoami"], check=False)
+    proc = client.exec(["curl", "-sS", "-4", "--fail", "--max-time", "1", f"http://{FAR_HOST}/whoami"], check=False)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def curl_exit(client) -> int:
-    return client.exec(["curl", "-sS", "-4", "--max-time", "5", "-o", "/dev/null", f"http://{FAR_HOST}/whoami"],
+def curl_exit(client, v6: bool = False) -> int:
+    url = f"http://[{FAR_HOST6}]/whoami" if v6 else f"http://{FAR_HOST}/whoami"
+    return client.exec(["curl", "-sS", "-g", "-6" if v6 else "-4", "--max-time", "5", "-o", "/dev/null", url],
                        check=False).returncode
+
+
+def metered_hint(lab) -> bool:
+    """Whether the router's dnsmasq tells devices the network is metered (the data saver's other half)."""
+    with open(os.path.join(lab.router.dnsmasq_conf_dir, SNIPPET)) as f:
+        return "ANDROID_METERED" in f.read()
 
 
 def uplinks(daemon) -> dict[str, dict]:
@@ -99,6 +108,9 @@ def test_the_hotel_first_lte_while_it_is_a_portal_and_back(lab, hotel) -> None:
         assert not first[plan.WAN_IF]["in_use"] and first[plan.WAN_IF]["internet"] is None
         assert daemon.api("GET", f"/api/v1/devices/{laptop.mac}")["metered_access"] is False
         assert uplink_alerts(daemon) == []  # the first choice after the start is no move
+        # IPv6, which the hotel does not carry, is refused at once rather than sent by LTE
+        assert curl_exit(keeper, v6=True) == CURL_REFUSED
+        wait_until(lambda: not metered_hint(lab), 10, "the metered hint to go while on the hotel")
 
         hotel.captive(True)
         turned = time.monotonic()
@@ -112,6 +124,8 @@ def test_the_hotel_first_lte_while_it_is_a_portal_and_back(lab, hotel) -> None:
         assert during[plan.WAN_IF]["in_use"]
         assert curl_exit(laptop) == CURL_REFUSED  # refused at once, not left to time out
         assert daemon.api("GET", f"/api/v1/devices/{laptop.mac}")["metered_refused"] is True
+        assert curl_exit(keeper, v6=True) == 0  # on LTE, IPv6 is there again
+        wait_until(lambda: metered_hint(lab), 10, "the metered hint while on LTE")
 
         hotel.captive(False)
         recovered = time.monotonic()
@@ -135,3 +149,30 @@ def test_the_hotel_first_lte_while_it_is_a_portal_and_back(lab, hotel) -> None:
     assert sources and set(sources) == {HOTEL_NAT}, sources  # never by the LTE address
     rules = lab.router.ns.ip("rule", "show").stdout
     assert "2771" not in rules and "lookup main suppress_prefixlength 0" not in rules  # removed at stop
+
+
+DEAD_BOUND = 10  # the issue's "on failure, the metered uplink within 10 s", for an uplink that carries traffic
+
+
+def test_a_dead_hotel_under_traffic_is_left_within_10_s(lab, hotel) -> None:
+    keeper = lab.clients[0]
+    extra = (f"config uplink\n\toption ifname '{HOTEL_IF}'\n\toption metered '0'\n"
+             f"\toption probe_url 'http://{FAR_HOST}/generate_204'\n")
+    daemon = LabDaemon(lab, extra).start()
+    try:
+        wait_until(lambda: whoami(keeper) == HOTEL_NAT, START_BOUND, "traffic to leave by the hotel")
+        hotel.dead(True)
+        died = time.monotonic()
+        wait_until(lambda: whoami(keeper) == lab.router.wan_ip, DEAD_BOUND, "traffic to move to LTE")
+        print(f"LTE in use {time.monotonic() - died:.1f} s after the hotel went dark (bound {DEAD_BOUND} s)")
+        assert uplink_alerts(daemon)[0]["params"]["why"] == "down"
+        hotel.dead(False)
+        back = time.monotonic()
+        wait_until(lambda: whoami(keeper) == HOTEL_NAT, 30, "traffic back on the hotel")
+        print(f"hotel back {time.monotonic() - back:.1f} s after it came back (bound 30 s)")
+    except BaseException:
+        print(daemon.log())
+        raise
+    finally:
+        daemon.stop()
+    assert set(probe_sources(lab)) == {HOTEL_NAT}
