@@ -42,6 +42,7 @@ TICK = 0.5  # seconds between looks at the links: a link that drops is left with
 BUSY_BYTES = 4_000  # sent by an uplink since its last probe: it carries traffic (a probe sends ~300 bytes)
 STALL_BYTES = 100  # sent in STALL_SECONDS with nothing received: a stall (SYN retransmits, DNS retries)
 UPLINK = "uplink"  # the alerts' kind
+MWAN3_CHECK = 30.0  # seconds between looks for a running mwan3
 
 
 class UplinkGuard:
@@ -55,12 +56,12 @@ class UplinkGuard:
         self.chosen: str | None = None
         self._decided = False  # the first choice after the start is no move worth an alert
         self.mode = "off"  # "routing" (ours), "mwan3" (its tracking switches), "off" (prefer_unmetered off)
+        self._mwan3, self._mwan3_checked = False, float("-inf")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if not any(not u.metered for u in self.core.config.uplinks):
-            return  # nothing to probe or prefer: no thread, no rules
+        """The thread; with no unmetered uplink described it only waits for a reload that adds one (no rules)."""
         self._thread = threading.Thread(target=self._run, name="uplinks", daemon=True)
         self._thread.start()
 
@@ -83,7 +84,7 @@ class UplinkGuard:
     def step(self, now: float) -> None:
         """One look at every unmetered uplink, and the routing that follows."""
         config = self.core.config
-        self._follow_mode(config)
+        self._follow_mode(config, now)
         working = {}
         for uplink in config.uplinks:
             if uplink.metered:
@@ -124,8 +125,10 @@ class UplinkGuard:
             log.info("uplink %s: %s (probe: %s%s)", ifname, "internet works" if health.internet else "no internet",
                      result.verdict, f", {result.detail}" if result.detail else "")
 
-    def _follow_mode(self, config: Config) -> None:
-        wanted = "off" if not config.main.prefer_unmetered else ("mwan3" if mwan3.running() else "routing")
+    def _follow_mode(self, config: Config, now: float) -> None:
+        if config.main.prefer_unmetered and now - self._mwan3_checked >= MWAN3_CHECK:
+            self._mwan3, self._mwan3_checked = mwan3.running(), now  # a look through /proc: not every tick
+        wanted = "off" if not config.main.prefer_unmetered else ("mwan3" if self._mwan3 else "routing")
         if wanted == self.mode:
             return
         if self.mode == "routing":

@@ -310,7 +310,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uplink_internet": "Internet works",
         "uplink_no_internet": "No internet",
         "uplink_captive": "Login page (captive portal)",
-        "uplink_probes": "{count} checks, {size} (free uplink only; under 1 MB a day)",
+        "uplink_probes": "Probes: {count}, {size} (free uplink only; under 1 MB a day)",
         "metered_access": "May use mobile data (metered uplinks)",
         "metered_access_hint": "Unticked: this device only goes online over Wi-Fi or Ethernet, so its backups and "
                                "updates wait for a free uplink.",

@@ -3,12 +3,15 @@ the probes' verdict and bytes on the uplinks card, the `uplink` alerts in both l
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import requests
 
 from routerguard.account.uplinks import Uplinks
 from routerguard.read.links import LinkReading
 from routerguard.serve.i18n import alert_text_in
+from browser_util import ARTIFACTS, CHROMIUM, VIEWPORTS, log_in, open_page, shoot
 from web_util import Site
 
 MAC, IP = "02:00:00:00:00:0a", "192.168.8.10"
@@ -62,7 +65,7 @@ def test_the_pages_say_it_in_both_languages(hotel: Site) -> None:
     assert "需要登录（认证页面）" in card and "已检测 1 次" in card
     session.cookies.set("lang", "en")
     card = session.get(hotel.url("/admin/plan")).text.split('id="uplinks"')[1].split("</section>")[0]
-    assert "Login page (captive portal)" in card and "1 checks, 690\xa0B" in card
+    assert "Login page (captive portal)" in card and "Probes: 1, 690\xa0B" in card
 
 
 def test_the_settings_form_keeps_metered_access(hotel: Site) -> None:
@@ -82,3 +85,26 @@ def test_uplink_alerts_read_in_both_languages() -> None:
     back = {"kind": "uplink", "message": "x", "params": {"to": "wlan-sta", "from": "wwan0", "metered": False, "why": ""}}
     assert "back on the unmetered uplink wlan-sta" in alert_text_in(back, "en")
     assert "已回到不计流量的上行链路 wlan-sta" in alert_text_in(back, "zh-CN")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM}")
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_uplinks_card_and_the_device_switch_in_a_browser(browser, hotel: Site, size: str, locale: str) -> None:
+    patch(hotel, {"metered_access": False})
+    context, page = open_page(browser, size, locale)
+    log_in(page, hotel)
+    page.goto(hotel.url("/admin/plan"))
+    card = page.locator("#uplinks")
+    card.scroll_into_view_if_needed()
+    assert card.locator("[data-ifname='wlan-sta'] [data-f='internet']").is_visible()
+    assert card.locator("[data-ifname='wlan-sta'] [data-f='probes']").is_visible()
+    card.screenshot(path=str(ARTIFACTS / f"free-uplinks-card-{locale[:2]}-{size}.png"))
+    page.goto(hotel.url(f"/admin/devices/{MAC}"))
+    switch = page.locator("input[name='metered_access']")
+    assert switch.is_visible() and not switch.is_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[size]["width"]
+    switch.scroll_into_view_if_needed()
+    shoot(page, f"free-uplinks-device-{locale[:2]}-{size}")
+    context.close()
