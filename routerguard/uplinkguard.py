@@ -29,12 +29,13 @@ from typing import Callable
 from routerguard.config.model import Config
 from routerguard.core import Core
 from routerguard.decide.alerts import Alert
-from routerguard.decide.uplinks import STALL_SECONDS, Health, choose, metered_uplinks
+from routerguard.decide.uplinks import STALL_SECONDS, Health, choose, is_metered, metered_uplinks
 from routerguard.enforce import mwan3
 from routerguard.enforce.route import PolicyRouting, RouteError, drop_flows
 from routerguard.read import iproute
 from routerguard.read.links import read_link
 from routerguard.read.probe import Target, probe
+from routerguard.read.uplink import default_interface
 
 log = logging.getLogger("routerguard.uplinks")
 
@@ -52,8 +53,9 @@ class UplinkGuard:
         self.health: dict[str, Health] = {}
         self._targets: dict[str, Target] = {}
         self._tx_at_probe: dict[str, int] = {}
+        self._warned: set[str] = set()  # free uplinks said to have no default route
         self._counts: dict[str, list[tuple[float, int, int]]] = {}  # recent (time, tx, rx) of each uplink
-        self.chosen: str | None = None
+        self.chosen: str | None = None  # the uplink routerguard's table routes by (a free one, or the fallback)
         self._decided = False  # the first choice after the start is no move worth an alert
         self.mode = "off"  # "routing" (ours), "mwan3" (its tracking switches), "off" (prefer_unmetered off)
         self._mwan3, self._mwan3_checked = False, float("-inf")
@@ -132,8 +134,9 @@ class UplinkGuard:
         if wanted == self.mode:
             return
         if self.mode == "routing":
-            self._apply(config, None)
             self._safely(self.routing.close)
+            self.chosen = None
+            self.core.uplinks.choose(None)
         if wanted == "routing":
             self._safely(self.routing.start)
         elif wanted == "mwan3":
@@ -143,26 +146,52 @@ class UplinkGuard:
         self.mode = wanted
 
     def _apply(self, config: Config, choice: str | None) -> None:
-        gateways: dict[int, str] = {}
+        """Route by `choice`, a free uplink that works; failing one, by the main table as it is, unless its default
+        leaves by a free uplink the probes found broken (preferred there by metric): then by the first metered
+        uplink that has a default route there."""
+        target, gateways = None, {}
         if choice is not None:
-            for family in (socket.AF_INET, socket.AF_INET6):
-                gateway = iproute.gateway(choice, family)
-                if gateway is not None:
-                    gateways[family] = gateway
-            if not gateways:
-                log.warning("uplink %s works but has no default route to follow; traffic stays where it is", choice)
-                choice = None
-        if choice == self.chosen and (choice is None or self.routing.current == (choice, gateways)):
+            gateways = self._gateways(choice)
+            if gateways:
+                target = choice
+            elif choice not in self._warned:
+                self._warned.add(choice)
+                log.warning("uplink %s works but has no default route to follow: it is not used", choice)
+        if target is None and self.mode == "routing" and self._main_is_broken(config):
+            for name in metered_uplinks(config):
+                gateways = self._gateways(name)
+                if gateways:
+                    target = name
+                    break
+        if target == self.chosen and (target is None or self.routing.current == (target, gateways)):
             return
         before = self.chosen or self.core.uplinks.in_use()
-        if self.mode == "routing" and not self._safely(lambda: self.routing.use(choice, gateways)):
+        free = target is not None and not is_metered(config, target)
+        if self.mode == "routing" and not self._safely(lambda: self.routing.use(target, gateways, free)):
             return
-        self.chosen = choice
-        self.core.uplinks.choose(choice)
+        self.chosen = target
+        self.core.uplinks.choose(target)
         after = self.core.uplinks.in_use()
         if before != after and before is not None:
             self._drop(before)
         self._tell(config, before, after)
+
+    def _main_is_broken(self, config: Config) -> bool:
+        """The main table's default route leaves by a free uplink that the probes found without internet."""
+        main = default_interface()
+        health = self.health.get(main or "")
+        return main is not None and not is_metered(config, main) and health is not None and health.internet is False
+
+    @staticmethod
+    def _gateways(ifname: str) -> dict[int, str]:
+        """family -> the gateway of the interface's default route in the main table ("" on-link), for each family
+        that has one."""
+        found = {}
+        for family in (socket.AF_INET, socket.AF_INET6):
+            gateway = iproute.gateway(ifname, family)
+            if gateway is not None:
+                found[family] = gateway
+        return found
 
     def _drop(self, ifname: str) -> None:
         addresses = list(iproute.interface_addresses(ifname).values())

@@ -36,7 +36,7 @@ class FakeRouting:
     def start(self) -> None:
         self.log.append(("start",))
 
-    def use(self, ifname, gateways) -> None:
+    def use(self, ifname, gateways, others_unreachable=True) -> None:
         self.current = (ifname, dict(gateways)) if ifname else None
         self.log.append(("use", ifname, dict(gateways)))
 
@@ -50,13 +50,14 @@ def world(tmp_path: Path, monkeypatch):
     path.write_text(CONFIG.format(data=tmp_path / "data"))
     core = Core(str(path))
     core.uplinks._route = lambda: "wwan0"  # the main table's default: the eSIM
-    state = {"verdict": OK, "dropped": [], "tx": 0}
+    monkeypatch.setattr(guard_module, "default_interface", lambda: state["main"])
+    state = {"verdict": OK, "dropped": [], "tx": 0, "main": "wwan0"}
     monkeypatch.setattr(guard_module, "read_link", lambda name: LinkReading(3, True, 0, state["tx"]))
     monkeypatch.setattr(guard_module, "probe", lambda ifname, sources, target: ProbeResult(state["verdict"], None, 690))
     monkeypatch.setattr(guard_module.iproute, "interface_addresses",
                         lambda name: {socket.AF_INET: {"wlan-sta": "192.168.77.2", "wwan0": "10.1.2.3"}[name]})
-    monkeypatch.setattr(guard_module.iproute, "gateway",
-                        lambda name, family: "192.168.77.1" if family == socket.AF_INET else None)
+    monkeypatch.setattr(guard_module.iproute, "gateway", lambda name, family: (
+        {"wlan-sta": "192.168.77.1", "wwan0": "10.1.2.1"}[name] if family == socket.AF_INET else None))
     monkeypatch.setattr(guard_module, "drop_flows", lambda addresses: state["dropped"].append(list(addresses)) or 1)
     monkeypatch.setattr(guard_module.mwan3, "running", lambda: False)
     alerts = []
@@ -77,7 +78,7 @@ def test_the_free_uplink_is_chosen_left_and_taken_back(world) -> None:
     guard.step(t)
     assert core.uplinks.in_use() == "wlan-sta"  # one failure: not yet
     guard.step(t + decide.RETRY_AFTER)
-    assert guard.routing.current is None and core.uplinks.in_use() == "wwan0"
+    assert guard.routing.current is None and core.uplinks.in_use() == "wwan0"  # the main table's: the eSIM
     assert state["dropped"][-1] == ["192.168.77.2"]  # the hotel's flows
     assert [(a.kind, a.params["to"], a.params["metered"], a.params["why"]) for a in alerts] == [
         ("uplink", "wwan0", True, "captive")]
@@ -103,3 +104,11 @@ def test_prefer_unmetered_off_probes_but_never_routes(world, tmp_path: Path) -> 
     guard.step(0.0)
     assert guard.routing.log == [] and core.uplinks.in_use() == "wwan0"
     assert core.uplinks.status("wlan-sta").internet is True
+
+
+def test_a_broken_hotel_preferred_by_metric_is_routed_around(world) -> None:
+    core, guard, state, alerts = world
+    state["main"], state["verdict"] = "wlan-sta", CAPTIVE  # netifd gave the hotel the better metric
+    core.uplinks._route = lambda: "wlan-sta"
+    guard.step(0.0)
+    assert guard.routing.current == ("wwan0", {socket.AF_INET: "10.1.2.1"}) and core.uplinks.in_use() == "wwan0"

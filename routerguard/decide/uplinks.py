@@ -105,6 +105,8 @@ class Health:
         `stalled`: the probe was sent because traffic out got no answer; a failure then is the second sign,
         and the uplink is down at once.
         """
+        if not verdict:  # no probe could leave (its host has no address now): no news of the uplink
+            return False
         self.verdict = verdict
         ok = verdict == "ok"
         if stalled and not ok and self.internet:

@@ -99,8 +99,12 @@ class PolicyRouting:
         self._rules("add")
         self._installed = True
 
-    def use(self, ifname: str | None, gateways: dict[int, str]) -> None:
-        """Default traffic by `ifname` via `gateways` (family -> gateway, "" on-link); None: by the main table."""
+    def use(self, ifname: str | None, gateways: dict[int, str], others_unreachable: bool = True) -> None:
+        """Default traffic by `ifname` via `gateways` (family -> gateway, "" on-link); None: by the main table.
+
+        A family without a gateway is unreachable meanwhile (`others_unreachable`: a free uplink that lacks
+        it must not leave it to the metered one), or goes by the main table.
+        """
         wanted = (ifname, dict(gateways)) if ifname else None
         if wanted == self.current:
             return
@@ -112,8 +116,10 @@ class PolicyRouting:
             for family in FAMILIES:
                 if family in gateways:
                     _ip(*route_command(family, ifname, gateways[family]))
-                else:  # the free uplink does not carry this family: refused at once, never by the metered uplink
+                elif others_unreachable:  # the free uplink lacks this family: refused, never by the metered one
                     _ip(*unreachable_command(family))
+                else:
+                    _ip(FAMILIES[family], "route", "flush", "table", str(TABLE), check=False)
         self.current = wanted
 
     def clear(self) -> None:

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
-OK, CAPTIVE, DOWN = "ok", "captive", "down"
+OK, CAPTIVE, DOWN, UNKNOWN = "ok", "captive", "down", ""
 TIMEOUT = 2.5  # seconds for the whole exchange: two round trips, even over a slow hotel Wi-Fi
 MAX_ANSWER = 4096  # bytes of the answer read: the status line is all that matters
 RECEIVE_BUFFER = 2048  # a small receive window: a portal's login page sends a few KB at most before the reset
 RESOLVE_TTL = 3600.0
+CLOSE_WAIT = 0.3  # seconds to wait for the server's close after the answer (it sends `Connection: close`)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 TCP_INFO = getattr(socket, "TCP_INFO", 11)
 # struct tcp_info (linux/tcp.h): offsets of tcpi_bytes_acked, tcpi_bytes_received (u64) and
@@ -92,8 +93,9 @@ def probe(ifname: str, sources: dict[int, str], target: Target, timeout: float =
     """One GET of `target` bound to `ifname` and its address of the target's family (`sources`: family -> address)."""
     candidates = [(family, address) for family, address in target.addresses() if family in sources]
     if not candidates:
-        why = "no address of the probe's host" if not target.addresses() else f"{ifname} has no address of the host's family"
-        return ProbeResult(DOWN, None, 0, why)
+        if not target.addresses():  # says nothing of the uplink: no verdict
+            return ProbeResult(UNKNOWN, None, 0, f"cannot resolve {target.host}")
+        return ProbeResult(DOWN, None, 0, f"{ifname} has no address of the host's family")
     family, address = candidates[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -110,6 +112,8 @@ def probe(ifname: str, sources: dict[int, str], target: Target, timeout: float =
         except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
             return ProbeResult(DOWN, None, _bytes(sock, family, opened=True), _why(e))
         status = _status(answer)
+        if status == 204:  # nothing follows but the server's close: wait for it, so the count has it
+            _drain(stream, min(deadline, time.monotonic() + CLOSE_WAIT))
         used = _bytes(sock, family, opened=True)
         if status == 204:
             return ProbeResult(OK, 204, used)
@@ -142,6 +146,20 @@ def _read_status_line(stream, deadline: float) -> bytes:
             break
         data += chunk
     return data
+
+
+def _drain(stream, deadline: float) -> None:
+    """Read what is left of the answer until the server closes (a 204 has nothing), within the receive window."""
+    try:
+        for _ in range(4):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stream.settimeout(left)
+            if not stream.recv(RECEIVE_BUFFER):
+                return
+    except OSError:
+        return
 
 
 def _status(answer: bytes) -> int | None:

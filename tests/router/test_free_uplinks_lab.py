@@ -139,7 +139,7 @@ def test_the_hotel_first_lte_while_it_is_a_portal_and_back(lab, hotel) -> None:
         probes = after["probe"]
         print(f"{probes['count']} probes, {probes['bytes']} bytes shown, {counted} counted by nftables"
               f" ({counted / max(1, probes['count']):.0f} a probe)")
-        assert probes["count"] >= 4 and abs(probes["bytes"] - counted) <= counted * 0.15
+        assert probes["count"] >= 4 and abs(probes["bytes"] - counted) <= counted * 0.25
     except BaseException:
         print(daemon.log())
         raise
