@@ -6,8 +6,9 @@ Two `ip rule`s and one routing table, never netifd's routes or the main table:
                                                         the LAN, connected networks, VPNs stay as they are
     PRIORITY + 1  lookup TABLE                          routerguard's table: while an unmetered uplink works,
                                                         a default route via its gateway; otherwise empty, so
-                                                        lookups go on to the main table (the metered uplink);
-                                                        a family the free uplink does not carry (IPv6 at a
+                                                        lookups go on to the main table (the metered uplink),
+                                                        or, when the main table prefers a free uplink that
+                                                        is broken, a default via the metered one; a family the free uplink does not carry (IPv6 at a
                                                         hotel with IPv4 only) is `unreachable` meanwhile, so
                                                         it never leaves by the metered uplink
 
