@@ -154,6 +154,7 @@ class Daemon:
         from routerguard.serve.i18n import chat_words
         from routerguard.serve.server import Server
         from routerguard.serve.snmp_agent import start_agent
+        from routerguard.uplinkguard import UplinkGuard
 
         core = self.core
         enforcer = self.enforcer = Enforcer(core)
@@ -174,6 +175,8 @@ class Daemon:
 
         core.on_change = on_change
         leak.start()
+        uplinks = UplinkGuard(core, leak.tell)  # free uplinks first: probes, routing, the `uplink` alerts
+        uplinks.start()
         server = Server(self.service, core.config.main.listen)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
         server.start()
@@ -195,6 +198,7 @@ class Daemon:
                 core.health.readings += 1
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
+            uplinks.stop()  # routerguard's rules and table go: the main table decides again
             server.stop()
             flush_watch.stop()
             enforcer.close()

@@ -36,7 +36,6 @@ from routerguard.decide.uplinks import is_metered
 from routerguard.enforce import dnsmasq, saver
 from routerguard.notify import Notifier
 from routerguard.read.capture import DnsSeen, LanCapture
-from routerguard.read.uplink import default_interface
 from routerguard.store.alert_log import AlertLog
 from routerguard.store.db import META_UPSERT
 from routerguard.units import rfc3339
@@ -215,6 +214,10 @@ class LeakGuard:
     def _who(self, mac: str) -> str:
         return self.core.name_of(mac) or mac
 
+    def tell(self, alert: Alert) -> None:
+        """Store, log and push an alert another part of the daemon decided (uplinkguard.py's switches)."""
+        self._raise(alert, [], self.core.now())
+
     def _raise(self, alert: Alert, levels: list[int], now: float) -> None:
         """Store, log and push one alert."""
         alert_id = self.core.alerts.record(now, alert.kind, alert.mac, alert.message, alert.params,
@@ -243,7 +246,7 @@ class LeakGuard:
         lists = catalog(config.categories)
         blocked = {block.category: found.domains for block in saver.desired(config).blocks
                    if (found := lists.get(block.category)) is not None}
-        uplink = default_interface()
+        uplink = self.core.uplinks.in_use()
         text = dnsmasq.snippet(blocked, metered=uplink is None or is_metered(config, uplink))
         snippet = dnsmasq.Snippet(main.dnsmasq_conf_dir, main.dnsmasq_restart)
         if (snippet.path, text) == self._synced:

@@ -1,6 +1,10 @@
 """The internet host's web server: downloads and uploads of any size.
 
-``GET /bytes/N`` streams N bytes; ``POST`` (or ``PUT``) to any path reads
+``GET /bytes/N`` streams N bytes; ``GET /generate_204`` answers 204, like
+the connectivity checks of phones and of routerguard's uplink probe, and logs
+``probe from ADDRESS`` on stderr (the lab's httpd.log), so a test can tell
+which uplink each probe came by; ``GET /whoami`` answers the address the
+request came from (which uplink's NAT it crossed). ``POST`` (or ``PUT``) to any path reads
 the whole body, plain or chunked, discards it and replies with the count.
 Nothing is held in memory, so gigabytes cost no RAM. It listens on ``::``
 with IPv4 mapped in, so one socket serves both families on every address
@@ -24,7 +28,16 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # so that "Expect: 100-continue" is answered
 
     def do_GET(self) -> None:
-        match = _BYTES_PATH.match(self.path.split("?", 1)[0])
+        path = self.path.split("?", 1)[0]
+        if path == "/generate_204":
+            sys.stderr.write(f"probe from {_plain(self.client_address[0])}\n")
+            sys.stderr.flush()
+            self._head(204, 0, "text/plain")
+            return
+        if path == "/whoami":
+            self._reply(200, _plain(self.client_address[0]).encode())
+            return
+        match = _BYTES_PATH.match(path)
         if not match:
             self._reply(404, b"try /bytes/N\n")
             return
@@ -67,7 +80,8 @@ class Handler(BaseHTTPRequestHandler):
     def _head(self, status: int, length: int, ctype: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(length))
+        if status != 204:
+            self.send_header("Content-Length", str(length))
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
@@ -78,6 +92,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the lab runs thousands of requests and reads no log."""
+
+
+def _plain(address: str) -> str:
+    """An IPv4 client as itself, not as the ::ffff: mapped address the dual-stack socket shows."""
+    return address[7:] if address.startswith("::ffff:") else address
 
 
 class DualStackServer(ThreadingHTTPServer):

@@ -33,6 +33,10 @@ class UplinkStatus:
     since: float | None  # when in_use last changed, None until a change was seen
     up_bytes: int  # sent (tx) since counting began
     down_bytes: int  # received (rx)
+    internet: bool | None = None  # the probes' verdict (decide/uplinks.py Health); None: not probed
+    probe_bytes: int = 0  # IP-layer bytes the probes cost since the start
+    probes: int = 0
+    verdict: str = ""  # the last probe's: ok, captive, down
 
 
 class _Counter:
@@ -44,6 +48,9 @@ class _Counter:
         self.up = self.down = 0
         self.in_use: bool | None = None
         self.since: float | None = None
+        self.internet: bool | None = None
+        self.probe_bytes = self.probes = 0
+        self.verdict = ""
 
     def add(self, reading: LinkReading | None) -> None:
         if reading is None:
@@ -73,10 +80,27 @@ class Uplinks:
         self._read, self._route, self._clock = read, route, clock
         self._lock = threading.Lock()  # the loop and the page's threads both poll
         self._counters: dict[str, _Counter] = {}
+        self._chosen: str | None = None  # the unmetered uplink routerguard routes by (uplinkguard.py), if any
+
+    def choose(self, name: str | None) -> None:
+        """Traffic leaves by `name` (routerguard's own routing), or by the main table's default route (None)."""
+        self._chosen = name
+
+    def in_use(self) -> str | None:
+        """The uplink default traffic leaves by now: routerguard's choice, else the main table's default route."""
+        return self._chosen or self._route()
+
+    def probed(self, name: str, internet: bool | None, verdict: str, probe_bytes: int) -> None:
+        """A probe's outcome: the health it leaves the uplink in, and what it cost."""
+        with self._lock:
+            counter = self._counters.setdefault(name, _Counter())
+            counter.internet, counter.verdict = internet, verdict or counter.verdict
+            counter.probe_bytes += probe_bytes
+            counter.probes += 1 if verdict else 0
 
     def poll(self, names: Iterable[str]) -> None:
         """Bring each named interface's totals and in-use flag up to now."""
-        in_use, now = self._route(), self._clock()
+        in_use, now = self.in_use(), self._clock()
         with self._lock:
             for name in names:
                 counter = self._counters.setdefault(name, _Counter())
@@ -87,4 +111,5 @@ class Uplinks:
         with self._lock:
             counter = self._counters.get(name) or _Counter()
             last = counter.last
-            return UplinkStatus(bool(last and last.link), bool(counter.in_use), counter.since, counter.up, counter.down)
+            return UplinkStatus(bool(last and last.link), bool(counter.in_use), counter.since, counter.up, counter.down,
+                                counter.internet, counter.probe_bytes, counter.probes, counter.verdict)

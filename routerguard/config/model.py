@@ -32,6 +32,8 @@ BARK_SERVER = "https://api.day.app"
 ALERT_LANGUAGES = ("en", "zh-CN")  # the page's languages
 DEFAULT_LEASES = "/tmp/dhcp.leases"  # OpenWrt's dnsmasq lease file
 FILE_LEVEL = "-"  # a Problem's section when the file as a whole is wrong
+DEFAULT_PROBE_URL = "http://connectivitycheck.gstatic.com/generate_204"
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.@:-]{1,15}$")  # what Linux takes as an interface name (IFNAMSIZ - 1)
 T = TypeVar("T")
 
 
@@ -78,6 +80,7 @@ class Main:
     firewall_config: str | None = "/etc/config/firewall"  # OpenWrt's UCI firewall: is flow offloading on? ('' = none)
     fw4_include: str | None = None  # the table as last built, for fw4 to load at its start (include.py)
     new_devices: str = "allow"  # allow | approve: a MAC with no `config device` section waits for the admin
+    prefer_unmetered: bool = False  # route by a working unmetered uplink first (default: on when one is described)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class Group:
     name: str
     cap: Cap | None
     block: tuple[str, ...] = ()
+    metered_access: bool = True  # False: its members never go over a metered uplink
 
 
 @dataclass(frozen=True)
@@ -114,12 +118,15 @@ class Device:
     exempt: bool = False
     block: tuple[str, ...] = ()
     approved: bool = True  # under `new_devices 'approve'`: a configured device is approved unless `option approved '0'`
+    metered_access: bool | None = None  # False: never over a metered uplink; None: as its group says (default True)
 
 
 @dataclass(frozen=True)
 class Uplink:
     ifname: str
     metered: bool = True
+    probe_url: str = ""  # unmetered uplinks: where the probe goes (expects a 204); DEFAULT_PROBE_URL when absent
+    network: str | None = None  # the netifd interface name (e.g. 'wwan'): mwan3's name for it
 
 
 @dataclass(frozen=True)
@@ -345,6 +352,7 @@ def _main(r: _Reader) -> Main:
         firewall_config=r.text("firewall_config", "/etc/config/firewall") or None,
         fw4_include=r.text("fw4_include") or None,
         new_devices=r.choice("new_devices", NEW_DEVICES, "allow") or "allow",
+        prefer_unmetered=r.convert("prefer_unmetered", _boolean, None),  # type: ignore[arg-type]
     )
 
 
@@ -378,7 +386,8 @@ def _group(r: _Reader) -> Group | None:
     if gid is not None and not ID_RE.match(gid):
         r.fail("id", f"{gid!r}: use 1-32 letters, digits, '_' or '-'")
     cap = _cap(r, "cap", required=False)
-    return Group(gid or "", r.text("name", gid) or "", cap, r.values("block")) if gid else None
+    return Group(gid or "", r.text("name", gid) or "", cap, r.values("block"),
+                 r.convert("metered_access", _boolean, True)) if gid else None  # type: ignore[arg-type]
 
 
 def _device(r: _Reader) -> Device | None:
@@ -392,6 +401,7 @@ def _device(r: _Reader) -> Device | None:
         exempt=r.convert("exempt", _boolean, False),  # type: ignore[arg-type]
         block=r.values("block"),
         approved=r.convert("approved", _boolean, True),  # type: ignore[arg-type]
+        metered_access=r.convert("metered_access", _boolean, None),  # type: ignore[arg-type]
     )
     return device if mac else None
 
@@ -423,8 +433,30 @@ def _bundles(readers: list[_Reader]) -> tuple[Bundle, ...]:
     return tuple(found.values())
 
 
+def parse_ifname(text: str) -> str:
+    """A Linux interface name: 1-15 characters, no '/', no blanks."""
+    if not IFNAME_RE.match(text) or text in (".", ".."):
+        raise ValueError(f"{text!r} is not an interface name (1-15 letters, digits, '.', '-', '_', '@' or ':'),"
+                         " e.g. 'wlan-sta' or 'phy1-sta0'")
+    return text
+
+
+def parse_probe_url(text: str) -> str:
+    """The probe's URL: plain http:// (a portal can only answer that) or https://, with a host."""
+    return parse_url(text)
+
+
 def _uplink(r: _Reader) -> Uplink:
-    return Uplink(r.text("ifname", required=True) or "", r.convert("metered", _boolean, True))  # type: ignore[arg-type]
+    metered = r.convert("metered", _boolean, True)
+    probe_url = r.convert("probe_url", parse_probe_url, "")
+    if metered and probe_url:
+        r.fail("probe_url", "a metered uplink is never probed (no probe crosses a metered uplink); remove probe_url"
+                            " or set `option metered '0'`")
+    network = r.text("network")
+    if network is not None and not ID_RE.match(network):
+        r.fail("network", f"{network!r} is not a network interface name (letters, digits, '_' or '-'), e.g. 'wwan'")
+    return Uplink(r.convert("ifname", parse_ifname, "", required=True) or "", metered,  # type: ignore[arg-type]
+                  probe_url or ("" if metered else DEFAULT_PROBE_URL), network)  # type: ignore[arg-type]
 
 
 def _category(r: _Reader) -> Category:
@@ -520,13 +552,13 @@ def _agent(r: _Reader) -> Agent:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
-                    "leases", "server_name", "firewall_config", "fw4_include", "new_devices"),
+                    "leases", "server_name", "firewall_config", "fw4_include", "new_devices", "prefer_unmetered"),
     "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS + ("newcomer_cap",),
-    "group": ("id", "name", "block") + _CAP_OPTIONS,
-    "device": ("mac", "name", "group", "exempt", "block", "approved") + _CAP_OPTIONS,
-    "uplink": ("ifname", "metered"),
+    "group": ("id", "name", "block", "metered_access") + _CAP_OPTIONS,
+    "device": ("mac", "name", "group", "exempt", "block", "approved", "metered_access") + _CAP_OPTIONS,
+    "uplink": ("ifname", "metered", "probe_url", "network"),
     "category": ("id", "name", "domain"),
     "saver": ("block",),
     "notify": ("threshold", "on_unusual", *NOTIFY_OPTIONS),
@@ -598,14 +630,36 @@ def build(package: uci.Package, path: str) -> Config:
     saver_block = tuple(b for r in savers for b in r.values("block"))
     notify = single("notify", _notify) or Notify()
     agent = single("agent", _agent) or Agent()
-    uplinks = tuple(_uplink(r) for r in readers("uplink"))
+    uplinks: list[Uplink] = []
+    for r in readers("uplink"):
+        uplink = _uplink(r)
+        if uplink.ifname and uplink.ifname in {u.ifname for u in uplinks}:
+            r.fail("ifname", f"uplink {uplink.ifname!r} is described twice; merge the two sections")
+        elif main is not None and uplink.ifname == main.lan_if:
+            r.fail("ifname", f"{uplink.ifname!r} is the LAN interface (lan_if), not an uplink")
+        else:
+            uplinks.append(uplink)
+    if main is not None:
+        main = _prefer_unmetered(main, uplinks, package, path, problems)
     bundles = _bundles(readers("bundle"))
 
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
     assert main is not None  # its absence is a problem, raised above
-    return Config(path, main, snmp, plan, default_cap, groups, devices, uplinks, categories, saver_block, notify, agent,
+    return Config(path, main, snmp, plan, default_cap, groups, devices, tuple(uplinks), categories, saver_block, notify, agent,
                   bundles=bundles, newcomer_cap=newcomer_cap)  # type: ignore[arg-type]
+
+
+def _prefer_unmetered(main: Main, uplinks: list[Uplink], package: uci.Package, path: str, problems: list[Problem]) -> Main:
+    """`prefer_unmetered`: default on when an uplink is described unmetered; on with none, a problem."""
+    free = [u for u in uplinks if not u.metered]
+    wanted = main.prefer_unmetered  # None when not given: _main read it so
+    if wanted and not free:
+        section = package.find("routerguard")[0]
+        problems.append(Problem(path, section.line_of("prefer_unmetered"), package.label(section), "prefer_unmetered",
+                                "no unmetered uplink to prefer: add a `config uplink` with `option metered '0'`"
+                                " (an interface not in wan_if)"))
+    return replace(main, prefer_unmetered=bool(free) if wanted is None else bool(wanted and free))
 
 
 def load_config(path: str) -> Config:

@@ -32,7 +32,7 @@ from routerguard.attribute.marks import Marks, MarksExhausted
 from routerguard.core import Core
 from routerguard.decide.limits import Snapshot, members, scope_key
 from routerguard.decide.policy import BLOCKED, EXEMPT, OK, THROTTLED, Limit
-from routerguard.decide.uplinks import metered_uplinks
+from routerguard.decide.uplinks import metered_uplinks, no_metered_access
 from routerguard.enforce import saver
 from routerguard.enforce.ruleset import Captive, Device, Guard, Quota, Ruleset
 
@@ -139,7 +139,7 @@ def build(core: Core, marks: Marks, captive: Captive | None) -> Ruleset:
         devices.append(Device(mac, device_id, device_guard, addresses.get(mac, ())))
     dns_free = tuple(d.mac for d in devices if not d.guard.blocked) if approve else None
     return Ruleset(config.main.lan_if, metered_uplinks(config), tuple(scopes.quotas.values()), tuple(devices),
-                   newcomer, plan, captive, saver.desired(config), dns_free)
+                   newcomer, plan, captive, saver.desired(config), dns_free, no_metered_access(config))
 
 
 def _guard(scopes: Scopes, mac: str, device_id: int, plan: str | None) -> Guard:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from routerguard.enforce import saver
+from routerguard.enforce import metered_access, saver
 from routerguard.attribute.marks import MARK_MASK, NEWCOMER_ID, mark_of
 from routerguard.enforce.saver import Saver
 
@@ -140,6 +140,7 @@ class Ruleset:
     captive: Captive | None = None
     saver: Saver = Saver()  # the leak guard's data saver and unmetered uplinks (saver.py)
     dns_free: tuple[str, ...] | None = None  # `new_devices 'approve'`: the MACs whose DNS is not limited; None: all but @blocked
+    no_metered: tuple[str, ...] = ()  # MACs never let out by a metered uplink (metered_access.py)
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,7 @@ def _dispatch(rules: Ruleset) -> list[str]:
     if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
         lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
     if wans:
+        lines += metered_access.forward(rules.no_metered, TABLE, lan, wans)
         lines += saver.forward(rules.saver, TABLE, lan, wans, KEEP_BITS)
         lines += [f"add rule {TABLE} forward iifname {lan} oifname {wans} jump upstream",
                   f"add rule {TABLE} forward iifname {wans} oifname {lan} jump downstream"]

@@ -154,7 +154,8 @@ def _device_change(mac: str, body: Callable[[], dict]) -> Response | tuple[str, 
 def device_settings(mac: str) -> Response | tuple[str, int]:
     form = request.form
     return _device_change(mac, lambda: {"name": form.get("name", "").strip() or None, "group": form.get("group") or None,
-                                        "exempt": form.get("exempt") == "1"})
+                                        "exempt": form.get("exempt") == "1",
+                                        "metered_access": form.get("metered_access") == "1"})
 
 
 @bp.post("/admin/devices/<mac>/cap")

@@ -446,6 +446,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "throttled_until": "Slowed down until {when}",
         "error_bad_approved": "Approved must be true or false.",
         "error_bad_throttled": "Throttled can only be set to false (it lifts a slow-down after unusual use).",
+        # --- free uplinks first ---
+        "alert_kind_uplink": "Uplink",
+        "alert_uplink_metered": "Traffic moved to the metered uplink {to}: {was} has no working internet{why}.",
+        "alert_uplink_captive": " (a captive portal answers: log in there)",
+        "alert_uplink_back": "Traffic is back on the unmetered uplink {to}; the metered uplink {was} is spared.",
+        "uplink_internet": "Internet works",
+        "uplink_no_internet": "No internet",
+        "uplink_captive": "Login page (captive portal)",
+        "uplink_probes": "Probes: {count}, {size} (free uplink only; under 1 MB a day)",
+        "metered_access": "May use mobile data (metered uplinks)",
+        "metered_access_hint": "Unticked: this device only goes online over Wi-Fi or Ethernet, so its backups and "
+                               "updates wait for a free uplink.",
+        "metered_refused_admin": "Offline now: the router is on mobile data.",
+        "me_no_metered_access": "This device does not use mobile data: it goes online over free Wi-Fi only.",
+        "me_metered_refused": "The router is on mobile data now, so this device is offline until free Wi-Fi works again.",
     },
     "zh-CN": {
         "nav_dashboard": "概览",
@@ -869,6 +884,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "throttled_until": "限速至 {when}",
         "error_bad_approved": "“已批准”只能是 true 或 false。",
         "error_bad_throttled": "throttled 只能设为 false（解除异常用量后的限速）。",
+        # --- free uplinks first ---
+        "alert_kind_uplink": "上行链路",
+        "alert_uplink_metered": "流量已改走计流量的上行链路 {to}：{was} 无法上网{why}。",
+        "alert_uplink_captive": "（出现了认证登录页，请先在该页面登录）",
+        "alert_uplink_back": "流量已回到不计流量的上行链路 {to}，计流量的 {was} 不再使用。",
+        "uplink_internet": "可以上网",
+        "uplink_no_internet": "无法上网",
+        "uplink_captive": "需要登录（认证页面）",
+        "uplink_probes": "已检测 {count} 次，共 {size}（只走免费链路，每天不到 1 MB）",
+        "metered_access": "允许使用移动数据（计流量的上行链路）",
+        "metered_access_hint": "不勾选时，此设备只通过 Wi-Fi 或有线网络上网，备份和更新会等到有免费网络时再进行。",
+        "metered_refused_admin": "当前离线：路由器正在使用移动数据。",
+        "me_no_metered_access": "此设备不使用移动数据，只通过免费 Wi-Fi 上网。",
+        "me_metered_refused": "路由器正在使用移动数据，此设备暂时无法上网，等免费 Wi-Fi 恢复后即可上网。",
     },
 }
 
@@ -980,6 +1009,10 @@ def alert_text_in(alert: dict, lang: str) -> str:
         if kind == "bundle":  # the plan as eSIM bundles
             return translate_in(lang, f"alert_bundle_{params['event']}", name=params["name"], hours=params.get("hours"),
                                 left=format_size(params.get("left")), percent=params.get("percent"))
+        if kind == "uplink":
+            key = "alert_uplink_metered" if params["metered"] else "alert_uplink_back"
+            why = translate_in(lang, "alert_uplink_captive") if params.get("why") == "captive" else ""
+            return translate_in(lang, key, to=params["to"], was=params["from"], why=why)
         if kind in ("unusual_rate", "unusual_hour"):
             text = translate_in(lang, f"alert_{kind}", name=params["name"], recent=format_size(params["recent"]),
                                 minutes=params["minutes"], usual=format_size(params["usual"]), factor=params["factor"],

@@ -93,6 +93,8 @@ DEVICE = obj({
     "block": {"type": "array", "items": TEXT}, "limits": {"type": "array", "items": ref("Limit")},
     "told_metered": BOOL,
     "approved": BOOL, "throttled_until": nullable(TIME),  # guarding the guard (docs/guard.md)
+    "metered_access": {**BOOL, "description": "false: never over a metered uplink (metered_access '0', its own or its group's)"},
+    "metered_refused": {**BOOL, "description": "its traffic is refused now: metered_access is false and a metered uplink is in use"},
 })
 
 DEVICE_PATCH = obj({
@@ -101,6 +103,7 @@ DEVICE_PATCH = obj({
     "blocked_until": nullable(TIME), "blocked_for": nullable({"type": "integer", "minimum": 1, "maximum": MAX_BLOCK_SECONDS}),
     "block": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"}},
     "approved": BOOL, "throttled": {"type": "boolean", "enum": [False]},
+    "metered_access": BOOL,
 }, required=[], closed=True)
 
 GROUP = obj({"id": TEXT, "name": TEXT, "members": {"type": "array", "items": TEXT}, "cap": nullable(ref("Cap")),
@@ -166,11 +169,17 @@ ALERT = obj({"id": INT, "time": TIME, "kind": TEXT, "mac": nullable(TEXT), "mess
              "params": {"type": "object", "description": "what the alert is about (subject, name, level, bytes), for "
                                                          "saying it in the reader's language"}})
 
+UPLINK_PROBE = obj({"verdict": {"type": "string", "enum": ["ok", "captive", "down"]},
+                    "count": INT, "bytes": {**INT, "description": "IP-layer bytes of every probe since the start"},
+                    "max_a_day": {**INT, "description": "the most probes that can leave in a day"}})
 UPLINK = obj({"ifname": TEXT, "metered": BOOL, "link": BOOL,
-              "internet": nullable({**BOOL, "description": "null: not known (no probe has run)"}),
+              "internet": nullable({**BOOL, "description": "the probes' verdict (a captive portal's answer is false); "
+                                                           "null: not known (a metered uplink, no link, no probe yet)"}),
               "in_use": BOOL, "since": nullable({**TIME, "description": "when in_use last changed; null: not since the start"}),
               "up_bytes": {**INT, "description": "link-layer bytes the interface sent since the daemon started, all traffic"},
-              "down_bytes": {**INT, "description": "link-layer bytes the interface received since the daemon started"}})
+              "down_bytes": {**INT, "description": "link-layer bytes the interface received since the daemon started"},
+              "probe": {**UPLINK_PROBE, "description": "present once the uplink was probed (unmetered uplinks only)"}},
+             required=["ifname", "metered", "link", "internet", "in_use", "since", "up_bytes", "down_bytes"])
 
 EXPORT_ROW = obj({"time": TIME, "mac": TEXT, "up_bytes": INT, "down_bytes": INT})
 EXPORT = {"text/csv": {"schema": TEXT},
@@ -302,7 +311,7 @@ def document() -> Schema:
             "/api/v1/devices": {"get": operation("Every device", obj({"devices": {"type": "array", "items": ref("Device")}}), "")},
             "/api/v1/devices/{mac}": {
                 "get": operation("One device", ref("Device"), "404", params=MAC),
-                "patch": operation("Change name, group, exempt, cap, blocking", ref("Device"), "404 409", body=ref("DevicePatch"),
+                "patch": operation("Change name, group, exempt, cap, blocking, metered_access", ref("Device"), "404 409", body=ref("DevicePatch"),
                                    params=MAC),
             },
             "/api/v1/devices/{mac}/topup": {

@@ -68,6 +68,7 @@ class Devices(Area):
             "told_metered": mac in core.told_metered,
             "approved": snap.approved(mac),
             "throttled_until": rfc3339(snap.held[mac][0]) if mac in snap.held else None,
+            **self._metered_access_view(mac),
             "limits": [self._limit_view(limit) for limit in limits.limits],
         }
 
@@ -89,7 +90,8 @@ class Devices(Area):
         mac = self._known(mac)
         if not isinstance(changes, dict):
             raise Invalid("the body must be a JSON object")
-        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block", "approved", "throttled"}
+        allowed = {"name", "group", "exempt", "cap", "blocked", "blocked_until", "blocked_for", "block", "approved", "throttled",
+                   "metered_access"}
         unknown = set(changes) - allowed
         if unknown:
             raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}")
@@ -113,6 +115,8 @@ class Devices(Area):
                 raise Invalid("exempt must be true or false")
             exempt = changes["exempt"]
             edits.append(lambda s: s.set("exempt", "1") if exempt else s.delete("exempt"))
+        if "metered_access" in changes:
+            edits.append(self._parse_metered_access(mac, changes["metered_access"]))
         if "cap" in changes:
             cap = parse_cap(changes["cap"])
             edits.append(lambda s: write_cap(s, cap))

@@ -11,8 +11,6 @@ from routerguard.config.model import ID_RE, parse_mac
 from routerguard.config import uci
 from routerguard.decide import periods
 from routerguard.decide.limits import Snapshot, members
-from routerguard.decide.uplinks import is_metered
-from routerguard.read.uplink import default_interface
 from routerguard.units import rfc3339
 from routerguard.service.common import Area, Invalid, MAX_NAME, NotFound, cap_view, check_name, parse_cap, uplink_view
 
@@ -44,7 +42,7 @@ class Plan(Area):
             if limit else None,
             "rate_bps": int(rate * 8),
             "cap": cap_view(Cap(plan.quota, plan.period, plan.action, plan.throttle_kbit), limit) if plan else None,
-            "uplink": uplink_view(core.config, default_interface()),
+            "uplink": uplink_view(core.config, core.uplinks.in_use()),
             "flow_offloading": {"found": list(offload.found), "hardware": offload.hardware} if offload.on else None,
         }, snap)
 
@@ -70,24 +68,6 @@ class Plan(Area):
             "state": snap.group_state(gid),
         }
 
-
-    def uplinks(self) -> list[dict]:
-        """Every uplink routerguard knows (wan_if, `config uplink`): in use, metered, link, bytes since the start.
-
-        `internet` is None: nothing probes the uplinks yet, so whether one
-        reaches the internet is not known (a link can be up behind a captive
-        portal).
-        """
-        core = self.core
-        names = core.config.uplink_names
-        core.uplinks.poll(names)
-        views = []
-        for name in names:
-            status = core.uplinks.status(name)
-            views.append({"ifname": name, "metered": is_metered(core.config, name), "link": status.link,
-                          "internet": None, "in_use": status.in_use, "since": rfc3339(status.since),
-                          "up_bytes": status.up_bytes, "down_bytes": status.down_bytes})
-        return views
 
     def put_group(self, gid: str, body: Any) -> dict:
         if not ID_RE.match(gid):

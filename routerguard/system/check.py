@@ -71,6 +71,22 @@ def _interface(role: str, name: str, blocking: bool = True) -> Finding:
                    blocking=blocking)
 
 
+def _policy_routing() -> Finding:
+    """Free uplinks first routes with `ip rule ... suppress_prefixlength` (iproute2's ip; busybox's lacks it)."""
+    from routerguard.enforce import mwan3
+
+    if mwan3.running():
+        return Finding(True, "mwan3 runs: free uplinks first writes its policy (docs/uplinks.md)")
+    try:
+        helped = subprocess.run(["ip", "rule", "help"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return Finding(False, "no `ip` command: free uplinks first cannot route", "install iproute2 (OpenWrt: ip-full)")
+    if "suppress_prefixlength" not in helped.stdout + helped.stderr:
+        return Finding(False, "this `ip` has no suppress_prefixlength (busybox's?): free uplinks first cannot route",
+                       "install iproute2 (OpenWrt: opkg install ip-full), or set option prefer_unmetered '0'")
+    return Finding(True, "ip rule with suppress_prefixlength: free uplinks first routes by its own table")
+
+
 def _nft_works() -> Finding:
     if not shutil.which("nft"):
         return _tool("nft", "nftables")
@@ -139,6 +155,10 @@ def check_system(config: Config) -> list[Finding]:
         _data_dir(config.main.data_dir),
     ]
     findings += [_interface("wan_if", name, blocking=False) for name in config.main.wan_if]
+    findings += [_interface("uplink ifname", u.ifname, blocking=False) for u in config.uplinks
+                 if u.ifname not in config.main.wan_if]
+    if config.main.prefer_unmetered:
+        findings.append(_policy_routing())
     if shutil.which("nft"):
         findings += [_caps_in_kernel(config), _flow_offload(config)]
     if _blocks_categories(config):
