@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from openwrt_build import fake_pkg_install_dir, pinned_wheels, python_version, run_install_recipes
+
 REPO = Path(__file__).resolve().parents[2]
 OPENWRT = REPO / "openwrt"
 FILES = OPENWRT / "files"
@@ -93,18 +95,6 @@ def install_requires() -> list[str]:
     return [line.strip() for line in setup_cfg()["options"]["install_requires"].splitlines() if line.strip()]
 
 
-def python_version() -> str:
-    match = re.search(r'^__version__\s*=\s*"([^"]+)"', (REPO / "routerguard" / "__init__.py").read_text(), re.M)
-    assert match, "routerguard/__init__.py has no __version__"
-    return match.group(1)
-
-
-def pinned_wheels() -> dict[str, tuple[str, str]]:
-    """openwrt/wheels.txt: name -> (version, sha256) of each bundled wheel."""
-    lines = (REPO / "openwrt" / "wheels.txt").read_text().splitlines()
-    return {m[1]: (m[2], m[3]) for m in (re.fullmatch(r"(\S+)==(\S+) --hash=sha256:(\S+)", line) for line in lines) if m}
-
-
 # --- shellcheck ----------------------------------------------------------------------
 
 
@@ -121,7 +111,8 @@ def test_shell_script_passes_shellcheck_as_posix_sh(script):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("define", ["Package/routerguard/postinst", "Package/routerguard/postrm",
+@pytest.mark.parametrize("define", ["Package/routerguard/postinst", "Package/routerguard/prerm",
+                                    "Package/routerguard/postrm",
                                     "Package/routerguard-snmp/postinst"])
 def test_maintainer_script_in_the_makefile_passes_shellcheck(define, tmp_path):
     if not shutil.which("shellcheck"):
@@ -139,7 +130,8 @@ def test_makefile_name_and_version_are_the_python_package_s():
     assert make_variable("PKG_NAME") == setup_cfg()["metadata"]["name"]
     assert make_variable("PKG_VERSION") == python_version()
     assert make_variable("PKG_RELEASE").isdigit()
-    assert make_variable("PKG_LICENSE") == setup_cfg()["metadata"]["license"]
+    # routerguard's licence first, then the bundled libraries' (waitress ZPL-2.1, pysnmp and pyasn1 BSD-2-Clause)
+    assert make_variable("PKG_LICENSE").split() == [setup_cfg()["metadata"]["license"], "ZPL-2.1", "BSD-2-Clause"]
 
 
 def test_makefile_installs_every_shipped_file_and_only_those():
@@ -175,6 +167,25 @@ def test_the_router_gets_no_python_library_that_setup_cfg_does_not_require():
     assert libraries <= required, f"DEPENDS on {sorted(libraries - required)}, which setup.cfg does not require"
 
 
+def test_dnsmasq_full_is_not_a_dependency_but_nat_and_fib_are():
+    """dnsmasq-full clashes with the stock dnsmasq (opkg refuses it); the captive redirect needs nat and fib;
+    `timezone` needs the zone files."""
+    depends = set(package_depends("routerguard"))
+    assert "dnsmasq-full" not in depends and not any(d.startswith("dnsmasq") for d in depends)
+    assert {"kmod-nft-nat", "kmod-nft-fib", "nftables", "kmod-nf-conntrack-netlink", "zoneinfo-all"} <= depends
+
+
+def test_packages_are_not_arch_all_as_they_carry_byte_code():
+    assert "PKGARCH" not in makefile_text().replace("# Not PKGARCH:=all", "")
+
+
+def test_sources_come_from_a_download_not_from_the_makefile_s_parent():
+    assert make_variable("PKG_SOURCE") == "$(PKG_NAME)-$(PKG_VERSION).tar.gz"
+    assert make_variable("PKG_SOURCE_URL") and re.fullmatch(r"[0-9a-f]{64}|skip", make_variable("PKG_HASH"))
+    assert "ROUTERGUARD_SRC" not in makefile_text() and "PKG_FILE_DEPENDS" not in makefile_text()
+    assert "define Build/Prepare" not in makefile_text()  # package.mk's: unpack PKG_SOURCE (or USE_SOURCE_DIR)
+
+
 def test_tc_is_a_dependency_exactly_when_routerguard_runs_it():
     """Throttling is nftables limits today, so the router gets neither tc nor the qdisc modules."""
     runs_tc = [p.relative_to(REPO).as_posix() for p in (REPO / "routerguard").rglob("*.py")
@@ -190,7 +201,14 @@ def test_bundled_wheels_are_pinned_hashed_and_satisfy_setup_cfg():
     wanted = {canonicalize_name(Requirement(line).name): Requirement(line).specifier for line in install_requires()}
     wheels = pinned_wheels()
     assert wheels, "openwrt/wheels.txt pins no wheel"
-    assert "-r $(ROUTERGUARD_WHEELS)" in makefile_text() and "--require-hashes" in makefile_text()
+    # each pinned wheel is a download of the Makefile's own (the SDK checks its HASH), installed with no index
+    for name, (version, digest) in wheels.items():
+        download = make_define(f"Download/{name}")
+        assert f"FILE:={name}-{version}-py3-none-any.whl" in download and f"HASH:={digest}" in download
+        assert f"$(eval $(call Download,{name}))" in makefile_text()
+        assert f"{name}-{version}-py3-none-any.whl" in make_variable("ROUTERGUARD_WHEELS")
+    assert len(make_variable("ROUTERGUARD_WHEELS").split()) == len(wheels)
+    assert "--no-index" in make_define("Build/Install") and "-r " not in make_define("Build/Install")
     for name, (version, digest) in wheels.items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest), f"{name}: the hash must be a sha256"
         spec = wanted.get(canonicalize_name(name))
@@ -213,101 +231,15 @@ def test_config_and_data_survive_upgrades_as_conffiles():
 # --- running the install recipe against stand-ins for OpenWrt's build system ------
 
 
-STUB_RULES_MK = """\
-INSTALL_DIR:=install -d -m0755
-INSTALL_BIN:=install -m0755
-INSTALL_DATA:=install -m0644
-INSTALL_CONF:=install -m0600
-CP:=cp -fpR
-FIND:=find
-"""
-
-STUB_PACKAGE_MK = """\
-# Just enough of include/package.mk to run a package's install recipe.
-define Download
-endef
-define BuildPackage
-install-$(1):
-\t$$(call Package/$(1)/install,$$(DESTDIR)/$(1))
-endef
-"""
-
-STUB_PYTHON3_PACKAGE_MK = """\
-PYTHON3_PKG_DIR:=/usr/lib/python3.11/site-packages
-define Py3Package
-endef
-define Py3Package/ProcessFilespec
-\t$(file >$(STUB)/filespec-$(1),$(Py3Package/$(1)/filespec))
-\tsh $(STUB)/filespec.sh "$(2)" "$(3)" "$(STUB)/filespec-$(1)"
-endef
-define Python3/CompileAll
-\t$(STUB_PYTHON) -m compileall -q -b -d / $(1)
-endef
-define Python3/DeleteSourceFiles
-\tfind $(1) -type f -name '*.py' -delete
-endef
-define Python3/DeleteEmptyDirs
-\tfind $(1) -mindepth 1 -empty -type d -delete
-endef
-"""
-
-# `+|path` copies src/path to dest/path, `-|path` removes dest/path.
-STUB_FILESPEC_SH = """\
-src="$1"; dest="$2"
-while IFS='|' read -r cmd path; do
-\tcase "$cmd" in
-\t\t*+*) mkdir -p "$dest/${path%/*}" && cp -pR "$src$path" "$dest${path%/*}/" || exit 1 ;;
-\t\t*-*) [ -e "$dest$path" ] || { echo "not found: $path" >&2; exit 1; }; rm -rf "$dest$path" ;;
-\tesac
-done < "$3"
-"""
-
-
-def fake_pkg_install_dir(root: Path) -> None:
-    """What Build/Install leaves: the wheel installed into site-packages, the vendored wheels.
-
-    The package's files are laid out by setuptools itself from setup.cfg (its
-    `build_py`, the step that fills a wheel), so what the packages, package_dir
-    and package_data of setup.cfg leave out is missing here as in the .ipk.
-    """
-    site = root / "usr/lib/python3.11/site-packages"
-    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
-                    "--build-lib", str(site)], cwd=REPO, check=True, capture_output=True)
-    (site / f"routerguard-{python_version()}.dist-info").mkdir()
-    (site / f"routerguard-{python_version()}.dist-info" / "METADATA").write_text("Name: routerguard\n")
-    vendor = root / "usr/lib/routerguard/vendor"
-    for name, (version, _) in pinned_wheels().items():
-        (vendor / name).mkdir(parents=True)
-        (vendor / name / "__init__.py").write_text(f"__version__ = {version!r}\n")
-        (vendor / f"{name}-{version}.dist-info").mkdir()
-        (vendor / f"{name}-{version}.dist-info" / "METADATA").write_text(f"Name: {name}\n")
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> dict[str, Path]:
-    """Runs the Makefile's install recipes; returns each package's root."""
+    """Runs the Makefile's install recipes (tests/packaging/openwrt_build.py); returns each package's root."""
     if not shutil.which("make"):
         pytest.skip("make is not installed")
     tmp = tmp_path_factory.mktemp("openwrt")
-    top = tmp / "top"
-    (top / "include").mkdir(parents=True)
-    (top / "rules.mk").write_text(STUB_RULES_MK)
-    (top / "include" / "package.mk").write_text(STUB_PACKAGE_MK)
-    python_mk = top / "feeds/packages/lang/python/python3-package.mk"
-    python_mk.parent.mkdir(parents=True)
-    python_mk.write_text(STUB_PYTHON3_PACKAGE_MK)
-    (top / "filespec.sh").write_text(STUB_FILESPEC_SH)
     pkg_install = tmp / "ipkg-install"
     fake_pkg_install_dir(pkg_install)
-    dest = tmp / "ipkg"
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(OPENWRT), "-f", "Makefile",
-         f"TOPDIR={top}", f"INCLUDE_DIR={top / 'include'}", f"STUB={top}", f"STUB_PYTHON={sys.executable}",
-         f"PKG_INSTALL_DIR={pkg_install}", f"DESTDIR={dest}",
-         "install-routerguard", "install-routerguard-snmp"],
-        capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return {"routerguard": dest / "routerguard", "routerguard-snmp": dest / "routerguard-snmp"}
+    return run_install_recipes(tmp, pkg_install)
 
 
 def tree(root: Path) -> set[str]:
@@ -333,6 +265,15 @@ def test_install_puts_the_service_files_where_openwrt_looks(installed):
     assert (root / "www/luci-static/resources/view/routerguard.js").is_file()
 
 
+def test_the_package_ships_the_sysctl_file(installed):
+    """In the package (removed with it), not written at first run."""
+    sysctl = (installed["routerguard"] / "etc/sysctl.d/11-routerguard.conf").read_text()
+    assert "net.netfilter.nf_conntrack_acct=1\n" in sysctl
+    assert "net.netfilter.nf_conntrack_events=1\n" in sysctl
+    assert "sysctl.d" not in make_define("Package/routerguard/postrm")
+    assert "cat >" not in UCI_DEFAULTS.read_text()
+
+
 def test_install_ships_byte_code_only_and_leaves_the_lab_out(installed):
     site = installed["routerguard"] / "usr/lib/python3.11/site-packages"
     files = tree(site)
@@ -353,6 +294,15 @@ def test_each_vendored_library_goes_to_one_package(installed):
     assert {m.split("-")[0] for m in main} == {"waitress"}
     assert {s.split("-")[0] for s in snmp} == {"pysnmp", "pyasn1"}
     assert tree(installed["routerguard-snmp"]) <= {f for f in tree(installed["routerguard-snmp"]) if f.startswith(vendor)}
+
+
+def test_snmp_package_keeps_pysnmp_s_mib_modules_as_sources_and_only_those(installed):
+    """pysnmp's MIB loader reads no .pyc of today's layout (issue #20: `bad marshal data` at SnmpEngine())."""
+    files = tree(installed["routerguard-snmp"])
+    mibs = "usr/lib/routerguard/vendor/pysnmp/smi/mibs/"
+    assert {f for f in files if f.endswith(".py")} == {mibs + "SNMPv2-MIB.py", mibs + "instances/__SNMPv2-MIB.py"}
+    assert mibs + "__init__.pyc" in files and mibs + "instances/__init__.pyc" in files
+    assert not [f for f in files if f.startswith(mibs) and f.endswith(".pyc") and "__init__" not in f]
 
 
 def test_the_two_packages_share_no_file(installed):
@@ -541,9 +491,6 @@ def test_first_run_sets_up_a_fresh_router(tmp_path, shell):
         "firewall.@defaults[0].flow_offloading_hw=0",
     ]
     assert set(first.state["_commits"]) == {"routerguard", "firewall"}
-    sysctl = (first.root / "etc/sysctl.d/11-routerguard.conf").read_text()
-    assert "net.netfilter.nf_conntrack_acct=1\n" in sysctl
-    assert "net.netfilter.nf_conntrack_events=1\n" in sysctl
     assert mode(first.root / "etc/routerguard") == 0o700
     assert "flow_offloading" in result.stderr
 
@@ -567,7 +514,40 @@ def test_first_run_keeps_what_the_user_chose(tmp_path, shell):
     assert result.returncode == 0, result.stderr
     assert first.sets() == []
     assert "_commits" not in first.state
-    assert (first.root / "etc/sysctl.d/11-routerguard.conf").is_file()
+
+
+@SHELLS
+def test_an_upgrade_keeps_offloading_that_the_user_turned_back_on(tmp_path, shell):
+    """opkg runs uci-defaults again on each upgrade: offloading is turned off once, never again."""
+    first = FirstRun(tmp_path, fresh_router())
+    assert first.run(shell).returncode == 0
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "0"
+    offload_off = first.root / "etc/routerguard/offload-off"
+    assert offload_off.read_text().split() == ["flow_offloading", "flow_offloading_hw"]
+    # the user's choice, after reading docs/openwrt.md
+    state = first.state
+    state["firewall.@defaults[0].flow_offloading"] = "1"
+    first.state_path.write_text(json.dumps(state))
+    result = first.run(shell)  # the upgrade
+    assert result.returncode == 0, result.stderr
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+    assert first.state["firewall.@defaults[0].flow_offloading_hw"] == "0"
+    assert [s for s in first.sets() if s.startswith("firewall.")] == [
+        "firewall.@defaults[0].flow_offloading=0", "firewall.@defaults[0].flow_offloading_hw=0"]  # the first run's
+    assert offload_off.read_text().split() == ["flow_offloading", "flow_offloading_hw"]
+
+
+@SHELLS
+def test_first_run_with_offloading_off_records_that_nothing_was_turned_off(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{"firewall.@defaults[0].flow_offloading": "0",
+                                               "firewall.@defaults[0].flow_offloading_hw": None}))
+    assert first.run(shell).returncode == 0
+    assert (first.root / "etc/routerguard/offload-off").read_text().split() == []
+    state = first.state
+    state["firewall.@defaults[0].flow_offloading"] = "1"  # turned on later: kept on by the next upgrade
+    first.state_path.write_text(json.dumps(state))
+    assert first.run(shell).returncode == 0
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
 
 
 @SHELLS
