@@ -8,13 +8,14 @@ that names interfaces is rebuilt.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
 import threading
 import time
 
-from routerguard.config.model import ConfigError
+from routerguard.config.model import Config, ConfigError
 from routerguard.core import CLOCK_KEY, Core
 from routerguard.decide.limits import starts_in_force
 from routerguard.enforce import recovery
@@ -25,6 +26,21 @@ log = logging.getLogger("routerguard")
 
 WAN_STATE_KEY = "wan_snmp_state"
 WAN_PERIOD_KEY = "wan_snmp_period"  # the plan period the SNMP total counts from
+
+
+def with_interface_addresses(config: Config) -> Config:
+    """`config` with listen_interface's addresses (read/listen.py) added to `listen`, at listen_port."""
+    main = config.main
+    if not main.listen_interface:
+        return config
+    from routerguard.read.listen import interface_addresses
+
+    found = tuple((address, main.listen_port) for address in interface_addresses(main.listen_interface))
+    if not found:
+        log.error("listen_interface %r has no address now: the page waits for one (a reload looks again)",
+                  main.listen_interface)
+    listen = tuple(dict.fromkeys(main.listen + found))
+    return dataclasses.replace(config, main=dataclasses.replace(main, listen=listen))
 
 
 class Daemon:
@@ -123,10 +139,12 @@ class Daemon:
         from routerguard.enforce.enforcer import Enforcer
         from routerguard.leakguard import LeakGuard
         from routerguard.serve.i18n import chat_words
-        from routerguard.serve.server import Server
+        from routerguard.serve.keeper import PageKeeper
         from routerguard.serve.snmp_agent import start_agent
 
         core = self.core
+        core.config_file.adjust = with_interface_addresses
+        core.config_file.readjust()  # listen_interface's addresses, before the kernel's table and the page use them
         enforcer = self.enforcer = Enforcer(core)
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
@@ -140,17 +158,17 @@ class Daemon:
 
         core.on_change = on_change
         leak.start()
-        server = Server(self.service, core.config.main.listen)
+        pages = PageKeeper(self.service)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
-        server.start()
+        pages.ensure(core.config.main.listen)  # a page that cannot bind is logged and retried, never fatal
         self._start_wan()
         agent = start_agent(self.service, core.config.agent)
-        log.info("serving on %s", ", ".join(f"{h}:{p}" for h, p in core.config.main.listen))
         last_commit = time.monotonic()
         try:
             while not self.stopping.is_set():
                 if self._reload.is_set():
                     self._reload_config()
+                pages.ensure(core.config.main.listen)
                 self._read(meter, leak)
                 core.uplinks.poll(core.config.uplink_names)
                 # Right after the reading, so the kernel's counts the commit saves are those of its usage.
@@ -161,7 +179,7 @@ class Daemon:
                 core.health.readings += 1
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
-            server.stop()
+            pages.stop()
             enforcer.close()
             if self.wan:
                 self.wan.stop()

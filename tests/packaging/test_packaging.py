@@ -353,7 +353,8 @@ def test_default_config_validates(tmp_path):
     config = model.load_config(str(CONFIG))
     assert config.main.data_dir == "/etc/routerguard"
     assert config.main.commit_interval == 60
-    assert [f"{host}:{port}" for host, port in config.main.listen] == [SHIPPED_LISTEN]
+    # the page follows the LAN interface (renumbered LANs keep it), no address fixed at install
+    assert config.main.listen == () and config.main.listen_interface == "lan" and config.main.listen_port == 8080
     assert config.main.dnsmasq_conf_dir == SHIPPED_CONFDIR
     assert config.agent.enabled is False
 
@@ -374,7 +375,8 @@ def test_default_config_shows_every_section_of_the_contract():
 
 def test_uci_defaults_recognises_the_shipped_placeholders():
     script = UCI_DEFAULTS.read_text()
-    assert f"option listen '{SHIPPED_LISTEN}'" in config_text()
+    # the placeholder older packages shipped, which an upgrade moves to listen_interface
+    assert "option listen_interface 'lan'" in config_text() and f"option listen '{SHIPPED_LISTEN}'" not in config_text()
     assert 'RG_SHIPPED_LISTEN="192.168.1.1:$RG_PORT"' in script and "RG_PORT=8080" in script
     assert f"option dnsmasq_conf_dir '{SHIPPED_CONFDIR}'" in config_text()
     assert f"RG_SHIPPED_CONFDIR={SHIPPED_CONFDIR}" in script
@@ -417,6 +419,8 @@ elif command == "show":
 elif command == "set":
     key, _, value = rest[0].partition("=")
     state[key] = value
+elif command == "delete":
+    state.pop(rest[0], None)
 elif command == "commit":
     state.setdefault("_commits", []).append(rest[0] if rest else "")
 else:
@@ -466,7 +470,8 @@ class FirstRun:
 def fresh_router(**overrides) -> dict:
     """uci state of an OpenWrt 24.10 travel router right after installing the package."""
     state = {
-        "routerguard.main.listen": SHIPPED_LISTEN,
+        "routerguard.main.listen_interface": "lan",
+        "routerguard.main.listen_port": "8080",
         "routerguard.main.dnsmasq_conf_dir": SHIPPED_CONFDIR,
         "routerguard.main.data_dir": "/etc/routerguard",
         "network.lan.ipaddr": "192.168.8.1",
@@ -485,7 +490,6 @@ def test_first_run_sets_up_a_fresh_router(tmp_path, shell):
     result = first.run(shell)
     assert result.returncode == 0, result.stderr
     assert first.sets() == [
-        "routerguard.main.listen=192.168.8.1:8080",
         "routerguard.main.dnsmasq_conf_dir=/tmp/dnsmasq.cfg01411c.d",
         "firewall.@defaults[0].flow_offloading=0",
         "firewall.@defaults[0].flow_offloading_hw=0",
@@ -505,6 +509,7 @@ def test_first_run_reads_and_writes_only_the_scratch_root_s_config(tmp_path, she
 @SHELLS
 def test_first_run_keeps_what_the_user_chose(tmp_path, shell):
     first = FirstRun(tmp_path, fresh_router(**{
+        "routerguard.main.listen_interface": None,
         "routerguard.main.listen": "10.0.0.1:8080",
         "routerguard.main.dnsmasq_conf_dir": "/tmp/dnsmasq.mine.d",
         "firewall.@defaults[0].flow_offloading": "0",
@@ -551,10 +556,18 @@ def test_first_run_with_offloading_off_records_that_nothing_was_turned_off(tmp_p
 
 
 @SHELLS
-def test_first_run_takes_the_address_out_of_a_cidr_lan(tmp_path, shell):
-    first = FirstRun(tmp_path, fresh_router(**{"network.lan.ipaddr": "10.8.0.1/24"}))
+@pytest.mark.parametrize("old_listen", [SHIPPED_LISTEN, "10.8.0.1:8080"])
+def test_an_upgrade_moves_a_listen_fixed_at_install_to_the_lan_interface(tmp_path, shell, old_listen):
+    """0.1.0-1 shipped 192.168.1.1:8080 and set it to the LAN's address (here a CIDR one) at install: a renumbered
+    LAN then left the page unbound. Either value becomes listen_interface 'lan'."""
+    first = FirstRun(tmp_path, fresh_router(**{"network.lan.ipaddr": "10.8.0.1/24", "routerguard.main.listen": old_listen,
+                                               "routerguard.main.listen_interface": None,
+                                               "routerguard.main.listen_port": None}))
     assert first.run(shell).returncode == 0
-    assert "routerguard.main.listen=10.8.0.1:8080" in first.sets()
+    assert "routerguard.main.listen" not in first.state
+    assert first.state["routerguard.main.listen_interface"] == "lan"
+    assert first.state["routerguard.main.listen_port"] == "8080"
+    assert "routerguard" in first.state["_commits"]
 
 
 @SHELLS
