@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _load(args.config)
     from routerguard.daemon import Daemon
 
-    return Daemon(args.config).run()
+    return Daemon(args.config, syslog=args.syslog).run()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -215,7 +215,9 @@ def parser() -> argparse.ArgumentParser:
                             help=f"UCI config file (default {DEFAULT_CONFIG})")
         return sp
 
-    command("run", cmd_run, "run the daemon in the foreground: meter, enforce, serve the page")
+    run = command("run", cmd_run, "run the daemon in the foreground: meter, enforce, serve the page")
+    run.add_argument("--syslog", action="store_true",
+                     help="log to the system log (/dev/log, facility daemon) at each line's level, not stderr")
     command("check", cmd_check, "validate the config and the system; exit 2 on any problem")
     command("passwd", cmd_passwd, "set the admin password (read from stdin when it is not a terminal)")
     token = command("token", cmd_token, "create an API token and print it")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -43,8 +44,30 @@ def with_interface_addresses(config: Config) -> Config:
     return dataclasses.replace(config, main=dataclasses.replace(main, listen=listen))
 
 
+SYSLOG_SOCKET = "/dev/log"
+
+
+def setup_logging(syslog: str | None) -> None:
+    """Log lines on stderr, or with `syslog` (the socket's path) to the system log as facility daemon at each
+    line's own level: procd hands a service's stderr to logd as daemon.err whatever it says, so under procd
+    (`run --syslog`) info is daemon.info, a refusal daemon.err. Without the socket (logd not up), stderr."""
+    if syslog and os.path.exists(syslog):
+        from logging.handlers import SysLogHandler
+
+        try:
+            handler: logging.Handler = SysLogHandler(address=syslog, facility=SysLogHandler.LOG_DAEMON)
+        except OSError:
+            handler = logging.StreamHandler()
+        else:
+            handler.setFormatter(logging.Formatter(f"routerguard[{os.getpid()}]: %(message)s"))
+            logging.basicConfig(level=logging.INFO, handlers=[handler])
+            return
+    logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
+
+
 class Daemon:
-    def __init__(self, config_path: str) -> None:
+    def __init__(self, config_path: str, syslog: bool = False) -> None:
+        self.syslog = syslog
         self.core = Core(config_path)
         self.service = Service(self.core)
         self.stopping = threading.Event()
@@ -134,7 +157,7 @@ class Daemon:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(signum, self._on_signal)  # first: a default HUP/USR1 would kill us while importing
-        logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
+        setup_logging(SYSLOG_SOCKET if self.syslog else None)
         from routerguard.account.meter import Meter
         from routerguard.enforce.enforcer import Enforcer
         from routerguard.leakguard import LeakGuard

@@ -265,6 +265,14 @@ def test_install_puts_the_service_files_where_openwrt_looks(installed):
     assert (root / "www/luci-static/resources/view/routerguard.js").is_file()
 
 
+def test_the_daemon_keeps_only_the_network_capabilities(installed):
+    caps = json.loads((installed["routerguard"] / "etc/capabilities/routerguard.json").read_text())
+    wanted = {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"}
+    assert set(caps) == {"bounding", "effective", "permitted", "inheritable", "ambient"}
+    assert all(set(v) == wanted for v in caps.values())
+    assert "procd_set_param capabilities /etc/capabilities/routerguard.json" in INIT.read_text()
+
+
 def test_the_package_ships_the_sysctl_file(installed):
     """In the package (removed with it), not written at first run."""
     sysctl = (installed["routerguard"] / "etc/sysctl.d/11-routerguard.conf").read_text()
@@ -644,11 +652,13 @@ def test_init_runs_the_daemon_under_procd_with_bounded_respawn(tmp_path, shell):
     assert calls[0] == "routerguard check --config /etc/config/routerguard"
     assert calls[1:] == [
         "procd_open_instance",
-        f"procd_set_param command {prog} run --config /etc/config/routerguard",
+        f"procd_set_param command {prog} run --config /etc/config/routerguard --syslog",
         "procd_set_param respawn 3600 5 5",
         "procd_set_param term_timeout 20",
         "procd_set_param stdout 1",
         "procd_set_param stderr 1",
+        "procd_set_param capabilities /etc/capabilities/routerguard.json",
+        "procd_set_param no_new_privs 1",
         "procd_close_instance",
     ]
 
