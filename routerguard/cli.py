@@ -202,6 +202,12 @@ def cmd_unblock(args: argparse.Namespace, client) -> Any:
     return _changed(args, client.patch_device(args.mac, {"blocked": False}))
 
 
+def cmd_rpcd(args: argparse.Namespace) -> int:
+    from routerguard import rpcd
+
+    return rpcd.main(args.rpcd_args, args.config)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="routerguard", description="Data-cap guard for travel routers.")
     p.add_argument("--version", action="version", version=f"routerguard {__version__}")
@@ -222,6 +228,8 @@ def parser() -> argparse.ArgumentParser:
     command("passwd", cmd_passwd, "set the admin password (read from stdin when it is not a terminal)")
     token = command("token", cmd_token, "create an API token and print it")
     token.add_argument("--label", default="", help="a note to recognise the token by in the list")
+    rpcd = command("rpcd", cmd_rpcd, "answer OpenWrt's rpcd: `rpcd list`, `rpcd call METHOD` (JSON on stdin)")
+    rpcd.add_argument("rpcd_args", nargs="*", metavar="list | call METHOD")
     lab = command("lab", cmd_lab, "start a virtual router with clients in network namespaces and serve its page")
     lab.add_argument("--port", type=int, default=8080, help="host port for the page on 127.0.0.1")
     lab.add_argument("--clients", type=int, default=3, help="number of client devices")

@@ -36,7 +36,8 @@ HOTPLUG = FILES / "routerguard.hotplug"
 UCI_DEFAULTS = FILES / "routerguard.uci-defaults"
 WRAPPER = FILES / "routerguard.sh"
 UNIT = REPO / "packaging" / "systemd" / "routerguard.service"
-SHELL_SCRIPTS = [INIT, HOTPLUG, UCI_DEFAULTS, WRAPPER]
+RPCD = FILES / "routerguard.rpcd"
+SHELL_SCRIPTS = [INIT, HOTPLUG, UCI_DEFAULTS, WRAPPER, RPCD]
 
 SIZE_BUDGET = 500 * 1000
 CONTRACT_SECTIONS = {"routerguard", "snmp", "plan", "defaults", "group", "device",
@@ -260,9 +261,8 @@ def test_install_puts_the_service_files_where_openwrt_looks(installed):
     assert mode(root / "etc/config/routerguard") == 0o600
     assert (root / "etc/routerguard").is_dir()
     assert (root / "lib/upgrade/keep.d/routerguard").read_text().split() == ["/etc/routerguard/"]
-    assert (root / "usr/share/luci/menu.d/luci-app-routerguard.json").is_file()
-    assert (root / "usr/share/rpcd/acl.d/luci-app-routerguard.json").is_file()
-    assert (root / "www/luci-static/resources/view/routerguard.js").is_file()
+    assert mode(root / "usr/libexec/rpcd/routerguard") == 0o755
+    assert not (root / "www").exists() and not (root / "usr/share/luci").exists()  # LuCI: luci-app-routerguard
 
 
 def test_the_daemon_keeps_only_the_network_capabilities(installed):
@@ -780,61 +780,6 @@ def test_wrapper_never_imports_from_the_current_directory(tmp_path):
     wrapper.write_text(WRAPPER.read_text().replace("/usr/bin/python3", sys.executable))
     result = subprocess.run(["sh", str(wrapper), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-
-
-# --- LuCI ------------------------------------------------------------------------
-
-
-def test_luci_menu_opens_an_installed_view_under_services():
-    menu = json.loads((FILES / "luci/menu.d/luci-app-routerguard.json").read_text())
-    entry = menu["admin/services/routerguard"]
-    assert entry["action"]["type"] == "view"
-    assert (FILES / "luci/view" / f"{entry['action']['path']}.js").is_file()
-    assert f"/www/luci-static/resources/view/" in make_define("Package/routerguard/install")
-    acl = json.loads((FILES / "luci/acl.d/luci-app-routerguard.json").read_text())
-    assert set(entry["depends"]["acl"]) <= set(acl)
-
-
-def test_luci_acl_only_reads_routerguard_s_config():
-    acl = json.loads((FILES / "luci/acl.d/luci-app-routerguard.json").read_text())
-    grant = acl["luci-app-routerguard"]
-    assert grant["read"] == {"uci": ["routerguard"]}
-    assert "write" not in grant
-
-
-LUCI_VIEW_RUNNER = """\
-// Runs the view with stand-ins for LuCI's view, uci, E() and _().
-const fs = require('fs');
-const [file, listen, pageHost] = process.argv.slice(2);
-const view = { extend: (o) => o };
-const uci = { load: () => Promise.resolve(), get: () => JSON.parse(listen) };
-const E = (tag, attrs, children) => ({ tag, attrs, children });
-const window = { location: { hostname: pageHost } };
-const v = new Function('view', 'uci', 'E', '_', 'window', fs.readFileSync(file, 'utf8'))(view, uci, E, (s) => s, window);
-const links = [];
-(function walk(n) { if (n && n.tag === 'a') links.push(n.attrs.href); ((n && n.children) || []).forEach(walk); })(v.render());
-console.log(links.join(' '));
-"""
-
-
-@pytest.mark.parametrize("listen, page_host, url", [
-    ('"192.168.8.1:8080"', "openwrt.lan", "http://192.168.8.1:8080/"),
-    ('["10.0.0.1:9000", "[fd00::1]:9000"]', "10.0.0.1", "http://10.0.0.1:9000/"),
-    ('"[fd00::1]:8080"', "x", "http://[fd00::1]:8080/"),
-    ('"0.0.0.0:8080"', "192.168.8.1", "http://192.168.8.1:8080/"),
-    ('"192.168.8.1"', "x", "http://192.168.8.1:8080/"),
-    ('"fd00::1"', "x", "http://[fd00::1]:8080/"),
-    ('null', "192.168.8.1", "http://192.168.8.1:8080/"),
-])
-def test_luci_view_links_to_the_page_on_the_listen_address(tmp_path, listen, page_host, url):
-    if not shutil.which("node"):
-        pytest.skip("node is not installed")
-    runner = tmp_path / "run.js"
-    runner.write_text(LUCI_VIEW_RUNNER)
-    result = subprocess.run(["node", str(runner), str(FILES / "luci/view/routerguard.js"), listen, page_host],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [url]
 
 
 # --- systemd -------------------------------------------------------------------------
