@@ -550,6 +550,56 @@ def test_an_upgrade_keeps_offloading_that_the_user_turned_back_on(tmp_path, shel
     assert offload_off.read_text().split() == ["flow_offloading", "flow_offloading_hw"]
 
 
+def run_prerm(tmp_path: Path, shell: list[str], first: "FirstRun") -> tuple[subprocess.CompletedProcess, str]:
+    """The package's prerm against the first-run script's scratch root: default_prerm, logger and the
+    firewall's init script are stand-ins that record their calls."""
+    calls = tmp_path / "prerm-calls"
+    calls.write_text("")
+    functions = tmp_path / "functions.sh"
+    functions.write_text(f'default_prerm() {{ echo "default_prerm $*" >> {calls}; }}\n')
+    firewall = tmp_path / "firewall"
+    firewall.write_text(f'#!/bin/sh\necho "firewall $*" >> {calls}\n')
+    firewall.chmod(0o755)
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "logger").write_text(f'#!/bin/sh\necho "logger $*" >> {calls}\n')
+    (bin_dir / "logger").chmod(0o755)
+    script = tmp_path / "prerm"
+    script.write_text(make_define("Package/routerguard/prerm").replace("$$", "$")
+                      .replace("/lib/functions.sh", str(functions))
+                      .replace("/etc/routerguard/offload-off", str(first.root / "etc/routerguard/offload-off"))
+                      .replace("/etc/init.d/firewall", str(firewall)))
+    env = {k: v for k, v in first.env.items() if k != "IPKG_INSTROOT"}  # a live router: prerm acts
+    result = subprocess.run([*shell, str(script), "remove"], env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=60)
+    return result, calls.read_text()
+
+
+@SHELLS
+def test_removing_the_package_gives_back_the_offloading_it_turned_off(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router())
+    assert first.run(shell).returncode == 0
+    result, calls = run_prerm(tmp_path, shell, first)
+    assert result.returncode == 0, result.stderr
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+    assert first.state["firewall.@defaults[0].flow_offloading_hw"] == "1"
+    assert "default_prerm" in calls and "firewall reload" in calls and "back on" in calls
+    assert not (first.root / "etc/routerguard/offload-off").exists()
+
+
+@SHELLS
+def test_removing_the_package_leaves_offloading_the_user_set_since(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{"firewall.@defaults[0].flow_offloading_hw": None}))
+    assert first.run(shell).returncode == 0
+    state = first.state
+    state["firewall.@defaults[0].flow_offloading"] = "1"  # the user turned it back on: theirs
+    first.state_path.write_text(json.dumps(state))
+    commits = len(first.state.get("_commits", []))
+    result, calls = run_prerm(tmp_path, shell, first)
+    assert result.returncode == 0, result.stderr
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+    assert len(first.state.get("_commits", [])) == commits and "firewall reload" not in calls
+
+
 @SHELLS
 def test_first_run_with_offloading_off_records_that_nothing_was_turned_off(tmp_path, shell):
     first = FirstRun(tmp_path, fresh_router(**{"firewall.@defaults[0].flow_offloading": "0",
