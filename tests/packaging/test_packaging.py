@@ -807,6 +807,20 @@ def test_hotplug_ignores_other_events_loopback_and_a_disabled_service(tmp_path, 
     assert run_hotplug(tmp_path, shell, enabled=False, ACTION="ifup", INTERFACE="wwan") == ["service enabled"]
 
 
+@SHELLS
+def test_hotplug_tells_the_daemon_when_the_page_s_interface_is_renumbered(tmp_path, shell):
+    """netifd updates a static LAN in place (ifupdate with IFUPDATE_ADDRESSES=1): the daemon looks up
+    listen_interface's addresses again; other interfaces' updates stay ignored."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uci").write_text("#!/bin/sh\n[ \"$*\" = '-q get routerguard.main.listen_interface' ] && echo lan\n")
+    (bin_dir / "uci").chmod(0o755)
+    calls = run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="lan", DEVICE="br-lan", IFUPDATE_ADDRESSES="1")
+    assert calls[0] == "service enabled" and calls[-1] == "service uplink"
+    assert run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="wwan", IFUPDATE_ADDRESSES="1") == []
+    assert run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="lan", IFUPDATE_ROUTES="1") == []
+
+
 # --- /usr/bin/routerguard ---------------------------------------------------------
 
 
