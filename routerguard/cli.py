@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _load(args.config)
     from routerguard.daemon import Daemon
 
-    return Daemon(args.config).run()
+    return Daemon(args.config, syslog=args.syslog).run()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -320,8 +320,16 @@ def _plan_parsers(plan: argparse.ArgumentParser) -> None:
     costs.add_argument("--from", dest="since", metavar="TIME", help="RFC 3339, e.g. 2026-11-20T00:00:00Z")
     costs.add_argument("--to", dest="until", metavar="TIME")
     costs.add_argument("--csv", action="store_true", help="print CSV (columns mac,group,bytes,amount,currency)")
+
+
 def cmd_approve(args: argparse.Namespace, client) -> Any:
     return _changed(args, client.patch_device(args.mac, {"approved": True}))
+
+
+def cmd_rpcd(args: argparse.Namespace) -> int:
+    from routerguard import rpcd
+
+    return rpcd.main(args.rpcd_args, args.config)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -338,13 +346,17 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--config", default=default, help=f"UCI config file (default {DEFAULT_CONFIG})")
         return sp
 
-    command("run", cmd_run, "run the daemon in the foreground: meter, enforce, serve the page")
+    run = command("run", cmd_run, "run the daemon in the foreground: meter, enforce, serve the page")
+    run.add_argument("--syslog", action="store_true",
+                     help="log to the system log (/dev/log, facility daemon) at each line's level, not stderr")
     command("check", cmd_check, "validate the config and the system; exit 2 on any problem")
     command("passwd", cmd_passwd, "set the admin password (read from stdin when it is not a terminal)")
     two_factor = command("2fa", cmd_2fa, "turn two-factor login (TOTP) on or off; `enable` prints the key and its otpauth:// URI")
     two_factor.add_argument("action", choices=("enable", "disable"))
     token = command("token", cmd_token, "create an API token and print it")
     token.add_argument("--label", default="", help="a note to recognise the token by in the list")
+    rpcd = command("rpcd", cmd_rpcd, "answer OpenWrt's rpcd: `rpcd list`, `rpcd call METHOD` (JSON on stdin)")
+    rpcd.add_argument("rpcd_args", nargs="*", metavar="list | call METHOD")
     lab = command("lab", cmd_lab, "start a virtual router with clients in network namespaces and serve its page")
     lab.add_argument("--port", type=int, default=8080, help="host port for the page on 127.0.0.1")
     lab.add_argument("--clients", type=int, default=3, help="number of client devices")

@@ -39,7 +39,14 @@ class ApiError(RuntimeError):
 
 
 def base_url(config: Config) -> str:
-    host, port = config.main.listen[0]
+    listen = config.main.listen
+    if not listen and config.main.listen_interface:  # the daemon serves on that interface's addresses
+        from routerguard.read.listen import interface_addresses
+
+        listen = tuple((a, config.main.listen_port) for a in interface_addresses(config.main.listen_interface))
+    if not listen:
+        raise DaemonDown(f"listen_interface {config.main.listen_interface!r} has no address: the page is not served")
+    host, port = listen[0]
     host = WILDCARDS.get(host, host)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 

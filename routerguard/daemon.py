@@ -8,13 +8,15 @@ that names interfaces is rebuilt.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import signal
 import threading
 import time
 
-from routerguard.config.model import ConfigError
+from routerguard.config.model import Config, ConfigError
 from routerguard.core import CLOCK_KEY, Core
 from routerguard.decide.limits import starts_in_force
 from routerguard.enforce import recovery
@@ -27,8 +29,45 @@ WAN_STATE_KEY = "wan_snmp_state"
 WAN_PERIOD_KEY = "wan_snmp_period"  # the plan period the SNMP total counts from
 
 
+def with_interface_addresses(config: Config) -> Config:
+    """`config` with listen_interface's addresses (read/listen.py) added to `listen`, at listen_port."""
+    main = config.main
+    if not main.listen_interface:
+        return config
+    from routerguard.read.listen import interface_addresses
+
+    found = tuple((address, main.listen_port) for address in interface_addresses(main.listen_interface))
+    if not found:
+        log.error("listen_interface %r has no address now: the page waits for one (a reload looks again)",
+                  main.listen_interface)
+    listen = tuple(dict.fromkeys(main.listen + found))
+    return dataclasses.replace(config, main=dataclasses.replace(main, listen=listen))
+
+
+SYSLOG_SOCKET = "/dev/log"
+
+
+def setup_logging(syslog: str | None) -> None:
+    """Log lines on stderr, or with `syslog` (the socket's path) to the system log as facility daemon at each
+    line's own level: procd hands a service's stderr to logd as daemon.err whatever it says, so under procd
+    (`run --syslog`) info is daemon.info, a refusal daemon.err. Without the socket (logd not up), stderr."""
+    if syslog and os.path.exists(syslog):
+        from logging.handlers import SysLogHandler
+
+        try:
+            handler: logging.Handler = SysLogHandler(address=syslog, facility=SysLogHandler.LOG_DAEMON)
+        except OSError:
+            handler = logging.StreamHandler()
+        else:
+            handler.setFormatter(logging.Formatter(f"routerguard[{os.getpid()}]: %(message)s"))
+            logging.basicConfig(level=logging.INFO, handlers=[handler])
+            return
+    logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
+
+
 class Daemon:
-    def __init__(self, config_path: str) -> None:
+    def __init__(self, config_path: str, syslog: bool = False) -> None:
+        self.syslog = syslog
         self.core = Core(config_path)
         self.service = Service(self.core)
         self.stopping = threading.Event()
@@ -146,17 +185,19 @@ class Daemon:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(signum, self._on_signal)  # first: a default HUP/USR1 would kill us while importing
-        logging.basicConfig(level=logging.INFO, format="routerguard: %(levelname)s %(message)s")
+        setup_logging(SYSLOG_SOCKET if self.syslog else None)
         from routerguard.account.meter import Meter
         from routerguard.enforce.enforcer import Enforcer
         from routerguard.enforce.watch import FlushWatch
         from routerguard.leakguard import LeakGuard
         from routerguard.serve.i18n import chat_words
-        from routerguard.serve.server import Server
+        from routerguard.serve.keeper import PageKeeper
         from routerguard.serve.snmp_agent import start_agent
         from routerguard.uplinkguard import UplinkGuard
 
         core = self.core
+        core.config_file.adjust = with_interface_addresses
+        core.config_file.readjust()  # listen_interface's addresses, before the kernel's table and the page use them
         enforcer = self.enforcer = Enforcer(core)
         meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
         enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
@@ -177,17 +218,17 @@ class Daemon:
         leak.start()
         uplinks = UplinkGuard(core, leak.tell)  # free uplinks first: probes, routing, the `uplink` alerts
         uplinks.start()
-        server = Server(self.service, core.config.main.listen)
+        pages = PageKeeper(self.service)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
-        server.start()
+        pages.ensure(core.config.main.listen)  # a page that cannot bind is logged and retried, never fatal
         self._start_wan()
         agent = start_agent(self.service, core.config.agent)
-        log.info("serving on %s", ", ".join(f"{h}:{p}" for h, p in core.config.main.listen))
         last_commit = time.monotonic()
         try:
             while not self.stopping.is_set():
                 if self._reload.is_set():
                     self._reload_config()
+                pages.ensure(core.config.main.listen)
                 self._read(meter, leak)
                 core.uplinks.poll(core.config.uplink_names)
                 # Right after the reading, so the kernel's counts the commit saves are those of its usage.
@@ -199,7 +240,7 @@ class Daemon:
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
             uplinks.stop()  # routerguard's rules and table go: the main table decides again
-            server.stop()
+            pages.stop()
             flush_watch.stop()
             enforcer.close()
             if self.wan:

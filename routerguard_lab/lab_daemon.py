@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sysconfig
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from . import plan
 from .demo import lab_environment
@@ -90,9 +90,12 @@ def demo_main() -> int:
 class LabDaemon:
     """One `routerguard run` in the lab's router namespace."""
 
-    def __init__(self, lab: Lab, extra: str = "", *, env: Mapping[str, str] | None = None, **options: Any) -> None:
-        """`extra`: config sections after main; `options`: config_text's; `env`: added to the daemon's environment."""
+    def __init__(self, lab: Lab, extra: str = "", *, env: Mapping[str, str] | None = None,
+                 command: Sequence[str] = (ROUTERGUARD,), **options: Any) -> None:
+        """`extra`: config sections after main; `options`: config_text's; `env`: added to the daemon's environment;
+        `command`: the `routerguard` to run (another install of it, e.g. the OpenWrt package's layout)."""
         self.lab = lab
+        self.command = list(command)
         self.env = {**os.environ, **env} if env else None
         self.config = os.path.join(lab.dir, "routerguard.conf")
         with open(self.config, "w") as f:
@@ -102,11 +105,11 @@ class LabDaemon:
         self._token: str | None = None
 
     def routerguard(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return self.lab.router.exec([ROUTERGUARD, *args, "--config", self.config], input=input, check=False)
+        return self.lab.router.exec([*self.command, *args, "--config", self.config], input=input, check=False)
 
     def start(self) -> "LabDaemon":
         log = open(self.log_path, "a")
-        self.proc = self.lab.router.popen([ROUTERGUARD, "run", "--config", self.config], stdout=log, stderr=log,
+        self.proc = self.lab.router.popen([*self.command, "run", "--config", self.config], stdout=log, stderr=log,
                                           env=self.env)
         log.close()
         wait_until(lambda: self.proc.poll() is not None or self.health(), START_TIMEOUT, "routerguard to answer /healthz")

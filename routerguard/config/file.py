@@ -22,21 +22,32 @@ class ConfigFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self.config = build(read_package(path), path)
+        # What the running daemon adds to the file's settings each time they are read: the addresses of
+        # `listen_interface` (daemon.py). Tests and the CLI leave it as it is.
+        self.adjust: Callable[[Config], Config] = lambda config: config
+        self.read = self.config = build(read_package(path), path)  # the file's settings; those in force
 
     def reload(self) -> Config:
         """Re-read the file; on error the old settings stay and ConfigError says why."""
         with self._lock:
-            self.config = build(read_package(self.path), self.path)
+            read = build(read_package(self.path), self.path)
+            self.read, self.config = read, self.adjust(read)
+            return self.config
+
+    def readjust(self) -> Config:
+        """Apply `adjust` again to the file's settings, e.g. once it is set, or after the LAN was renumbered."""
+        with self._lock:
+            self.config = self.adjust(self.read)
             return self.config
 
     def edit(self, change: Change) -> Config:
         with self._lock:
             package = read_package(self.path)
             change(package)
-            config = build(package, self.path)
+            read = build(package, self.path)
+            config = self.adjust(read)
             uci.write_atomic(self.path, uci.dumps(package))
-            self.config = config
+            self.read, self.config = read, config
             return config
 
 

@@ -25,6 +25,7 @@ MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 DEFAULT_PORT = 8080
+INTERFACE_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,32}$")  # a netifd interface or a Linux device
 DEFAULT_THRESHOLDS = (80, 95)
 MAX_THRESHOLDS = 5
 TELEGRAM_API = "https://api.telegram.org"
@@ -81,6 +82,10 @@ class Main:
     fw4_include: str | None = None  # the table as last built, for fw4 to load at its start (include.py)
     new_devices: str = "allow"  # allow | approve: a MAC with no `config device` section waits for the admin
     prefer_unmetered: bool = False  # route by a working unmetered uplink first (default: on when one is described)
+    # The page also listens on this interface's addresses, looked up at start and on each reload: a logical
+    # OpenWrt interface ('lan', via netifd) or a Linux device ('br-lan'); read/listen.py
+    listen_interface: str | None = None
+    listen_port: int = DEFAULT_PORT
 
 
 @dataclass(frozen=True)
@@ -332,8 +337,13 @@ def _main(r: _Reader) -> Main:
             listen.append(parse_listen(text))
         except ValueError as e:
             r.fail("listen", str(e))
-    if not r.section.get_list("listen"):
-        r.fail("listen", "missing; give the address the page is served on, e.g. '192.168.8.1:8080'")
+    interface = r.text("listen_interface")
+    if interface is not None and not INTERFACE_RE.match(interface):
+        r.fail("listen_interface", f"{interface!r} is not an interface name; write it like 'lan' or 'br-lan'")
+        interface = None
+    if not r.section.get_list("listen") and not interface:
+        r.fail("listen", "missing; give the address the page is served on, e.g. '192.168.8.1:8080', "
+                         "or option listen_interface 'lan'")
     wan = r.values("wan_if")
     if not wan:
         r.fail("wan_if", "missing; name the metered uplink interface(s), e.g. 'wwan0'")
@@ -353,6 +363,8 @@ def _main(r: _Reader) -> Main:
         fw4_include=r.text("fw4_include") or None,
         new_devices=r.choice("new_devices", NEW_DEVICES, "allow") or "allow",
         prefer_unmetered=r.convert("prefer_unmetered", _boolean, None),  # type: ignore[arg-type]
+        listen_interface=interface,
+        listen_port=r.convert("listen_port", _int_in(1, 65535), DEFAULT_PORT),  # type: ignore[arg-type]
     )
 
 
@@ -552,7 +564,8 @@ def _agent(r: _Reader) -> Agent:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "routerguard": ("lan_if", "wan_if", "listen", "data_dir", "poll_interval", "commit_interval", "timezone", "dnsmasq_conf_dir", "dnsmasq_restart",
-                    "leases", "server_name", "firewall_config", "fw4_include", "new_devices", "prefer_unmetered"),
+                    "leases", "server_name", "firewall_config", "fw4_include", "new_devices", "prefer_unmetered", "listen_interface",
+                    "listen_port"),
     "snmp": ("host", "port", "community", "if_name", "interval"),
     "plan": ("quota",) + _CAP_OPTIONS[1:],
     "defaults": _CAP_OPTIONS + ("newcomer_cap",),

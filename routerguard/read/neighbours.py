@@ -105,6 +105,15 @@ def neighbours() -> list[Neighbour]:
     return [neighbour for neighbour in found if neighbour]
 
 
+def addresses_of(ifindex: int) -> set[str]:
+    """The addresses on one interface (by index)."""
+    found: set[str] = set()
+    for data, start, end in _dump(RTM_GETADDR, RTM_NEWADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+        if end - start >= IFADDRMSG.size and IFADDRMSG.unpack_from(data, start)[4] == ifindex:
+            found |= parse_addresses(data, start, end)
+    return found
+
+
 def local_addresses() -> set[str]:
     """The router's own addresses, on every interface."""
     found: set[str] = set()

@@ -163,6 +163,9 @@ def check_system(config: Config) -> list[Finding]:
         findings += [_caps_in_kernel(config), _flow_offload(config)]
     if _blocks_categories(config):
         findings.append(_dnsmasq_nftset())
+    from routerguard.system.libraries import web_libraries  # OpenWrt 23.05's Flask and Werkzeug are too old
+
+    findings.append(web_libraries())
     return findings
 
 

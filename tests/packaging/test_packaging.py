@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from openwrt_build import fake_pkg_install_dir, pinned_wheels, python_version, run_install_recipes
+
 REPO = Path(__file__).resolve().parents[2]
 OPENWRT = REPO / "openwrt"
 FILES = OPENWRT / "files"
@@ -34,7 +36,8 @@ HOTPLUG = FILES / "routerguard.hotplug"
 UCI_DEFAULTS = FILES / "routerguard.uci-defaults"
 WRAPPER = FILES / "routerguard.sh"
 UNIT = REPO / "packaging" / "systemd" / "routerguard.service"
-SHELL_SCRIPTS = [INIT, HOTPLUG, UCI_DEFAULTS, WRAPPER]
+RPCD = FILES / "routerguard.rpcd"
+SHELL_SCRIPTS = [INIT, HOTPLUG, UCI_DEFAULTS, WRAPPER, RPCD]
 
 SIZE_BUDGET = 600 * 1000  # packed; 0.50 MB after eSIM bundles, two-factor login, free uplinks and the guard (2026-12); a 16 MB-flash router has 5-10 MB of overlay free
 CONTRACT_SECTIONS = {"routerguard", "snmp", "plan", "defaults", "group", "device",
@@ -93,18 +96,6 @@ def install_requires() -> list[str]:
     return [line.strip() for line in setup_cfg()["options"]["install_requires"].splitlines() if line.strip()]
 
 
-def python_version() -> str:
-    match = re.search(r'^__version__\s*=\s*"([^"]+)"', (REPO / "routerguard" / "__init__.py").read_text(), re.M)
-    assert match, "routerguard/__init__.py has no __version__"
-    return match.group(1)
-
-
-def pinned_wheels() -> dict[str, tuple[str, str]]:
-    """openwrt/wheels.txt: name -> (version, sha256) of each bundled wheel."""
-    lines = (REPO / "openwrt" / "wheels.txt").read_text().splitlines()
-    return {m[1]: (m[2], m[3]) for m in (re.fullmatch(r"(\S+)==(\S+) --hash=sha256:(\S+)", line) for line in lines) if m}
-
-
 # --- shellcheck ----------------------------------------------------------------------
 
 
@@ -121,7 +112,8 @@ def test_shell_script_passes_shellcheck_as_posix_sh(script):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("define", ["Package/routerguard/postinst", "Package/routerguard/postrm",
+@pytest.mark.parametrize("define", ["Package/routerguard/postinst", "Package/routerguard/prerm",
+                                    "Package/routerguard/postrm",
                                     "Package/routerguard-snmp/postinst"])
 def test_maintainer_script_in_the_makefile_passes_shellcheck(define, tmp_path):
     if not shutil.which("shellcheck"):
@@ -139,7 +131,8 @@ def test_makefile_name_and_version_are_the_python_package_s():
     assert make_variable("PKG_NAME") == setup_cfg()["metadata"]["name"]
     assert make_variable("PKG_VERSION") == python_version()
     assert make_variable("PKG_RELEASE").isdigit()
-    assert make_variable("PKG_LICENSE") == setup_cfg()["metadata"]["license"]
+    # routerguard's licence first, then the bundled libraries' (waitress ZPL-2.1, pysnmp and pyasn1 BSD-2-Clause, segno BSD-3-Clause)
+    assert make_variable("PKG_LICENSE").split() == [setup_cfg()["metadata"]["license"], "ZPL-2.1", "BSD-2-Clause", "BSD-3-Clause"]
 
 
 def test_makefile_installs_every_shipped_file_and_only_those():
@@ -175,6 +168,25 @@ def test_the_router_gets_no_python_library_that_setup_cfg_does_not_require():
     assert libraries <= required, f"DEPENDS on {sorted(libraries - required)}, which setup.cfg does not require"
 
 
+def test_dnsmasq_full_is_not_a_dependency_but_nat_and_fib_are():
+    """dnsmasq-full clashes with the stock dnsmasq (opkg refuses it); the captive redirect needs nat and fib;
+    `timezone` needs the zone files."""
+    depends = set(package_depends("routerguard"))
+    assert "dnsmasq-full" not in depends and not any(d.startswith("dnsmasq") for d in depends)
+    assert {"kmod-nft-nat", "kmod-nft-fib", "nftables", "kmod-nf-conntrack-netlink", "zoneinfo-all"} <= depends
+
+
+def test_packages_are_not_arch_all_as_they_carry_byte_code():
+    assert "PKGARCH" not in makefile_text().replace("# Not PKGARCH:=all", "")
+
+
+def test_sources_come_from_a_download_not_from_the_makefile_s_parent():
+    assert make_variable("PKG_SOURCE") == "$(PKG_NAME)-$(PKG_VERSION).tar.gz"
+    assert make_variable("PKG_SOURCE_URL") and re.fullmatch(r"[0-9a-f]{64}|skip", make_variable("PKG_HASH"))
+    assert "ROUTERGUARD_SRC" not in makefile_text() and "PKG_FILE_DEPENDS" not in makefile_text()
+    assert "define Build/Prepare" not in makefile_text()  # package.mk's: unpack PKG_SOURCE (or USE_SOURCE_DIR)
+
+
 def test_tc_is_a_dependency_exactly_when_routerguard_runs_it():
     """Throttling is nftables limits today, so the router gets neither tc nor the qdisc modules."""
     runs_tc = [p.relative_to(REPO).as_posix() for p in (REPO / "routerguard").rglob("*.py")
@@ -190,7 +202,14 @@ def test_bundled_wheels_are_pinned_hashed_and_satisfy_setup_cfg():
     wanted = {canonicalize_name(Requirement(line).name): Requirement(line).specifier for line in install_requires()}
     wheels = pinned_wheels()
     assert wheels, "openwrt/wheels.txt pins no wheel"
-    assert "-r $(ROUTERGUARD_WHEELS)" in makefile_text() and "--require-hashes" in makefile_text()
+    # each pinned wheel is a download of the Makefile's own (the SDK checks its HASH), installed with no index
+    for name, (version, digest) in wheels.items():
+        download = make_define(f"Download/{name}")
+        assert f"FILE:={name}-{version}-py3-none-any.whl" in download and f"HASH:={digest}" in download
+        assert f"$(eval $(call Download,{name}))" in makefile_text()
+        assert f"{name}-{version}-py3-none-any.whl" in make_variable("ROUTERGUARD_WHEELS")
+    assert len(make_variable("ROUTERGUARD_WHEELS").split()) == len(wheels)
+    assert "--no-index" in make_define("Build/Install") and "-r " not in make_define("Build/Install")
     for name, (version, digest) in wheels.items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest), f"{name}: the hash must be a sha256"
         spec = wanted.get(canonicalize_name(name))
@@ -213,101 +232,15 @@ def test_config_and_data_survive_upgrades_as_conffiles():
 # --- running the install recipe against stand-ins for OpenWrt's build system ------
 
 
-STUB_RULES_MK = """\
-INSTALL_DIR:=install -d -m0755
-INSTALL_BIN:=install -m0755
-INSTALL_DATA:=install -m0644
-INSTALL_CONF:=install -m0600
-CP:=cp -fpR
-FIND:=find
-"""
-
-STUB_PACKAGE_MK = """\
-# Just enough of include/package.mk to run a package's install recipe.
-define Download
-endef
-define BuildPackage
-install-$(1):
-\t$$(call Package/$(1)/install,$$(DESTDIR)/$(1))
-endef
-"""
-
-STUB_PYTHON3_PACKAGE_MK = """\
-PYTHON3_PKG_DIR:=/usr/lib/python3.11/site-packages
-define Py3Package
-endef
-define Py3Package/ProcessFilespec
-\t$(file >$(STUB)/filespec-$(1),$(Py3Package/$(1)/filespec))
-\tsh $(STUB)/filespec.sh "$(2)" "$(3)" "$(STUB)/filespec-$(1)"
-endef
-define Python3/CompileAll
-\t$(STUB_PYTHON) -m compileall -q -b -d / $(1)
-endef
-define Python3/DeleteSourceFiles
-\tfind $(1) -type f -name '*.py' -delete
-endef
-define Python3/DeleteEmptyDirs
-\tfind $(1) -mindepth 1 -empty -type d -delete
-endef
-"""
-
-# `+|path` copies src/path to dest/path, `-|path` removes dest/path.
-STUB_FILESPEC_SH = """\
-src="$1"; dest="$2"
-while IFS='|' read -r cmd path; do
-\tcase "$cmd" in
-\t\t*+*) mkdir -p "$dest/${path%/*}" && cp -pR "$src$path" "$dest${path%/*}/" || exit 1 ;;
-\t\t*-*) [ -e "$dest$path" ] || { echo "not found: $path" >&2; exit 1; }; rm -rf "$dest$path" ;;
-\tesac
-done < "$3"
-"""
-
-
-def fake_pkg_install_dir(root: Path) -> None:
-    """What Build/Install leaves: the wheel installed into site-packages, the vendored wheels.
-
-    The package's files are laid out by setuptools itself from setup.cfg (its
-    `build_py`, the step that fills a wheel), so what the packages, package_dir
-    and package_data of setup.cfg leave out is missing here as in the .ipk.
-    """
-    site = root / "usr/lib/python3.11/site-packages"
-    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
-                    "--build-lib", str(site)], cwd=REPO, check=True, capture_output=True)
-    (site / f"routerguard-{python_version()}.dist-info").mkdir()
-    (site / f"routerguard-{python_version()}.dist-info" / "METADATA").write_text("Name: routerguard\n")
-    vendor = root / "usr/lib/routerguard/vendor"
-    for name, (version, _) in pinned_wheels().items():
-        (vendor / name).mkdir(parents=True)
-        (vendor / name / "__init__.py").write_text(f"__version__ = {version!r}\n")
-        (vendor / f"{name}-{version}.dist-info").mkdir()
-        (vendor / f"{name}-{version}.dist-info" / "METADATA").write_text(f"Name: {name}\n")
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> dict[str, Path]:
-    """Runs the Makefile's install recipes; returns each package's root."""
+    """Runs the Makefile's install recipes (tests/packaging/openwrt_build.py); returns each package's root."""
     if not shutil.which("make"):
         pytest.skip("make is not installed")
     tmp = tmp_path_factory.mktemp("openwrt")
-    top = tmp / "top"
-    (top / "include").mkdir(parents=True)
-    (top / "rules.mk").write_text(STUB_RULES_MK)
-    (top / "include" / "package.mk").write_text(STUB_PACKAGE_MK)
-    python_mk = top / "feeds/packages/lang/python/python3-package.mk"
-    python_mk.parent.mkdir(parents=True)
-    python_mk.write_text(STUB_PYTHON3_PACKAGE_MK)
-    (top / "filespec.sh").write_text(STUB_FILESPEC_SH)
     pkg_install = tmp / "ipkg-install"
     fake_pkg_install_dir(pkg_install)
-    dest = tmp / "ipkg"
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(OPENWRT), "-f", "Makefile",
-         f"TOPDIR={top}", f"INCLUDE_DIR={top / 'include'}", f"STUB={top}", f"STUB_PYTHON={sys.executable}",
-         f"PKG_INSTALL_DIR={pkg_install}", f"DESTDIR={dest}",
-         "install-routerguard", "install-routerguard-snmp"],
-        capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return {"routerguard": dest / "routerguard", "routerguard-snmp": dest / "routerguard-snmp"}
+    return run_install_recipes(tmp, pkg_install)
 
 
 def tree(root: Path) -> set[str]:
@@ -327,10 +260,29 @@ def test_install_puts_the_service_files_where_openwrt_looks(installed):
     assert (root / "etc/config/routerguard").read_text() == CONFIG.read_text()
     assert mode(root / "etc/config/routerguard") == 0o600
     assert (root / "etc/routerguard").is_dir()
-    assert (root / "lib/upgrade/keep.d/routerguard").read_text().split() == ["/etc/routerguard/"]
-    assert (root / "usr/share/luci/menu.d/luci-app-routerguard.json").is_file()
-    assert (root / "usr/share/rpcd/acl.d/luci-app-routerguard.json").is_file()
-    assert (root / "www/luci-static/resources/view/routerguard.js").is_file()
+    # Usage, secrets and what the first run turned off survive a sysupgrade; the page's sessions and their
+    # signing key (sessions.json) stay out of backups (docs/security.md). sysupgrade expands the globs.
+    assert (root / "lib/upgrade/keep.d/routerguard").read_text().split() == [
+        "/etc/routerguard/usage.*", "/etc/routerguard/secrets.json", "/etc/routerguard/offload-off"]
+    assert mode(root / "usr/libexec/rpcd/routerguard") == 0o755
+    assert not (root / "www").exists() and not (root / "usr/share/luci").exists()  # LuCI: luci-app-routerguard
+
+
+def test_the_daemon_keeps_only_the_network_capabilities(installed):
+    caps = json.loads((installed["routerguard"] / "etc/capabilities/routerguard.json").read_text())
+    wanted = {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"}
+    assert set(caps) == {"bounding", "effective", "permitted", "inheritable", "ambient"}
+    assert all(set(v) == wanted for v in caps.values())
+    assert "procd_set_param capabilities /etc/capabilities/routerguard.json" in INIT.read_text()
+
+
+def test_the_package_ships_the_sysctl_file(installed):
+    """In the package (removed with it), not written at first run."""
+    sysctl = (installed["routerguard"] / "etc/sysctl.d/11-routerguard.conf").read_text()
+    assert "net.netfilter.nf_conntrack_acct=1\n" in sysctl
+    assert "net.netfilter.nf_conntrack_events=1\n" in sysctl
+    assert "sysctl.d" not in make_define("Package/routerguard/postrm")
+    assert "cat >" not in UCI_DEFAULTS.read_text()
 
 
 def test_install_ships_byte_code_only_and_leaves_the_lab_out(installed):
@@ -353,6 +305,15 @@ def test_each_vendored_library_goes_to_one_package(installed):
     assert {m.split("-")[0] for m in main} == {"waitress"}
     assert {s.split("-")[0] for s in snmp} == {"pysnmp", "pyasn1"}
     assert tree(installed["routerguard-snmp"]) <= {f for f in tree(installed["routerguard-snmp"]) if f.startswith(vendor)}
+
+
+def test_snmp_package_keeps_pysnmp_s_mib_modules_as_sources_and_only_those(installed):
+    """pysnmp's MIB loader reads no .pyc of today's layout (issue #20: `bad marshal data` at SnmpEngine())."""
+    files = tree(installed["routerguard-snmp"])
+    mibs = "usr/lib/routerguard/vendor/pysnmp/smi/mibs/"
+    assert {f for f in files if f.endswith(".py")} == {mibs + "SNMPv2-MIB.py", mibs + "instances/__SNMPv2-MIB.py"}
+    assert mibs + "__init__.pyc" in files and mibs + "instances/__init__.pyc" in files
+    assert not [f for f in files if f.startswith(mibs) and f.endswith(".pyc") and "__init__" not in f]
 
 
 def test_the_two_packages_share_no_file(installed):
@@ -403,7 +364,8 @@ def test_default_config_validates(tmp_path):
     config = model.load_config(str(CONFIG))
     assert config.main.data_dir == "/etc/routerguard"
     assert config.main.commit_interval == 60
-    assert [f"{host}:{port}" for host, port in config.main.listen] == [SHIPPED_LISTEN]
+    # the page follows the LAN interface (renumbered LANs keep it), no address fixed at install
+    assert config.main.listen == () and config.main.listen_interface == "lan" and config.main.listen_port == 8080
     assert config.main.dnsmasq_conf_dir == SHIPPED_CONFDIR
     assert config.agent.enabled is False
 
@@ -424,7 +386,8 @@ def test_default_config_shows_every_section_of_the_contract():
 
 def test_uci_defaults_recognises_the_shipped_placeholders():
     script = UCI_DEFAULTS.read_text()
-    assert f"option listen '{SHIPPED_LISTEN}'" in config_text()
+    # the placeholder older packages shipped, which an upgrade moves to listen_interface
+    assert "option listen_interface 'lan'" in config_text() and f"option listen '{SHIPPED_LISTEN}'" not in config_text()
     assert 'RG_SHIPPED_LISTEN="192.168.1.1:$RG_PORT"' in script and "RG_PORT=8080" in script
     assert f"option dnsmasq_conf_dir '{SHIPPED_CONFDIR}'" in config_text()
     assert f"RG_SHIPPED_CONFDIR={SHIPPED_CONFDIR}" in script
@@ -467,6 +430,8 @@ elif command == "show":
 elif command == "set":
     key, _, value = rest[0].partition("=")
     state[key] = value
+elif command == "delete":
+    state.pop(rest[0], None)
 elif command == "commit":
     state.setdefault("_commits", []).append(rest[0] if rest else "")
 else:
@@ -516,7 +481,8 @@ class FirstRun:
 def fresh_router(**overrides) -> dict:
     """uci state of an OpenWrt 24.10 travel router right after installing the package."""
     state = {
-        "routerguard.main.listen": SHIPPED_LISTEN,
+        "routerguard.main.listen_interface": "lan",
+        "routerguard.main.listen_port": "8080",
         "routerguard.main.dnsmasq_conf_dir": SHIPPED_CONFDIR,
         "routerguard.main.data_dir": "/etc/routerguard",
         "network.lan.ipaddr": "192.168.8.1",
@@ -535,15 +501,11 @@ def test_first_run_sets_up_a_fresh_router(tmp_path, shell):
     result = first.run(shell)
     assert result.returncode == 0, result.stderr
     assert first.sets() == [
-        "routerguard.main.listen=192.168.8.1:8080",
         "routerguard.main.dnsmasq_conf_dir=/tmp/dnsmasq.cfg01411c.d",
         "firewall.@defaults[0].flow_offloading=0",
         "firewall.@defaults[0].flow_offloading_hw=0",
     ]
     assert set(first.state["_commits"]) == {"routerguard", "firewall"}
-    sysctl = (first.root / "etc/sysctl.d/11-routerguard.conf").read_text()
-    assert "net.netfilter.nf_conntrack_acct=1\n" in sysctl
-    assert "net.netfilter.nf_conntrack_events=1\n" in sysctl
     assert mode(first.root / "etc/routerguard") == 0o700
     assert "flow_offloading" in result.stderr
 
@@ -558,6 +520,7 @@ def test_first_run_reads_and_writes_only_the_scratch_root_s_config(tmp_path, she
 @SHELLS
 def test_first_run_keeps_what_the_user_chose(tmp_path, shell):
     first = FirstRun(tmp_path, fresh_router(**{
+        "routerguard.main.listen_interface": None,
         "routerguard.main.listen": "10.0.0.1:8080",
         "routerguard.main.dnsmasq_conf_dir": "/tmp/dnsmasq.mine.d",
         "firewall.@defaults[0].flow_offloading": "0",
@@ -567,14 +530,105 @@ def test_first_run_keeps_what_the_user_chose(tmp_path, shell):
     assert result.returncode == 0, result.stderr
     assert first.sets() == []
     assert "_commits" not in first.state
-    assert (first.root / "etc/sysctl.d/11-routerguard.conf").is_file()
 
 
 @SHELLS
-def test_first_run_takes_the_address_out_of_a_cidr_lan(tmp_path, shell):
-    first = FirstRun(tmp_path, fresh_router(**{"network.lan.ipaddr": "10.8.0.1/24"}))
+def test_an_upgrade_keeps_offloading_that_the_user_turned_back_on(tmp_path, shell):
+    """opkg runs uci-defaults again on each upgrade: offloading is turned off once, never again."""
+    first = FirstRun(tmp_path, fresh_router())
     assert first.run(shell).returncode == 0
-    assert "routerguard.main.listen=10.8.0.1:8080" in first.sets()
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "0"
+    offload_off = first.root / "etc/routerguard/offload-off"
+    assert offload_off.read_text().split() == ["flow_offloading", "flow_offloading_hw"]
+    # the user's choice, after reading docs/openwrt.md
+    state = first.state
+    state["firewall.@defaults[0].flow_offloading"] = "1"
+    first.state_path.write_text(json.dumps(state))
+    result = first.run(shell)  # the upgrade
+    assert result.returncode == 0, result.stderr
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+    assert first.state["firewall.@defaults[0].flow_offloading_hw"] == "0"
+    assert [s for s in first.sets() if s.startswith("firewall.")] == [
+        "firewall.@defaults[0].flow_offloading=0", "firewall.@defaults[0].flow_offloading_hw=0"]  # the first run's
+    assert offload_off.read_text().split() == ["flow_offloading", "flow_offloading_hw"]
+
+
+def run_prerm(tmp_path: Path, shell: list[str], first: "FirstRun") -> tuple[subprocess.CompletedProcess, str]:
+    """The package's prerm against the first-run script's scratch root: default_prerm, logger and the
+    firewall's init script are stand-ins that record their calls."""
+    calls = tmp_path / "prerm-calls"
+    calls.write_text("")
+    functions = tmp_path / "functions.sh"
+    functions.write_text(f'default_prerm() {{ echo "default_prerm $*" >> {calls}; }}\n')
+    firewall = tmp_path / "firewall"
+    firewall.write_text(f'#!/bin/sh\necho "firewall $*" >> {calls}\n')
+    firewall.chmod(0o755)
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "logger").write_text(f'#!/bin/sh\necho "logger $*" >> {calls}\n')
+    (bin_dir / "logger").chmod(0o755)
+    script = tmp_path / "prerm"
+    script.write_text(make_define("Package/routerguard/prerm").replace("$$", "$")
+                      .replace("/lib/functions.sh", str(functions))
+                      .replace("/etc/routerguard/offload-off", str(first.root / "etc/routerguard/offload-off"))
+                      .replace("/etc/init.d/firewall", str(firewall)))
+    env = {k: v for k, v in first.env.items() if k != "IPKG_INSTROOT"}  # a live router: prerm acts
+    result = subprocess.run([*shell, str(script), "remove"], env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=60)
+    return result, calls.read_text()
+
+
+@SHELLS
+def test_removing_the_package_gives_back_the_offloading_it_turned_off(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router())
+    assert first.run(shell).returncode == 0
+    result, calls = run_prerm(tmp_path, shell, first)
+    assert result.returncode == 0, result.stderr
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+    assert first.state["firewall.@defaults[0].flow_offloading_hw"] == "1"
+    assert "default_prerm" in calls and "firewall reload" in calls and "back on" in calls
+    assert not (first.root / "etc/routerguard/offload-off").exists()
+
+
+@SHELLS
+def test_removing_the_package_leaves_offloading_the_user_set_since(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{"firewall.@defaults[0].flow_offloading_hw": None}))
+    assert first.run(shell).returncode == 0
+    state = first.state
+    state["firewall.@defaults[0].flow_offloading"] = "1"  # the user turned it back on: theirs
+    first.state_path.write_text(json.dumps(state))
+    commits = len(first.state.get("_commits", []))
+    result, calls = run_prerm(tmp_path, shell, first)
+    assert result.returncode == 0, result.stderr
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+    assert len(first.state.get("_commits", [])) == commits and "firewall reload" not in calls
+
+
+@SHELLS
+def test_first_run_with_offloading_off_records_that_nothing_was_turned_off(tmp_path, shell):
+    first = FirstRun(tmp_path, fresh_router(**{"firewall.@defaults[0].flow_offloading": "0",
+                                               "firewall.@defaults[0].flow_offloading_hw": None}))
+    assert first.run(shell).returncode == 0
+    assert (first.root / "etc/routerguard/offload-off").read_text().split() == []
+    state = first.state
+    state["firewall.@defaults[0].flow_offloading"] = "1"  # turned on later: kept on by the next upgrade
+    first.state_path.write_text(json.dumps(state))
+    assert first.run(shell).returncode == 0
+    assert first.state["firewall.@defaults[0].flow_offloading"] == "1"
+
+
+@SHELLS
+@pytest.mark.parametrize("old_listen", [SHIPPED_LISTEN, "10.8.0.1:8080"])
+def test_an_upgrade_moves_a_listen_fixed_at_install_to_the_lan_interface(tmp_path, shell, old_listen):
+    """0.1.0-1 shipped 192.168.1.1:8080 and set it to the LAN's address (here a CIDR one) at install: a renumbered
+    LAN then left the page unbound. Either value becomes listen_interface 'lan'."""
+    first = FirstRun(tmp_path, fresh_router(**{"network.lan.ipaddr": "10.8.0.1/24", "routerguard.main.listen": old_listen,
+                                               "routerguard.main.listen_interface": None,
+                                               "routerguard.main.listen_port": None}))
+    assert first.run(shell).returncode == 0
+    assert "routerguard.main.listen" not in first.state
+    assert first.state["routerguard.main.listen_interface"] == "lan"
+    assert first.state["routerguard.main.listen_port"] == "8080"
+    assert "routerguard" in first.state["_commits"]
 
 
 @SHELLS
@@ -651,11 +705,13 @@ def test_init_runs_the_daemon_under_procd_with_bounded_respawn(tmp_path, shell):
     assert calls[0] == "routerguard check --config /etc/config/routerguard"
     assert calls[1:] == [
         "procd_open_instance",
-        f"procd_set_param command {prog} run --config /etc/config/routerguard",
+        f"procd_set_param command {prog} run --config /etc/config/routerguard --syslog",
         "procd_set_param respawn 3600 5 5",
         "procd_set_param term_timeout 20",
         "procd_set_param stdout 1",
         "procd_set_param stderr 1",
+        "procd_set_param capabilities /etc/capabilities/routerguard.json",
+        "procd_set_param no_new_privs 1",
         "procd_close_instance",
     ]
 
@@ -754,6 +810,20 @@ def test_hotplug_ignores_other_events_loopback_and_a_disabled_service(tmp_path, 
     assert run_hotplug(tmp_path, shell, enabled=False, ACTION="ifup", INTERFACE="wwan") == ["service enabled"]
 
 
+@SHELLS
+def test_hotplug_tells_the_daemon_when_the_page_s_interface_is_renumbered(tmp_path, shell):
+    """netifd updates a static LAN in place (ifupdate with IFUPDATE_ADDRESSES=1): the daemon looks up
+    listen_interface's addresses again; other interfaces' updates stay ignored."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uci").write_text("#!/bin/sh\n[ \"$*\" = '-q get routerguard.main.listen_interface' ] && echo lan\n")
+    (bin_dir / "uci").chmod(0o755)
+    calls = run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="lan", DEVICE="br-lan", IFUPDATE_ADDRESSES="1")
+    assert calls[0] == "service enabled" and calls[-1] == "service uplink"
+    assert run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="wwan", IFUPDATE_ADDRESSES="1") == []
+    assert run_hotplug(tmp_path, shell, ACTION="ifupdate", INTERFACE="lan", IFUPDATE_ROUTES="1") == []
+
+
 # --- /usr/bin/routerguard ---------------------------------------------------------
 
 
@@ -777,61 +847,6 @@ def test_wrapper_never_imports_from_the_current_directory(tmp_path):
     wrapper.write_text(WRAPPER.read_text().replace("/usr/bin/python3", sys.executable))
     result = subprocess.run(["sh", str(wrapper), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-
-
-# --- LuCI ------------------------------------------------------------------------
-
-
-def test_luci_menu_opens_an_installed_view_under_services():
-    menu = json.loads((FILES / "luci/menu.d/luci-app-routerguard.json").read_text())
-    entry = menu["admin/services/routerguard"]
-    assert entry["action"]["type"] == "view"
-    assert (FILES / "luci/view" / f"{entry['action']['path']}.js").is_file()
-    assert f"/www/luci-static/resources/view/" in make_define("Package/routerguard/install")
-    acl = json.loads((FILES / "luci/acl.d/luci-app-routerguard.json").read_text())
-    assert set(entry["depends"]["acl"]) <= set(acl)
-
-
-def test_luci_acl_only_reads_routerguard_s_config():
-    acl = json.loads((FILES / "luci/acl.d/luci-app-routerguard.json").read_text())
-    grant = acl["luci-app-routerguard"]
-    assert grant["read"] == {"uci": ["routerguard"]}
-    assert "write" not in grant
-
-
-LUCI_VIEW_RUNNER = """\
-// Runs the view with stand-ins for LuCI's view, uci, E() and _().
-const fs = require('fs');
-const [file, listen, pageHost] = process.argv.slice(2);
-const view = { extend: (o) => o };
-const uci = { load: () => Promise.resolve(), get: () => JSON.parse(listen) };
-const E = (tag, attrs, children) => ({ tag, attrs, children });
-const window = { location: { hostname: pageHost } };
-const v = new Function('view', 'uci', 'E', '_', 'window', fs.readFileSync(file, 'utf8'))(view, uci, E, (s) => s, window);
-const links = [];
-(function walk(n) { if (n && n.tag === 'a') links.push(n.attrs.href); ((n && n.children) || []).forEach(walk); })(v.render());
-console.log(links.join(' '));
-"""
-
-
-@pytest.mark.parametrize("listen, page_host, url", [
-    ('"192.168.8.1:8080"', "openwrt.lan", "http://192.168.8.1:8080/"),
-    ('["10.0.0.1:9000", "[fd00::1]:9000"]', "10.0.0.1", "http://10.0.0.1:9000/"),
-    ('"[fd00::1]:8080"', "x", "http://[fd00::1]:8080/"),
-    ('"0.0.0.0:8080"', "192.168.8.1", "http://192.168.8.1:8080/"),
-    ('"192.168.8.1"', "x", "http://192.168.8.1:8080/"),
-    ('"fd00::1"', "x", "http://[fd00::1]:8080/"),
-    ('null', "192.168.8.1", "http://192.168.8.1:8080/"),
-])
-def test_luci_view_links_to_the_page_on_the_listen_address(tmp_path, listen, page_host, url):
-    if not shutil.which("node"):
-        pytest.skip("node is not installed")
-    runner = tmp_path / "run.js"
-    runner.write_text(LUCI_VIEW_RUNNER)
-    result = subprocess.run(["node", str(runner), str(FILES / "luci/view/routerguard.js"), listen, page_host],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [url]
 
 
 # --- systemd -------------------------------------------------------------------------
