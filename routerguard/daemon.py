@@ -154,6 +154,7 @@ class Daemon:
             """A change on the page or the API reaches the kernel and dnsmasq before the request returns."""
             enforcer.sync()  # first: the saver's sets exist before dnsmasq is told to fill them
             leak.sync_dnsmasq()
+            self.service.views_changed()  # the page's next request shows the change (service/views.py)
 
         core.on_change = on_change
         leak.start()
@@ -175,9 +176,11 @@ class Daemon:
                     last_commit = time.monotonic()
                 enforcer.sync()
                 self._read_wan()
+                self.service.views_changed()  # before the count: a reader waiting for it sees this reading's views
                 core.health.readings += 1
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
+            self.service.stop_publishing()
             server.stop()
             flush_watch.stop()
             enforcer.close()

@@ -23,6 +23,7 @@ from routerguard.service.history import HISTORY_SPAN, History
 from routerguard.service.notifications import Notifications
 from routerguard.service.plan import Plan
 from routerguard.service.saver import MAX_DOMAINS, Saver
+from routerguard.service.views import Views
 
 ALERTS_SHOWN = 200
 
@@ -30,7 +31,7 @@ __all__ = ["Service", "Invalid", "NotFound", "Conflict", "parse_time", "parse_ca
            "MAX_DOMAINS", "MAX_NAME", "MAX_TOPUP"]
 
 
-class Service(Devices, Plan, History, Breakdown, Notifications, Saver):
+class Service(Views, Devices, Plan, History, Breakdown, Notifications, Saver):
     """Every area's views and commands over one Core; what is left here concerns them all."""
 
     def __init__(self, core: Core) -> None:
