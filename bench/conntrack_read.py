@@ -99,12 +99,14 @@ def table_room(count: int) -> Iterator[None]:
                 limit.write(str(before))
 
 
-def bench(count: int, repeat: int, every: int) -> None:
+def bench(count: int, repeat: int, every: int) -> Dict[str, list]:
     with table_room(count), Testbed(DEVICES, count, history_days=0, traffic=True, daemon=False) as bed:
         assert bed.ns is not None
         out = bed.ns.exec([sys.executable, os.path.abspath(__file__), "--measure", str(repeat), "--config", bed.config,
                            "--flows", str(count), "--every", str(every)], timeout=None).stdout
-    report(count, json.loads(out))
+    times = json.loads(out)
+    report(count, times)
+    return times
 
 
 def median_ms(samples: List[List[float]]) -> Tuple[float, float, float]:
@@ -143,8 +145,23 @@ def main() -> None:
     print(f"reproduce: cd {repo} && sudo {sys.executable} bench/conntrack_read.py --flows {flows} "
           f"--repeat {args.repeat} --every {args.every}")
     print("(user/sys split is sampled by the kernel's tick; the total is the figure to compare)")
-    for count in args.flows:
-        bench(count, args.repeat, args.every)
+    runs = {count: bench(count, args.repeat, args.every) for count in args.flows}
+    summary(runs)
+
+
+def summary(runs: Dict[int, Dict[str, list]]) -> None:
+    """The issue-22 targets over the whole run: a reading against the tool, and across table sizes."""
+    if len(runs) < 2:
+        return
+    print("summary (median CPU ms; ratios to conntrack -L of the same table, in the same run):")
+    readings = {}
+    for count, times in runs.items():
+        reading, tool = median_ms(times["reading"])[0], median_ms(times["conntrack"])[0]
+        readings[count] = reading
+        print(f"  {count:7d} flows: reading {reading:8.1f} ms, conntrack -L {tool:8.1f} ms, {reading / tool:5.2f}x"
+              f"  (target <= 0.1x)")
+    low, high = min(readings), max(readings)
+    print(f"  reading at {high} flows / at {low} flows: {readings[high] / readings[low]:.1f}x  (target <= 2x)")
 
 
 if __name__ == "__main__":

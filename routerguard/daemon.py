@@ -213,6 +213,7 @@ class Daemon:
             (Core.on_change has made it durable first)."""
             enforcer.sync()  # first: the saver's sets exist before dnsmasq is told to fill them
             leak.sync_dnsmasq()
+            self.service.views_changed()  # the page's next request shows the change (service/views.py)
 
         core.on_change = on_change
         leak.start()
@@ -236,9 +237,11 @@ class Daemon:
                     last_commit = time.monotonic()
                 enforcer.sync()
                 self._read_wan()
+                self.service.views_changed()  # before the count: a reader waiting for it sees this reading's views
                 core.health.readings += 1
                 self.stopping.wait(core.config.main.poll_interval)
         finally:
+            self.service.stop_publishing()
             uplinks.stop()  # routerguard's rules and table go: the main table decides again
             pages.stop()
             flush_watch.stop()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -22,13 +23,15 @@ from routerguard.serve.auth import auth, is_public, public
 from routerguard.serve.charts import bar_chart
 from routerguard.serve.context import local_path, service
 from routerguard.serve.errors import extra_headers, refused_config
-from routerguard.serve.i18n import say, translate
+from routerguard.serve.i18n import language, say, translate
 from routerguard.serve.security import refuse_cross_site
 from routerguard.service import Invalid, NotFound
+from routerguard.service.views import Published
 
 bp = Blueprint("admin", __name__)
 MAX_LABEL = 64
 CHART_FORMATS = {"hour": "%H:%M", "day": "%m-%d"}
+CARDS = "routerguard_device_cards"  # app.extensions: the dashboard's device cards of the views served now
 
 
 @bp.before_request
@@ -130,8 +133,28 @@ def logout() -> Response:
 
 @bp.get("/admin")
 def dashboard() -> str:
-    return render_template("dashboard.html", plan=service().plan(), devices=service().devices(),
-                           breakdown=service().plan_breakdown())
+    views = service().publication()  # one publication for the whole page (service/views.py)
+    if views is None:
+        devices = service().devices()
+        return render_template("dashboard.html", plan=service().plan(), devices=devices,
+                               breakdown=service().plan_breakdown(),
+                               cards=Markup(render_template("device_cards.html", devices=devices)))
+    return render_template("dashboard.html", plan=views.plan, devices=views.devices, breakdown=views.breakdown,
+                           cards=device_cards(views))
+
+
+def device_cards(views: Published) -> Markup:
+    """The dashboard's device cards (most of its HTML), rendered once per publication of the views and
+    language, not per request."""
+    key = (language(), request.script_root)
+    kept = current_app.extensions.get(CARDS)  # (serial, {key: cards}), replaced whole by a newer publication
+    if kept is not None and kept[0] == views.serial and key in kept[1]:
+        return kept[1][key]
+    cards = Markup(render_template("device_cards.html", devices=views.devices))
+    if kept is None or kept[0] != views.serial:
+        kept = current_app.extensions[CARDS] = (views.serial, {})
+    kept[1][key] = cards
+    return cards
 
 
 def device_page(mac: str, error: str | None = None) -> str:

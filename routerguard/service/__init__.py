@@ -26,6 +26,7 @@ from routerguard.service.plan import Plan
 from routerguard.service.saver import MAX_DOMAINS, Saver
 from routerguard.service.topups import TopUps
 from routerguard.service.uplinks import Uplinks
+from routerguard.service.views import Views
 
 ALERTS_SHOWN = 200
 
@@ -33,7 +34,7 @@ __all__ = ["Service", "Invalid", "NotFound", "Conflict", "parse_time", "parse_ca
            "MAX_DOMAINS", "MAX_NAME", "MAX_TOPUP"]
 
 
-class Service(Devices, Plan, History, Breakdown, Notifications, Saver, TopUps, Bundles, Uplinks):
+class Service(Views, Devices, Plan, History, Breakdown, Notifications, Saver, TopUps, Bundles, Uplinks):
     """Every area's views and commands over one Core; what is left here concerns them all."""
 
     def __init__(self, core: Core) -> None:
