@@ -289,7 +289,11 @@ def cmd_plan(args: argparse.Namespace, client) -> Any:
             return console.costs_csv(costs["costs"])
         return costs if args.json else console.costs_table(costs["costs"])
     plan = client.plan()
-    return plan if args.json else console.bundles_table(plan)
+    if args.json:
+        return plan
+    if not plan.get("bundles"):  # one recurring plan (or none): its summary, then how to add a bundle
+        return "\n".join(console.plan_lines(plan) + [console.bundles_table(plan)])
+    return "\n".join([console.bundles_table(plan)] + console.counter_lines(plan))
 
 
 def _plan_parsers(plan: argparse.ArgumentParser) -> None:

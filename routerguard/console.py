@@ -84,6 +84,12 @@ def plan_lines(plan: dict) -> list[str]:
                  f"  period {local_time(plan['period_start'])} to {local_time(plan['period_end'])}"]
         if plan["forecast_exhausted_at"]:
             lines.append(f"  at the recent rate it runs out {local_time(plan['forecast_exhausted_at'])}")
+    return lines + counter_lines(plan)
+
+
+def counter_lines(plan: dict) -> list[str]:
+    """What else counted the plan's bytes: the carrier (a calibration) and the uplink's SNMP counters."""
+    lines = []
     if plan.get("calibrated_at"):
         sign = "+" if plan["calibration_bytes"] > 0 else ""
         lines.append(f"  carrier says {format_size(plan['used_bytes'])} (calibrated {local_time(plan['calibrated_at'])}), "
