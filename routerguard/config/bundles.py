@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable, Mapping
 
 from routerguard.config.caps import BYTES, DAYS, REPORTED, Moment
+from routerguard.config.text import has_controls
 from routerguard.reasons import Refusal
 
 BUNDLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -139,6 +140,8 @@ def _bundle_id(value: object) -> str:
 def _name(value: object) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
         raise Refusal("name must be a non-empty string of at most {most} characters", "bad_name", most=64)
+    if has_controls(value):
+        raise Refusal("{field} must not contain line breaks or control characters", "name_control", field="name")
     return value.strip()
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any
 
 from routerguard.config.caps import FIELDS, MAX_BYTES, Cap, is_whole, read_cap
 from routerguard.config.model import Config
+from routerguard.config.text import has_controls
 from routerguard.core import Core
 from routerguard.decide import periods
 from routerguard.decide.policy import Limit
@@ -32,12 +32,6 @@ class Conflict(ValueError):
     """A request the current state forbids, e.g. removing a shipped category (HTTP 409)."""
 
 
-# Line and paragraph breaks and the bidirectional overrides, beside the C0/C1 controls (category Cc): a
-# name with them splits a log line, an alert or a UCI file's line, or shows reversed. Zero-width joiners
-# stay allowed (emoji families).
-NOT_IN_NAMES = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def check_name(value: Any, field: str = "name", most: int = MAX_NAME) -> str:
     """A name given through the API or the page (a device's, a group's, a bundle's, a category's), stripped.
 
@@ -45,7 +39,7 @@ def check_name(value: Any, field: str = "name", most: int = MAX_NAME) -> str:
     """
     if not isinstance(value, str) or not value.strip() or len(value) > most:
         raise Invalid("{field} must be a non-empty string of at most {most} characters", "bad_name", field=field, most=most)
-    if any(unicodedata.category(ch) == "Cc" or ch in NOT_IN_NAMES for ch in value):
+    if has_controls(value):
         raise Invalid("{field} must not contain line breaks or control characters", "name_control", field=field)
     return value.strip()
 

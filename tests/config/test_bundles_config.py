@@ -66,6 +66,7 @@ def test_the_contracts_bundle_and_day_packs_read(tmp_path):
     ("\toption quota '5GB'\n\toption days '3'\n\toption price '5'\n\toption currency 'euros'\n", "currency", "not a currency"),
     ("\toption id 'plan'\n\toption quota '5GB'\n\toption days '3'\n", "id", "recurring plan"),
     ("\toption quota '5GB'\n\toption days '3'\n\toption colour 'red'\n", "colour", "unknown option"),
+    ("\toption quota '5GB'\n\toption days '3'\n\toption name 'a\u202eb'\n", "name", "control characters"),
 ])
 def test_a_wrong_bundle_names_the_option(tmp_path, options, option, words):
     with pytest.raises(ConfigError) as e:

@@ -31,7 +31,9 @@ def test_add_list_and_remove_a_bundle(site: Site, admin) -> None:
 def test_bad_bundles_are_422_naming_the_field_and_change_nothing(site: Site, admin) -> None:
     before = site.config_bytes()
     for body, field in [({"quota_bytes": -1, "days": 7}, "quota_bytes"), ({"quota_bytes": MB, "days": 0}, "days"),
-                        ({"daily_bytes": MB}, "days"), ({"quota_bytes": MB, "days": 1, "currency": "euro", "price": 1}, "currency")]:
+                        ({"daily_bytes": MB}, "days"), ({"quota_bytes": MB, "days": 1, "currency": "euro", "price": 1}, "currency"),
+                        ({"quota_bytes": MB, "days": 1, "name": "Add-on\nfake line"}, "name"),
+                        ({"quota_bytes": MB, "days": 1, "name": "evil\u202eenoG 5"}, "name")]:
         response = admin.post(site.url("/api/v1/plan/bundles"), json=body)
         assert response.status_code == 422 and field in response.json()["error"], (body, response.text)
     assert site.config_bytes() == before
