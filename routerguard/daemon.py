@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import nullcontext
 
 from routerguard.config.model import Config, ConfigError
 from routerguard.core import CLOCK_KEY, Core
@@ -74,6 +75,7 @@ class Daemon:
         self._reload = threading.Event()
         self.wan = None  # the SNMP poller, when `config snmp` is set
         self.enforcer = None  # the kernel's caps, once run() has started them
+        self.meter = None  # usage from the kernel's counters, once run() has started it
         self._wan_period: str | None = self.core.db.get_meta(WAN_PERIOD_KEY)
         self._commit_lock = threading.Lock()  # the loop commits, and so does every command (Core.on_change)
         self._blocked_committed: frozenset[int] = frozenset()  # the devices cut off as of the last commit
@@ -100,15 +102,13 @@ class Daemon:
 
     def commit(self) -> bool:
         """Write pending usage, the clock's high-water mark and the SNMP state in one journal record, on the
-        medium when this returns, and the kernel's counts (read after the reading whose usage this saves:
-        enforce/recovery.py) tied to it, in RAM (store/volatile.py)."""
+        medium when this returns, and the kernel's counts that usage was charged up to (the meter's last
+        reading: enforce/recovery.py) tied to it, in RAM (store/volatile.py)."""
         with self._commit_lock:
             clock = self.core.clock.state()
             wan = self.wan.state() if self.wan else None
             period = self._wan_period
             blocked = self.enforcer.blocked() if self.enforcer else frozenset()
-            if self.enforcer:
-                self.core.db.stage_volatile(recovery.KEY, recovery.dumps(self.enforcer.counts()))
 
             def extra(tx) -> None:
                 if clock:
@@ -117,7 +117,10 @@ class Daemon:
                     set_meta(tx, WAN_STATE_KEY, json.dumps(wan))
                     set_meta(tx, WAN_PERIOD_KEY, period or "")
 
-            saved = self.core.ledger.commit(extra)
+            with self.meter.lock if self.meter else nullcontext():  # the counts of exactly the usage it saves
+                if self.meter:
+                    self.core.db.stage_volatile(recovery.KEY, recovery.dumps(self.meter.counts))
+                saved = self.core.ledger.commit(extra)
             if saved:
                 self._blocked_committed = blocked
             self.core.ledger.keep_windows(starts_in_force(self.core.config, self.core.now(), self.core.zone,
@@ -199,8 +202,8 @@ class Daemon:
         core.config_file.adjust = with_interface_addresses
         core.config_file.readjust()  # listen_interface's addresses, before the kernel's table and the page use them
         enforcer = self.enforcer = Enforcer(core)
-        meter = Meter(core, mac_of_mark=enforcer.marks.mac_of_mark, before_baseline=enforcer.read_start_counts)
-        enforcer.start()  # the kernel's caps from the database, before the first reading and before serving
+        meter = self.meter = Meter(core, enforcer.marks.mac_of_mark, enforcer)
+        enforcer.start(meter.start_counts)  # the kernel's caps from the database, before the first reading and serving
         self._blocked_committed = enforcer.blocked()  # those are on the medium already
         flush_watch = FlushWatch(enforcer.restore)
         flush_watch.start()  # a firewall flush (fw4 flush, nft flush ruleset) and our table is back at once

@@ -1,13 +1,26 @@
-"""One meter reading: read conntrack → attribute each flow → account per device.
+"""One meter reading: the kernel's per-device counters → usage per device; the flows beside it → destinations.
+
+Usage comes from routerguard's own table (account/counters.py): each
+registered device's chain counts its bytes up and down, the router's own
+traffic has its pair, and each device's DNS to the router's resolver its
+pair. One netlink dump of a millisecond reads them all, whatever the number
+of flows: a reading costs O(devices), not O(flows).
+
+What the counters cannot tell apart is a MAC not registered yet: newcomers
+share one chain. Their flows carry the newcomers' ct mark, so each reading
+asks the kernel for those flows only (a dump filtered by mark, none at all
+while the newcomers' counters stand still) and charges them as the whole
+table's flows were charged before, by their LAN address (neighbour table,
+DHCP leases); a newcomer becomes a device within a reading or two, and its
+flows take its own mark at their next packet up.
 
 A flow counts when it crosses the router between the internet and a LAN
-device (found by the ct mark the enforcement table sets, else by its LAN
-address in the neighbour table and the DHCP leases), or between the internet
-and the router itself (its own line, "router"). Either side may open it: a
-flow opened from the internet (a port forward, an IPv6 connection to a
-device) has the device as its responder, so its original direction is the
-device's download. Traffic between the LAN and the router (this page) and
-inside the LAN crosses no uplink and is not charged to anyone.
+device, or between the internet and the router itself (its own line,
+"router"). Either side may open it: a flow opened from the internet (a port
+forward, an IPv6 connection to a device) has the device as its responder, so
+its original direction is the device's download. Traffic between the LAN and
+the router (this page) and inside the LAN crosses no uplink and is not
+charged to anyone.
 
 Except DNS: the router's resolver forwards what it cannot answer as the
 router's own traffic, so a device could move data through it (a DNS tunnel)
@@ -18,6 +31,11 @@ moved any: what the cache answered crossed no uplink and is charged to no
 one. The plan's total stays exact; the split between a device and the router
 is as exact as "the router's upstream DNS of a reading is what its devices
 asked for" (see docs/guard.md).
+
+Where each device's bytes went (the leak guard's destinations) needs every
+flow: the Sampler dumps the whole table in a thread of its own, at a cadence
+set by what a dump costs (at most SAMPLE_SHARE of a core), never holding up
+a reading.
 """
 
 from __future__ import annotations
@@ -27,18 +45,22 @@ import os
 import select
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, NamedTuple, Protocol
 
+from routerguard.account import counters
+from routerguard.account.counters import Line
 from routerguard.account.destinations import Destinations
 from routerguard.account.flows import Delta, FlowTracker
 from routerguard.account.ledger import ROUTER, Ledger
 from routerguard.account.rates import Rates
 from routerguard.attribute.directory import Directory
-from routerguard.attribute.marks import FREE_ID, id_of_mark
+from routerguard.attribute.marks import FREE_ID, MARK_MASK, NEWCOMER_ID, id_of_mark, mark_of
 from routerguard.config.model import Config
 from routerguard.read import conntrack, neighbours
 from routerguard.read.leases import LeaseFile
+from routerguard.read.nftcounters import Counts
 
 log = logging.getLogger("routerguard.meter")
 
@@ -47,6 +69,9 @@ Key = tuple  # (opener, responder, ct mark[, dns]): packed addresses, the respon
 DNS_PORT = 53
 DNS_PROTOCOLS = (6, 17)  # TCP, UDP
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
+NEWCOMER_MARK = mark_of(NEWCOMER_ID)  # the ct mark (id bits) of a flow whose MAC is not registered yet
+SAMPLE_SHARE = 0.02  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
+SAMPLE_MAX_SECONDS = 60.0  # the destinations are never older than this, however big the table
 
 
 def flow_key(flow: conntrack.Flow) -> Key:
@@ -148,47 +173,59 @@ def enable_accounting() -> None:
             log.warning("cannot set net.netfilter.%s=%s (%s): usage may be incomplete; see `routerguard check`", name, value, e)
 
 
+class Sink(NamedTuple):
+    """A flow tracker the DESTROY events go to, and which of them it wants (None: all)."""
+
+    tracker: FlowTracker
+    wants: Callable[[conntrack.Flow], bool] | None = None
+
+
 class EventDrain:
-    """DESTROY events handed to the flow tracker as they arrive, by a thread of their own.
+    """DESTROY events handed to the flow trackers as they arrive, by a thread of their own.
 
     Read only at readings, a churn of short flows (thousands a second)
     overruns the socket's buffer between two of them, and the bytes of flows
     that ended since their last reading are lost; kept as flows until the
     reading, they cost about 550 bytes each (13,000 of them at 5,000 a
-    second). So each batch goes to the tracker at once, decoded a datagram at
-    a time, except during a dump (`dumping()`): the tracker must take a
+    second). So each batch goes to the trackers at once, decoded a datagram
+    at a time, except during a dump (`dumping()`): a tracker must take a
     flow's DESTROY after the lines of a dump read before it, so events read
-    meanwhile wait, undecoded, until the dump is done. The tracker's contract
-    holds: everything the kernel delivered before a dump has been handed
-    over when the dump starts.
+    meanwhile wait, undecoded, until every dump running is done (the
+    newcomers' small one in the meter's thread, the whole table's in the
+    sampler's). The trackers' contract holds: everything the kernel
+    delivered before a dump has been handed over when the dump starts.
     """
 
-    def __init__(self, events: conntrack.DestroyEvents, tracker: FlowTracker) -> None:
+    def __init__(self, events: conntrack.DestroyEvents, sinks: list[Sink]) -> None:
         self._events = events
-        self._tracker = tracker
-        self._lock = threading.Lock()  # the tracker's, between this thread and the meter's
-        self._held: list[bytes] | None = None  # datagrams read during a dump, for its end
+        self._sinks = sinks
+        self._lock = threading.Lock()  # the trackers', between this thread, the meter's and the sampler's
+        self._held: list[bytes] = []  # datagrams read during a dump, for its end
+        self._dumps = 0  # dumps running
         self._lost = False
         self._wake, self._waker = os.pipe()
         self._thread = threading.Thread(target=self._run, name="conntrack-events", daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        """With the lock held: every waiting event to the tracker, or to the held ones during a dump."""
+        """With the lock held: every waiting event to the trackers, or to the held ones during a dump."""
         datagrams, lost = self._events.receive()
         self._lost = self._lost or lost
-        if self._held is None:
-            self._hand_over(datagrams)
-        else:
+        if self._dumps:
             self._held += datagrams
+        else:
+            self._hand_over(datagrams)
 
     def _hand_over(self, datagrams: list[bytes]) -> None:
-        """With the lock held: to the tracker. Events after a message the decoder refuses are lost, so resynced."""
+        """With the lock held: to the trackers. Events after a message the decoder refuses are lost, so resynced."""
         try:
-            self._tracker.ended(conntrack.decode_events(datagrams))
+            flows = list(conntrack.decode_events(datagrams))
         except ValueError as e:
             log.error("conntrack event refused (%s): the next reading resynchronises", e)
             self._lost = True
+            return
+        for tracker, wants in self._sinks:
+            tracker.ended(flows if wants is None else [flow for flow in flows if wants(flow)])
 
     def _run(self) -> None:
         while True:
@@ -204,23 +241,25 @@ class EventDrain:
 
     @contextmanager
     def dumping(self) -> Iterator[bool]:
-        """The tracker is the caller's for a dump; yields whether events were lost since the last one."""
+        """The trackers are the caller's for a dump; yields whether events were lost since the last one."""
         with self._lock:
             self._drain()
             lost, self._lost = self._lost, False
-            self._held = []
+            self._dumps += 1
         try:
             yield lost
         finally:
             with self._lock:
-                held, self._held = self._held, None
-                self._hand_over(held)
-                self._drain()
+                self._dumps -= 1
+                if not self._dumps:
+                    held, self._held = self._held, []
+                    self._hand_over(held)
+                    self._drain()
 
-    def take(self) -> list[Delta]:
-        """The tracker's bytes since the last take (see FlowTracker.take)."""
+    def take(self, tracker: FlowTracker) -> list[Delta]:
+        """A tracker's bytes since its last take (see FlowTracker.take)."""
         with self._lock:
-            return self._tracker.take()
+            return tracker.take()
 
     def close(self) -> None:
         os.write(self._waker, b"x")
@@ -230,25 +269,103 @@ class EventDrain:
         self._events.close()
 
 
+class Kernel(Protocol):
+    """What the kernel counts per device, in routerguard's table (the enforcer knows the names; enforcer.py)."""
+
+    def counts(self) -> Counts | None:
+        """The table's counters now; None when there is no table (or it cannot be read)."""
+
+    def lines(self) -> list[Line]:
+        """The counters of each registered device's forwarded bytes, and of the router's own."""
+
+    def relays(self) -> list[Line]:
+        """The counters of each registered device's DNS to the router's resolver."""
+
+    def newcomer_names(self) -> tuple[str, ...]:
+        """The counters that move when a MAC not registered yet moves bytes (its flows then need the dump)."""
+
+
+class Sampler:
+    """The whole table's flows, at a cadence of their own: the destinations each device's bytes went to.
+
+    A dump of every flow costs CPU in proportion to the flows (about 15 µs
+    a flow in Python, 1 s at 65,536), so it runs in a thread of its own, as
+    often as SAMPLE_SHARE of one core allows (at least every poll, at most
+    every SAMPLE_MAX_SECONDS), and never holds up a reading: usage comes
+    from the counters. Between two samples a device's destinations add up
+    to the bytes its flows moved, as conntrack counts them; the counters
+    count the same packets, after the router's routing decision (see
+    docs/benchmarks.md for where the two differ).
+    """
+
+    def __init__(self, meter: "Meter", min_seconds: float) -> None:
+        self._meter = meter
+        self._min_seconds = min_seconds
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._ready: list[tuple[str, bytes, int, int]] = []  # (mac, remote, up, down) not yet handed over
+        self.samples = 0
+        self._thread = threading.Thread(target=self._run, name="flow-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        meter = self._meter
+        first = True
+        while not self._stop.is_set():
+            started = time.process_time()
+            try:
+                with meter.events.dumping():
+                    meter.flows.dump(conntrack.dump_flows(), account=not first)
+                found = meter.destinations(meter.events.take(meter.flows)) if not first else []
+            except (OSError, ValueError) as e:
+                log.error("conntrack dump for the destinations failed (%s); retrying", e)
+                found = []
+            first = False
+            with self._lock:
+                self._ready += found
+                self.samples += 1
+            cost = time.process_time() - started  # the whole process's, so an upper bound of the sample's
+            self._stop.wait(min(max(self._min_seconds, cost / SAMPLE_SHARE), SAMPLE_MAX_SECONDS))
+
+    def take(self) -> list[tuple[str, bytes, int, int]]:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        return ready
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Meter:
-    def __init__(self, accounts: Accounts, mac_of_mark: Callable[[int], str | None] = lambda mark: None,
-                 before_baseline: Callable[[], None] = lambda: None) -> None:
-        """`before_baseline` runs just before the first dump, where the meter's counting begins: the enforcer
-        reads the kernel's counters there (enforce/recovery.py): their count ends where the meter's begins."""
+    """Each reading: the kernel's counters (O(devices)) and the newcomers' flows; the destinations beside it."""
+
+    def __init__(self, accounts: Accounts, mac_of_mark: Callable[[int], str | None], kernel: Kernel) -> None:
+        """Counting begins here: `start_counts` are the kernel's counts it starts from (the enforcer
+        charges what they moved since the last commit: enforce/recovery.py), and the newcomers' flows alive
+        now were charged before a restart, or predate us."""
         self.accounts = accounts
         self.mac_of_mark = mac_of_mark
+        self.kernel = kernel
         enable_accounting()
-        self.tracker = FlowTracker(key=flow_key)
-        self.events = EventDrain(conntrack.DestroyEvents(), self.tracker)
+        self.newcomers = FlowTracker(key=flow_key)  # flows of MACs not registered yet: no counters of their own
+        self.flows = FlowTracker(key=flow_key)  # every flow, for the destinations (Sampler)
+        self.events = EventDrain(conntrack.DestroyEvents(),
+                                 [Sink(self.newcomers, _is_newcomer), Sink(self.flows)])
         self.leases = LeaseFile(accounts.config.main.leases)
         self._unknown: dict[tuple[bytes, bytes], list[int]] = {}  # (source, destination) -> [up, down, readings waited]
         self._local: set[bytes] = set()
         self._refresh_directory()
-        # Bytes of flows alive now were charged before a restart, or are in the counters before_baseline
-        # reads, or predate us: count from here.
-        before_baseline()
+        self.lock = threading.Lock()  # the counts and the usage charged up to them, for a commit (daemon.py)
+        self.start_counts = self.counts = self.kernel.counts()
         with self.events.dumping():
-            self.tracker.dump(conntrack.dump_flows(), account=False)
+            self.newcomers.dump(self._newcomer_flows(), account=False)
+        self._newcomers_idle = False
+        self.sampler = Sampler(self, accounts.config.main.poll_interval)
+
+    def _newcomer_flows(self) -> Iterator[conntrack.Flow]:
+        """The flows of MACs not registered yet, filtered by the kernel: few, and none at all most of the time."""
+        return conntrack.dump_flows(mark=NEWCOMER_MARK, mask=MARK_MASK)
 
     def _refresh_directory(self) -> None:
         main = self.accounts.config.main
@@ -262,45 +379,79 @@ class Meter:
 
     def read(self) -> Reading:
         """One reading: the bytes charged per device since the last one."""
+        now_counts = self.kernel.counts()
+        moved = counters.moved(self.counts, now_counts) if now_counts is not None else {}
+        newcomers_moved = not self._newcomers_idle or any(moved.get(n) for n in self.kernel.newcomer_names())
         with self.events.dumping() as lost:
             if lost:
                 log.warning("conntrack events lost since the last reading: resynchronising with this reading's dump")
-            self.tracker.dump(conntrack.dump_flows())
+            if newcomers_moved:
+                self.newcomers.dump(self._newcomer_flows())
+        self._newcomers_idle = not newcomers_moved
         self._refresh_directory()
         now = self.accounts.now()
-        charged: dict[str, list[int]] = {}
-        relayed: dict[str, list[int]] = {}
-        resolver: dict[str, bytes] = {}  # the router's address each device asked (its destination for the breakdown)
-        for key, original, reply in self.events.take():
+        charged = counters.per_line(moved, self.kernel.lines())
+        relayed = counters.per_line(moved, self.kernel.relays())
+        for key, original, reply in self.events.take(self.newcomers):
             charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
             if charge is None:
                 continue
             up, down = charge.oriented(original, reply)
             if charge.relayed:
-                asked = relayed.setdefault(charge.payer, [0, 0])
-                asked[0] += up
-                asked[1] += down
-                resolver[charge.payer] = charge.remote
-                continue
-            if charge.payer is UNKNOWN:
-                waiting = self._unknown.setdefault((charge.address, charge.remote), [0, 0, 0])
-                waiting[0] += up
-                waiting[1] += down
-                continue
-            total = charged.setdefault(charge.payer, [0, 0])
-            total[0] += up
-            total[1] += down
-            self.accounts.destinations.add(charge.payer, charge.remote, up, down)
+                into = relayed.setdefault(charge.payer, [0, 0])
+            elif charge.payer is UNKNOWN:
+                into = self._unknown_pair(charge)
+            else:
+                into = charged.setdefault(charge.payer, [0, 0])
+            into[0] += up
+            into[1] += down
         unattributed = self._settle_unknown(charged)
-        for mac, (up, down) in move_relayed(charged, relayed).items():
-            self.accounts.destinations.add(mac, resolver[mac], up, down)
-        for mac, (up, down) in charged.items():
-            self.accounts.ledger.add(mac, up, down, now)
+        move_relayed(charged, relayed)
+        for mac, remote, up, down in self.sampler.take():
+            self.accounts.destinations.add(mac, remote, up, down)
+        with self.lock:  # a commit saves the counts together with exactly the usage charged up to them
+            if now_counts is not None:
+                self.counts = now_counts
+            for mac, (up, down) in charged.items():
+                self.accounts.ledger.add(mac, up, down, now)
+        for mac in charged:
             if mac != ROUTER:
                 self.accounts.directory.seen(mac, now)
         result = {mac: (up, down) for mac, (up, down) in charged.items()}
         self.accounts.rates.record(now, result)
         return Reading(result, lost, unattributed)
+
+    def destinations(self, deltas: list[Delta]) -> list[tuple[str, bytes, int, int]]:
+        """(device, remote, up, down) of a sample's flows; DNS to the router as the device's to its resolver, as
+        far as the router's own flows moved any (move_relayed). In the sampler's thread."""
+        found: dict[tuple[str, bytes], list[int]] = {}
+        charged: dict[str, list[int]] = {}
+        relayed: dict[str, list[int]] = {}
+        resolver: dict[str, bytes] = {}
+        for key, original, reply in deltas:
+            charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
+            if charge is None or charge.payer is UNKNOWN:
+                continue
+            up, down = charge.oriented(original, reply)
+            if charge.relayed:
+                resolver[charge.payer] = charge.remote
+                into = relayed.setdefault(charge.payer, [0, 0])
+            else:
+                into = charged.setdefault(charge.payer, [0, 0])
+                pair = found.setdefault((charge.payer, charge.remote), [0, 0])
+                pair[0] += up
+                pair[1] += down
+            into[0] += up
+            into[1] += down
+        for mac, (up, down) in move_relayed(charged, relayed).items():
+            pair = found.setdefault((mac, resolver[mac]), [0, 0])
+            pair[0] += up
+            pair[1] += down
+        return [(mac, remote, up, down) for (mac, remote), (up, down) in found.items()]
+
+    def _unknown_pair(self, charge: Charge) -> list[int]:
+        """Bytes of an address no device claims yet, held back (_settle_unknown)."""
+        return self._unknown.setdefault((charge.address, charge.remote), [0, 0, 0])
 
     def _settle_unknown(self, charged: dict[str, list[int]]) -> int:
         """Charge bytes held back for an unknown LAN address once its device is known; give up after a while.
@@ -315,7 +466,6 @@ class Meter:
                 total = charged.setdefault(mac, [0, 0])
                 total[0] += up
                 total[1] += down
-                self.accounts.destinations.add(mac, remote, up, down)
             elif waited < UNKNOWN_PATIENCE:
                 self._unknown[pair][2] += 1
                 continue
@@ -329,4 +479,9 @@ class Meter:
         return self.accounts.directory.mac_of(conntrack.address_text(address))
 
     def close(self) -> None:
+        self.sampler.stop()
         self.events.close()
+
+
+def _is_newcomer(flow: conntrack.Flow) -> bool:
+    return flow.mark & MARK_MASK == NEWCOMER_MARK

@@ -21,13 +21,14 @@ import sqlite3
 import threading
 import time
 
+from routerguard.account.counters import Line
 from routerguard.account.ledger import ROUTER
 from routerguard.core import Core
 from routerguard.enforce import include, nft, recovery, ruleset
 from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build
 from routerguard.attribute.marks import Marks
-from routerguard.enforce.ruleset import Captive, Ruleset
+from routerguard.enforce.ruleset import Captive, Ruleset, counter_names
 from routerguard.enforce.teardown import end_connections
 from routerguard.read import nftcounters
 
@@ -43,22 +44,17 @@ class Enforcer:
         self._lock = threading.Lock()  # the meter loop and the page's threads both sync
         self._applied: Ruleset | None = None
         self._error: str | None = None  # the latest failure, logged once
-        self._start_counts: nft.Counts | None = None  # see read_start_counts()
         self._consumed: dict[str, int] = {}  # each quota's count as last read: what a table made anew starts from
 
-    def read_start_counts(self) -> None:
-        """Read the kernel's counters for start() to recover from: the meter calls this just before its first
-        dump, whose flows it takes as already charged, so no byte is recovered and metered both."""
-        self._start_counts = self.counts()
-
-    def start(self) -> None:
-        """Charge what the counters moved from the last commit to read_start_counts(), then rebuild the table."""
+    def start(self, counts: nft.Counts | None) -> None:
+        """Charge what the counters moved from the last commit to `counts` (those the meter starts from: no byte
+        is recovered and metered both), then rebuild the table."""
         for flowtable in nft.flowtables():
             log.warning("flow offloading is on (flowtable %s): offloaded packets skip routerguard's rules,"
                         " so caps hold only to the next meter reading; see `routerguard check`", flowtable)
         self._captive = self.responder.start()
-        if self._start_counts is not None:
-            self._recover(self._start_counts)
+        if counts is not None:
+            self._recover(counts)
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -91,14 +87,24 @@ class Enforcer:
                     self._end_offloaded(rules, previous)
 
     def counts(self) -> nft.Counts | None:
-        """What the table's counters have counted, for a commit to save; None when unknown."""
+        """What the table's counters have counted (for each meter reading); None when unknown."""
         with self._lock:  # not while a sync replaces the table
             try:
                 return nft.counts()
             except (OSError, ValueError) as e:
-                log.warning("could not read the table's counters (%s): a crash before the next commit loses "
-                            "the usage since", e)
+                log.warning("could not read the table's counters (%s): the next reading charges what they moved", e)
                 return None
+
+    def lines(self) -> list[Line]:
+        """Each registered device's counters, and the router's: the meter's usage (account/counters.py)."""
+        return [Line(line, *counter_names(owner)) for line, owner in recovery.owners(self.marks.ids(), ROUTER)]
+
+    def relays(self) -> list[Line]:
+        """Each registered device's counters of its DNS to the router's resolver."""
+        return []
+
+    def newcomer_names(self) -> tuple[str, ...]:
+        return counter_names(ruleset.NEWCOMER_CHAIN)
 
     def blocked(self) -> frozenset[int]:
         """The ids of the devices the kernel cuts off now (by a cap reached or by the admin)."""

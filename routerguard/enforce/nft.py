@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from routerguard.enforce.ruleset import TABLE, Present
 from routerguard.read import nftcounters
+from routerguard.read.nftcounters import Counts
 
 NFT = "nft"
 TIMEOUT = 30.0
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
-
-
-@dataclass(frozen=True)
-class Counts:
-    """The bytes each named counter of our table has counted, and which table that is.
-
-    `table` is the boot's id and the table's handle, which the kernel never
-    gives twice in a boot: a table made afresh (a reboot, a replaced table)
-    counts from zero, so counts of different tables cannot be compared.
-    """
-
-    table: str
-    bytes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,11 @@ transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
     router_out / router_in: the router's own traffic, counted and charged to the plan, never cut
 
 Each device's chain, and the router's, starts with two named counters, its
-bytes up and down: the table outlives the daemon, so what they count while
-no daemon runs can be charged afterwards (recovery.py).
+bytes up and down: each meter reading charges what they moved
+(account/counters.py), and the table outlives the daemon, so what they count
+while no daemon runs can be charged afterwards (recovery.py). The newcomers'
+shared chain has a pair too: whether any newcomer moved bytes, so the meter
+dumps their flows only then.
 
 Downstream packets carry no LAN MAC, so the mark set on a flow's upstream
 packets is what ties both directions to the device. A flow opened from the
@@ -234,7 +237,7 @@ def _body(rules: Ruleset) -> list[str]:
         lines += [f"add chain {TABLE} mark_{device.id}",
                   f"add rule {TABLE} mark_{device.id} ct mark set ct mark and {KEEP_BITS:#010x} or {mark_of(device.id):#010x}"]
     for chain, guard in _guards(rules):
-        lines += _guard(rules, chain, guard, counted=chain != NEWCOMER_CHAIN)
+        lines += _guard(rules, chain, guard)
     lines += _elements(rules)
     lines += _captive(rules)
     lines += _dns_guard(rules)
@@ -283,14 +286,14 @@ def _dispatch(rules: Ruleset) -> list[str]:
     return lines
 
 
-def _guard(rules: Ruleset, chain: str, guard: Guard, counted: bool) -> list[str]:
-    """One device's chain: count, charge, then cut or slow; every packet charges each quota once."""
+def _guard(rules: Ruleset, chain: str, guard: Guard) -> list[str]:
+    """One device's chain (or the newcomers'): count, charge, then cut or slow; every packet charges each quota
+    once."""
     lan = _name(rules.lan_if)
     head = f"add rule {TABLE} {chain}"
     lines = [f"add chain {TABLE} {chain}"]
-    if counted:
-        up, down = counter_names(chain)
-        lines += [f'{head} iifname {lan} counter name "{up}"', f'{head} oifname {lan} counter name "{down}"']
+    up, down = counter_names(chain)
+    lines += [f'{head} iifname {lan} counter name "{up}"', f'{head} oifname {lan} counter name "{down}"']
     lines += [f'{head} quota name "{q}"' for q in guard.counts]
     if guard.blocked:
         lines.append(f"{head} goto cut")
@@ -398,8 +401,9 @@ def _guards(rules: Ruleset) -> list[tuple[str, Guard]]:
 
 
 def _counters(rules: Ruleset) -> list[str]:
-    """Every named counter: two per device chain, two for the router's own traffic."""
-    owners = [device_chain(d.id) for d in rules.devices] + ([ROUTER_OWNER] if rules.wan_ifs else [])
+    """Every named counter: two per device chain, two for the newcomers' (all of them together: the meter dumps
+    their flows only when these move), two for the router's own traffic."""
+    owners = [device_chain(d.id) for d in rules.devices] + [NEWCOMER_CHAIN] + ([ROUTER_OWNER] if rules.wan_ifs else [])
     return [name for owner in owners for name in counter_names(owner)]
 
 

@@ -68,6 +68,7 @@ CTA_TUPLE_ORIG = 1
 CTA_TUPLE_REPLY = 2
 CTA_STATUS = 3
 CTA_MARK = 8
+CTA_MARK_MASK = 21  # with CTA_MARK in a dump request: only flows whose mark, masked, equals it
 CTA_COUNTERS_ORIG = 9
 CTA_COUNTERS_REPLY = 10
 CTA_ID = 12
@@ -309,21 +310,29 @@ def _decode(data: bytes, wanted: int, flows: List[Flow]) -> bool:
     return False
 
 
-def dump_flows() -> Iterator[Flow]:
-    """Every flow of both families in the current namespace, with live counters.
+def dump_flows(mark: Optional[int] = None, mask: int = 0xFFFFFFFF) -> Iterator[Flow]:
+    """Every flow of both families in the current namespace, with live counters; with `mark`, only the flows
+    whose ct mark and `mask` equal it, filtered by the kernel (the rest are never sent, nor decoded here).
 
     A fresh socket per dump: an abandoned iteration leaves nothing behind.
     The kernel walks its table in batches while flows come and go, so a flow
     may be missed (it was created behind the walk) or, rarely, appear twice.
     """
+    payload = DUMP_ALL_FAMILIES
+    if mark is not None:
+        payload += _be32_attr(CTA_MARK, mark) + _be32_attr(CTA_MARK_MASK, mask)
     with open_socket(NETLINK_NETFILTER) as sock:
-        sock.send(request(CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, DUMP_ALL_FAMILIES))
+        sock.send(request(CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 1, payload))
         while True:
             flows: List[Flow] = []
             done = _decode(receive(sock), CT_NEW, flows)
             yield from flows
             if done:
                 return
+
+
+def _be32_attr(kind: int, value: int) -> bytes:
+    return NLA_HEADER.pack(NLA_HEADER.size + 4, kind) + struct.pack(">I", value)
 
 
 def decode_events(datagrams: Iterable[bytes]) -> Iterator[Flow]:

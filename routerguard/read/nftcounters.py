@@ -9,6 +9,7 @@ a process, this one request and one dump.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from routerguard.read.netlink import (
@@ -38,6 +39,19 @@ NFGENMSG_VERSION = 0
 BE32 = struct.Struct(">I")
 BE64 = struct.Struct(">Q")
 NLMSG_HEADER_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The bytes each named counter of our table has counted, and which table that is.
+
+    `table` is the boot's id and the table's handle, which the kernel never
+    gives twice in a boot: a table made afresh (a reboot, a replaced table)
+    counts from zero, so counts of different tables cannot be compared.
+    """
+
+    table: str
+    bytes: dict[str, int] = field(default_factory=dict)
 
 
 def read(family: str, table: str) -> Optional[Tuple[int, Dict[str, int]]]:

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, List, Tuple
 import pytest
 
 from routerguard.account import meter
-from routerguard.account.meter import EventDrain
+from routerguard.account.meter import EventDrain, Sink
 from routerguard_lab.wait import wait_until
 
 WAIT = 5.0
@@ -81,7 +81,7 @@ def decode(datagrams: Iterable[bytes]) -> Iterator[str]:
 def drain(monkeypatch):
     monkeypatch.setattr(meter.conntrack, "decode_events", decode)
     events, tracker = FakeEvents(), Recorder()
-    drain = EventDrain(events, tracker)  # type: ignore[arg-type]
+    drain = EventDrain(events, [Sink(tracker)])  # type: ignore[arg-type]
     yield drain, events, tracker
     drain.close()
 
@@ -127,3 +127,16 @@ def test_a_message_the_decoder_refuses_is_a_loss_and_the_thread_goes_on(drain) -
         assert lost
     events.push(b"c")
     wait_until(lambda: tracker.log == ["c"], WAIT, "a later event handed over")
+
+
+def test_events_read_while_two_dumps_overlap_wait_for_both(drain) -> None:
+    """The newcomers' dump (the meter's thread) and the whole table's (the sampler's) may overlap."""
+    drain, events, tracker = drain
+    with drain.dumping():
+        with drain.dumping():
+            events.push(b"a")
+            wait_until(lambda: events.waiting() == 0, WAIT, "the event read off the socket")
+            tracker.log.append("small dump")
+        assert tracker.log == ["small dump"]
+        tracker.log.append("big dump")
+    assert tracker.log == ["small dump", "big dump", "a"]
