@@ -312,7 +312,7 @@ class Sampler:
         meter = self._meter
         first = True
         while not self._stop.is_set():
-            started = time.process_time()
+            started = time.thread_time()
             try:
                 with meter.events.dumping():
                     meter.flows.dump(conntrack.dump_flows(), account=not first)
@@ -324,7 +324,7 @@ class Sampler:
             with self._lock:
                 self._ready += found
                 self.samples += 1
-            cost = time.process_time() - started  # the whole process's, so an upper bound of the sample's
+            cost = time.thread_time() - started  # this thread's CPU: the sample's own
             self._stop.wait(min(max(self._min_seconds, cost / SAMPLE_SHARE), SAMPLE_MAX_SECONDS))
 
     def take(self) -> list[tuple[str, bytes, int, int]]:
