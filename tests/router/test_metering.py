@@ -127,3 +127,22 @@ def test_connections_that_end_between_two_readings_are_counted_to_the_byte(lab):
     assert (measured["up_bytes"] - before["up_bytes"], measured["down_bytes"] - before["down_bytes"]) == \
         (truth_up, truth_down)
     daemon.stop()
+
+
+def test_a_new_macs_bytes_are_charged_to_it_from_its_first_packet_across_its_registration(lab):
+    """A MAC the daemon has not registered yet shares the newcomers' chain, whose counters cannot tell whose bytes
+    they are: its flows are found by their newcomer mark (a filtered conntrack dump) until the daemon registers
+    it, mid-download here, and the device's own counters count from the flow's next packet up."""
+    daemon = LabDaemon(lab, poll_interval=1).start()
+    client = lab.clients[0]
+    try:
+        client.set_mac("02:00:00:00:00:72")
+        client.truth(reset=True)
+        client.download(3_000_000, limit_rate="1M")  # three seconds: registered while it runs
+        daemon.wait_readings()
+        truth_up, truth_down = client.truth()
+        measured = daemon.settled(lambda: usage(daemon, "02:00:00:00:00:72"))
+        assert_close(measured["down_bytes"], truth_down, "down")
+        assert_close(measured["up_bytes"], truth_up, "up")
+    finally:
+        daemon.stop()
