@@ -173,7 +173,8 @@ def test_every_device_and_the_router_have_counters_and_the_newcomers_none():
     script = ruleset.create(RULES)
     assert lines(script, "add counter ") == [f"add counter inet routerguard {name}" for name in (
         "c_dev_1_up", "c_dev_1_down", "c_dev_2_up", "c_dev_2_down", "c_dev_3_up", "c_dev_3_down",
-        "c_router_up", "c_router_down")]
+        "c_router_up", "c_router_down",
+        "c_dns_1_up", "c_dns_1_down", "c_dns_2_up", "c_dns_2_down", "c_dns_3_up", "c_dns_3_down")]  # test_guard_ruleset.py
     assert not any("counter" in rule for rule in chain(script, "newcomer"))
     assert script.index("add counter") < script.index('counter name "c_dev_1_up"')
 
@@ -183,7 +184,8 @@ def test_an_update_keeps_counters_and_deletes_only_those_of_devices_gone():
     assert "add counter inet routerguard c_dev_1_up" in script
     deleted = lines(script, "delete counter ")
     assert deleted == [f"delete counter inet routerguard {name}" for name in (
-        "c_dev_2_down", "c_dev_2_up", "c_dev_3_down", "c_dev_3_up")]
+        "c_dev_2_down", "c_dev_2_up", "c_dev_3_down", "c_dev_3_up",
+        "c_dns_2_down", "c_dns_2_up", "c_dns_3_down", "c_dns_3_up")]
 
 
 def test_an_update_keeps_every_wanted_object_and_deletes_the_rest():
