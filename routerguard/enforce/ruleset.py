@@ -300,7 +300,7 @@ def _dispatch(rules: Ruleset) -> list[str]:
     ]
     if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
         lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
-    if wans:
+    if rules.wan_ifs:  # (_names of none is "{  }", which is truthy)
         lines += metered_access.forward(rules.no_metered, TABLE, lan, wans)
         lines += saver.forward(rules.saver, TABLE, lan, wans, KEEP_BITS)
         lines += [f"add rule {TABLE} forward iifname {lan} oifname {wans} jump upstream",

@@ -1,15 +1,17 @@
 """The DNS guard in the enforcement table: a cut or unapproved device's DNS to the router limited. Pure, plus `nft -c`."""
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from routerguard.attribute.marks import NEWCOMER_ID, mark_of
 from routerguard.enforce import recovery, ruleset
-from routerguard.enforce.ruleset import Present
+from routerguard.enforce.ruleset import Device, Guard, Present
 from test_ruleset import A, B, RULES, SMALLER, chain, lines
 
 DNS = 'iifname "br-lan" meta l4proto { tcp, udp } th dport 53'
@@ -108,3 +110,39 @@ def test_nft_accepts_the_approve_mode_scripts():
     script = ruleset.create(approve) + ruleset.update(RULES, ruleset.present_after(approve))
     proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", "-"], input=script, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# A resolver and a client on the loopback of a throwaway namespace: lo has no MAC, so the query gets the
+# newcomers' mark, which has no counters: the map misses. Prints the answer and the table's counters.
+MISS = """
+import json, socket, subprocess
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(("127.0.0.1", 53))
+client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+client.settimeout(5)
+client.sendto(b"query", ("127.0.0.1", 53))
+data, peer = server.recvfrom(100)
+server.sendto(b"answer:" + data, peer)
+answer = client.recv(100).decode()
+listing = json.loads(subprocess.run(["nft", "-j", "list", "counters", "table", "inet", "routerguard"],
+                                    capture_output=True, text=True, check=True).stdout)["nftables"]
+counters = {item["counter"]["name"]: item["counter"]["bytes"] for item in listing if "counter" in item}
+marks = subprocess.run(["conntrack", "-L", "-p", "udp", "--dport", "53"], capture_output=True, text=True).stdout
+print(json.dumps({"answer": answer, "counters": counters, "conntrack": marks}))
+"""
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("unshare")
+                    or not shutil.which("conntrack"), reason="needs root, nft, conntrack and a throwaway namespace")
+@pytest.mark.parametrize("approve", [False, True], ids=["allow", "approve"])
+def test_a_query_whose_mark_has_no_counters_is_answered_and_counted_nowhere(approve):
+    rules = ruleset.Ruleset("lo", (), devices=(Device(A, 1, Guard()),), dns_free=(A,) if approve else None)
+    script = ruleset.create(rules)
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", f'ip link set lo up && nft -f - && exec "{sys.executable}" -c "$0"',
+                           MISS], input=script, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["answer"] == "answer:query"  # nothing dropped by the missing element (nor, under approve, the limiter)
+    assert found["counters"]["c_dns_1_up"] == found["counters"]["c_dns_1_down"] == 0
+    assert f"mark={mark_of(NEWCOMER_ID)}" in found["conntrack"]  # the newcomers' mark: the lead's filtered dump finds it

@@ -213,7 +213,8 @@ def test_a_recounted_quota_is_made_anew_before_anything_refers_to_it():
     ruleset.create(ruleset.probe("br-lan", ("wan0",))),
     ruleset.create(SMALLER) + ruleset.update(RULES, ruleset.present_after(SMALLER))
     + ruleset.update(SMALLER, ruleset.present_after(RULES), recount=frozenset({"q_dev1_aa"})),
-], ids=["create", "probe", "create-then-updates"])
+    ruleset.create(dataclasses.replace(RULES, wan_ifs=())),  # every uplink free: the DNS guard and counters still
+], ids=["create", "probe", "create-then-updates", "no-metered-uplink"])
 def test_nft_accepts_the_scripts(script):
     proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", "-"], input=script, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
