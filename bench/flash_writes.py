@@ -57,6 +57,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from routerguard.daemon import Daemon
@@ -128,8 +129,9 @@ class Router:
         every commit saves the table's counts, read over netlink."""
         enforcer = Enforcer(self.daemon.core)
         nft.apply(left_table(enforcer, uptime_days, self.random))
-        enforcer.start()  # takes the table over in place: its counters keep their counts
+        enforcer.start(nft.counts())  # takes the table over in place: its counters keep their counts
         self.daemon.enforcer = enforcer
+        self.daemon.meter = LastCounts(enforcer)
 
     def use(self, now: float, minutes: float) -> None:
         """A minute of every device: the ledger's usage and the leak guard's destinations."""
@@ -141,6 +143,19 @@ class Router:
                 self.core.destinations.add(mac, name, int(down * UP_SHARE) // NAMES_A_MINUTE, down // NAMES_A_MINUTE)
         day = now // DAY * DAY
         self.core.destinations.settle(lambda mac: day)
+
+
+class LastCounts:
+    """What a commit takes from the daemon's meter: the counts its last reading charged up to (here, no meter
+    runs: the table's counts at the commit, read over netlink as a reading does)."""
+
+    def __init__(self, enforcer: Enforcer) -> None:
+        self.lock = threading.Lock()
+        self._enforcer = enforcer
+
+    @property
+    def counts(self):
+        return self._enforcer.counts()
 
 
 def left_table(enforcer: Enforcer, uptime_days: float, rng: random.Random) -> str:

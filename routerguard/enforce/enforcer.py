@@ -28,7 +28,7 @@ from routerguard.enforce import include, nft, recovery, ruleset
 from routerguard.enforce.captive import Responder
 from routerguard.enforce.desired import build
 from routerguard.attribute.marks import Marks
-from routerguard.enforce.ruleset import Captive, Ruleset, counter_names
+from routerguard.enforce.ruleset import Captive, Ruleset, counter_names, dns_counter_names
 from routerguard.enforce.teardown import end_connections
 from routerguard.read import nftcounters
 
@@ -101,7 +101,7 @@ class Enforcer:
 
     def relays(self) -> list[Line]:
         """Each registered device's counters of its DNS to the router's resolver."""
-        return []
+        return [Line(mac, *dns_counter_names(device_id)) for mac, device_id in self.marks.ids()]
 
     def newcomer_names(self) -> tuple[str, ...]:
         return counter_names(ruleset.NEWCOMER_CHAIN)

@@ -17,6 +17,11 @@ The counts are read after the reading a commit saves: what crosses in the
 milliseconds between is missed, never counted twice. Bytes are charged to
 the hour the daemon starts in. A device not registered yet when the daemon
 stopped (a newcomer, counted only as such) is not recovered.
+
+Only each owner's `counter_names` are charged: a device's DNS counters
+(`dns_counter_names`, its DNS to the router's own resolver) are not its
+forwarded usage, and the router's counters already count what the resolver
+relayed upstream for it, so `owed` ignores them.
 """
 
 from __future__ import annotations

@@ -14,16 +14,22 @@ transaction; the firewall's own tables (fw4's `inet fw4`) are never touched.
       none (a flow opened from the internet, before the device answers): daddr vmap @dev_by_ip4/6 -> dev_N
     dev_N: the device's guard: counted, quotas charged, cut (reject), or slowed (limit)
     captive (nat prerouting): blocked MACs' plain HTTP -> our responder
-    dns_guard (input): a cut (or unapproved) device's DNS to the router itself, rate-limited per MAC
-    dns_answers (output): the router's answers to it, limited in bytes per device
+    dns_guard (input): every device's DNS to the router itself marked with its id and counted
+      (@dns_count_up); a cut (or unapproved) device's rate-limited per MAC
+    dns_answers (output): the router's answers, limited in bytes for the marks in @held_marks, then
+      counted per device (@dns_count_down)
     router_out / router_in: the router's own traffic, counted and charged to the plan, never cut
 
 Each device's chain, and the router's, starts with two named counters, its
 bytes up and down: each meter reading charges what they moved
 (account/counters.py), and the table outlives the daemon, so what they count
-while no daemon runs can be charged afterwards (recovery.py). The newcomers'
-shared chain has a pair too: whether any newcomer moved bytes, so the meter
-dumps their flows only then.
+while no daemon runs can be charged afterwards (recovery.py). Each device
+also has two counters of its DNS to the router's own resolver
+(dns_counter_names), which the forward hook never sees: the meter reads them
+per device, and recovery leaves them alone (the router's counters count the
+relayed DNS). The newcomers' shared chain has a pair too, which their DNS
+moves as well: they say only whether any newcomer moved bytes, so the meter
+dumps the newcomers' flows only then.
 
 Downstream packets carry no LAN MAC, so the mark set on a flow's upstream
 packets is what ties both directions to the device. A flow opened from the
@@ -41,6 +47,8 @@ quota and limit objects, so the kernel's count of what a quota has consumed
 survives every change of allowance: `add quota` on an existing object only
 changes its limit. Objects no longer wanted are deleted in the same
 transaction; sets that are not ours to fill (dnsmasq's) keep their elements.
+An update declares every set and map before flushing it, so a table of an
+older version that lacks one is updated in place too.
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ DNS_PORT = 53
 DNS_RATE, DNS_BURST = 20, 50  # queries a second (and at once) a cut device may send the router's resolver: no tunnel
 DNS_RATE_TIMEOUT = "1m"  # a MAC's limiter is forgotten this long after its last query
 DNS_ANSWER_KBYTES, DNS_ANSWER_BURST_KBYTES = 2, 4  # answers' bytes a second (and at once) to a cut device
+DNS_COUNT_MAPS = ("dns_count_up", "dns_count_down")  # a device's mark -> its DNS counters (dns_counter_names)
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ class Present:
 
 def create(rules: Ruleset) -> str:
     """The table afresh, replacing any old one."""
-    return "\n".join([f"add table {TABLE}", f"delete table {TABLE}", *_body(rules)]) + "\n"
+    return "\n".join([f"add table {TABLE}", f"delete table {TABLE}", *_declarations(rules), *_objects(rules)]) + "\n"
 
 
 def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset()) -> str:
@@ -167,11 +176,12 @@ def update(rules: Ruleset, present: Present, recount: frozenset[str] = frozenset
     Quotas named in `recount` are made anew from their `used` (a restart
     that finds the kernel counted less than the database holds).
     """
-    lines = [f"flush table {TABLE}", f"flush map {TABLE} dev_by_mac", f"flush map {TABLE} dev_by_mark",
-             *(f"flush map {TABLE} {name}" for name in ADDRESS_MAPS.values()), f"flush set {TABLE} blocked",
-             f"flush set {TABLE} dns_free"]
+    lines = [f"flush table {TABLE}", *_declarations(rules), f"flush map {TABLE} dev_by_mac",
+             f"flush map {TABLE} dev_by_mark", *(f"flush map {TABLE} {name}" for name in ADDRESS_MAPS.values()),
+             f"flush set {TABLE} blocked", f"flush set {TABLE} dns_free", f"flush set {TABLE} held_marks",
+             *(f"flush map {TABLE} {name}" for name in DNS_COUNT_MAPS)]
     lines += [f"delete quota {TABLE} {name}" for name in sorted(recount & present.quotas)]
-    lines += _body(rules)
+    lines += _objects(rules)
     wanted = present_after(rules)
     lines += [f"delete chain {TABLE} {name}" for name in sorted(present.chains - wanted.chains)]
     lines += [f"delete quota {TABLE} {name}" for name in sorted(present.quotas - wanted.quotas)]
@@ -209,6 +219,15 @@ def counter_names(owner: str) -> tuple[str, str]:
     return f"c_{owner}_up", f"c_{owner}_down"
 
 
+def dns_counter_names(device_id: int) -> tuple[str, str]:
+    """The counters of a device's DNS to the router's own resolver (_dns_guard): (queries up, answers down).
+
+    Not the device's forwarded usage (counter_names): the router's resolver
+    relays it upstream as the router's own traffic, which c_router_* count.
+    """
+    return f"c_dns_{device_id}_up", f"c_dns_{device_id}_down"
+
+
 def limit_name(chain: str, kbit: int, direction: str) -> str:
     return f"lim_{chain}_{kbit}_{direction}"
 
@@ -216,8 +235,9 @@ def limit_name(chain: str, kbit: int, direction: str) -> str:
 # --- the script's parts --------------------------------------------------------
 
 
-def _body(rules: Ruleset) -> list[str]:
-    lines = [
+def _declarations(rules: Ruleset) -> list[str]:
+    """The table and its sets and maps: harmless to repeat, so an update adds those an older table lacks."""
+    return [
         f"add table {TABLE}",
         f"add map {TABLE} dev_by_mac {{ type ether_addr : verdict; }}",
         f"add map {TABLE} dev_by_mark {{ type mark : verdict; }}",
@@ -226,9 +246,15 @@ def _body(rules: Ruleset) -> list[str]:
         f"add set {TABLE} dns_free {{ type ether_addr; }}",
         f"add set {TABLE} dns_rate {{ type ether_addr; flags dynamic,timeout; timeout {DNS_RATE_TIMEOUT}; size 65535; }}",
         f"add set {TABLE} dns_down {{ type mark; flags dynamic,timeout; timeout {DNS_RATE_TIMEOUT}; size 65535; }}",
+        f"add set {TABLE} held_marks {{ type mark; }}",
+        *(f"add map {TABLE} {name} {{ type mark : counter; }}" for name in DNS_COUNT_MAPS),
         *saver.declarations(rules.saver, TABLE),
     ]
-    lines += [_quota(q) for q in rules.quotas]
+
+
+def _objects(rules: Ruleset) -> list[str]:
+    """Everything in the table but its sets and maps: the objects, chains and elements."""
+    lines = [_quota(q) for q in rules.quotas]
     lines += [f"add counter {TABLE} {name}" for name in _counters(rules)]
     lines += [f"add limit {TABLE} {name} {{ rate over {kbit * BYTES_PER_KBIT} bytes/second burst {LIMIT_BURST} bytes; }}"
               for name, kbit in sorted(_limit_rates(rules).items())]
@@ -278,7 +304,7 @@ def _dispatch(rules: Ruleset) -> list[str]:
     ]
     if rules.plan:  # a flow no device claims (older than the table, or marked by another tool): still the plan's
         lines += [f'add rule {TABLE} {chain} quota name "{rules.plan}"' for chain in ("upstream", "downstream")]
-    if wans:
+    if rules.wan_ifs:  # (_names of none is "{  }", which is truthy)
         lines += metered_access.forward(rules.no_metered, TABLE, lan, wans)
         lines += saver.forward(rules.saver, TABLE, lan, wans, KEEP_BITS)
         lines += [f"add rule {TABLE} forward iifname {lan} oifname {wans} jump upstream",
@@ -324,44 +350,66 @@ def _elements(rules: Ruleset) -> list[str]:
         lines.append(f"add element {TABLE} blocked {{ {', '.join(blocked)} }}")
     if rules.dns_free:
         lines.append(f"add element {TABLE} dns_free {{ {', '.join(rules.dns_free)} }}")
+    held = _held_marks(rules)
+    if held:
+        lines.append(f"add element {TABLE} held_marks {{ {', '.join(f'{mark:#010x}' for mark in held)} }}")
+    for name, index in zip(DNS_COUNT_MAPS, (0, 1)):
+        counters = [f'{mark_of(d.id):#010x} : "{dns_counter_names(d.id)[index]}"' for d in rules.devices]
+        counters.append(f'{mark_of(NEWCOMER_ID):#010x} : "{counter_names(NEWCOMER_CHAIN)[index]}"')  # a trigger only
+        lines.append(f"add element {TABLE} {name} {{ {', '.join(counters)} }}")
     return lines
 
 
 def _dns_guard(rules: Ruleset) -> list[str]:
-    """A cut device's DNS to the router's own resolver: no way around the cut.
+    """Every device's DNS to the router's own resolver counted; a cut device's limited: no way around the cut.
 
     The router's resolver forwards what it cannot answer, as the router's own
     traffic: random names under a tunnel server's domain carry data both ways
-    (13.7 MB/s measured). Limited to DNS_RATE queries a second per MAC (each
-    MAC its own limiter in a dynamic set), names still resolve for the captive
-    page and the device's own page; no tunnel carries more than a few KB/s.
-    DNS over TCP is refused outright: one TCP query can fetch a 64 KB answer.
-    A query's answer can be 50 times its size (a 1 KB TXT record): the answers
-    to a held device are limited in bytes too (DNS_ANSWER_KBYTES, plenty for
-    names). The output hook knows no MAC, so the query marks its conntrack
-    entry with the device's id (the id bits of the ct mark, as a forwarded
-    flow's; the meter charges no flow whose responder is the router), and
-    the answers are limited per mark; a MAC with no id yet shares the
-    newcomers' mark. Which MACs are held: those in @blocked, or, under
-    `new_devices 'approve'`, every MAC not in @dns_free (approved and not
-    cut), so a MAC the daemon has not met yet is held from its first query.
+    (13.7 MB/s measured). A held device is limited to DNS_RATE queries a
+    second per MAC (each MAC its own limiter in a dynamic set), names still
+    resolve for the captive page and the device's own page; no tunnel
+    carries more than a few KB/s. DNS over TCP is refused outright: one TCP
+    query can fetch a 64 KB answer. A query's answer can be 50 times its size
+    (a 1 KB TXT record): the answers to a held device are limited in bytes too
+    (DNS_ANSWER_KBYTES, plenty for names). Which MACs are held: those in
+    @blocked, or, under `new_devices 'approve'`, every MAC not in @dns_free
+    (approved and not cut), so a MAC the daemon has not met yet is held from
+    its first query.
+
+    The output hook knows no MAC, so every query (UDP and TCP, any device)
+    marks its conntrack entry with the device's id, as a forwarded flow's
+    (the id bits of the ct mark; a MAC with no id yet shares the newcomers'
+    mark, looked up again at each query until it has one), and the answers
+    are limited by mark: those of the marks in @held_marks, the held devices'
+    ids (and, under approve, the newcomers'). The same mark picks the
+    device's two DNS counters (dns_counter_names) from @dns_count_up and
+    @dns_count_down: what the router's resolver received from it (counted
+    after the limiter's drop) and the answers it was sent (after theirs), at
+    the IP layer. A mark with no element (a newcomer's) counts nowhere and
+    drops nothing. So the kernel counts, per device, the DNS the forward
+    hook never sees; the router's counters count what the resolver relays.
     """
     lan = _name(rules.lan_if)
     held = "ether saddr @blocked" if rules.dns_free is None else "ether saddr != @dns_free"
     head = f"add rule {TABLE} dns_guard iifname {lan}"
     dns = f"udp dport {DNS_PORT}"
+    any_dns = f"meta l4proto {{ tcp, udp }} th dport {DNS_PORT}"
     ours = f"ct mark and {MARK_MASK:#010x}"
+    newcomer = f"{mark_of(NEWCOMER_ID):#010x}"
+    up, down = DNS_COUNT_MAPS
     return [
         f"add chain {TABLE} dns_guard {{ type filter hook input priority {DNS_GUARD_PRIORITY}; policy accept; }}",
         f"{head} tcp dport {DNS_PORT} {held} reject with tcp reset",
-        f"{head} {dns} {ours} != 0x00000000 ct mark set ct mark and {KEEP_BITS:#010x}",  # let go when no longer held
-        f"{head} {dns} {held} ether saddr vmap @dev_by_mac",
-        f"{head} {dns} {held} {ours} 0x00000000 ct mark set ct mark and {KEEP_BITS:#010x} or {mark_of(NEWCOMER_ID):#010x}",
+        f"{head} {any_dns} {ours} {{ 0x00000000, {newcomer} }} ether saddr vmap @dev_by_mac",
+        f"{head} {any_dns} {ours} 0x00000000 ct mark set ct mark and {KEEP_BITS:#010x} or {newcomer}",
         f"{head} {dns} {held} update @dns_rate"
         f" {{ ether saddr limit rate over {DNS_RATE}/second burst {DNS_BURST} packets }} drop",
+        f"{head} {any_dns} counter name {ours} map @{up}",
         f"add chain {TABLE} dns_answers {{ type filter hook output priority {DNS_GUARD_PRIORITY}; policy accept; }}",
-        f"add rule {TABLE} dns_answers oifname {lan} udp sport {DNS_PORT} {ours} != 0x00000000 update @dns_down"
+        f"add rule {TABLE} dns_answers oifname {lan} udp sport {DNS_PORT} {ours} @held_marks update @dns_down"
         f" {{ {ours} limit rate over {DNS_ANSWER_KBYTES} kbytes/second burst {DNS_ANSWER_BURST_KBYTES} kbytes }} drop",
+        f"add rule {TABLE} dns_answers oifname {lan} meta l4proto {{ tcp, udp }} th sport {DNS_PORT}"
+        f" counter name {ours} map @{down}",
     ]
 
 
@@ -402,9 +450,18 @@ def _guards(rules: Ruleset) -> list[tuple[str, Guard]]:
 
 def _counters(rules: Ruleset) -> list[str]:
     """Every named counter: two per device chain, two for the newcomers' (all of them together: the meter dumps
-    their flows only when these move), two for the router's own traffic."""
+    their flows only when these move), two for the router's own traffic, two per device's DNS."""
     owners = [device_chain(d.id) for d in rules.devices] + [NEWCOMER_CHAIN] + ([ROUTER_OWNER] if rules.wan_ifs else [])
-    return [name for owner in owners for name in counter_names(owner)]
+    return ([name for owner in owners for name in counter_names(owner)]
+            + [name for d in rules.devices for name in dns_counter_names(d.id)])
+
+
+def _held_marks(rules: Ruleset) -> list[int]:
+    """The marks whose DNS answers are limited: the devices _dns_guard holds, by the id their queries carry."""
+    if rules.dns_free is None:
+        return sorted(mark_of(d.id) for d in rules.devices if d.guard.blocked)
+    free = set(rules.dns_free)
+    return [mark_of(NEWCOMER_ID)] + sorted(mark_of(d.id) for d in rules.devices if d.mac not in free)
 
 
 def _limit_rates(rules: Ruleset) -> dict[str, int]:

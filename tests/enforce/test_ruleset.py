@@ -173,7 +173,8 @@ def test_every_device_and_the_router_have_counters_and_the_newcomers_one_pair_to
     script = ruleset.create(RULES)
     assert lines(script, "add counter ") == [f"add counter inet routerguard {name}" for name in (
         "c_dev_1_up", "c_dev_1_down", "c_dev_2_up", "c_dev_2_down", "c_dev_3_up", "c_dev_3_down",
-        "c_newcomer_up", "c_newcomer_down", "c_router_up", "c_router_down")]
+        "c_newcomer_up", "c_newcomer_down", "c_router_up", "c_router_down",
+        "c_dns_1_up", "c_dns_1_down", "c_dns_2_up", "c_dns_2_down", "c_dns_3_up", "c_dns_3_down")]  # test_guard_ruleset.py
     assert chain(script, "newcomer")[:2] == ['iifname "br-lan" counter name "c_newcomer_up"',
                                              'oifname "br-lan" counter name "c_newcomer_down"']
     assert script.index("add counter") < script.index('counter name "c_dev_1_up"')
@@ -184,7 +185,8 @@ def test_an_update_keeps_counters_and_deletes_only_those_of_devices_gone():
     assert "add counter inet routerguard c_dev_1_up" in script
     deleted = lines(script, "delete counter ")
     assert deleted == [f"delete counter inet routerguard {name}" for name in (
-        "c_dev_2_down", "c_dev_2_up", "c_dev_3_down", "c_dev_3_up")]
+        "c_dev_2_down", "c_dev_2_up", "c_dev_3_down", "c_dev_3_up",
+        "c_dns_2_down", "c_dns_2_up", "c_dns_3_down", "c_dns_3_up")]
 
 
 def test_an_update_keeps_every_wanted_object_and_deletes_the_rest():
@@ -212,7 +214,8 @@ def test_a_recounted_quota_is_made_anew_before_anything_refers_to_it():
     ruleset.create(ruleset.probe("br-lan", ("wan0",))),
     ruleset.create(SMALLER) + ruleset.update(RULES, ruleset.present_after(SMALLER))
     + ruleset.update(SMALLER, ruleset.present_after(RULES), recount=frozenset({"q_dev1_aa"})),
-], ids=["create", "probe", "create-then-updates"])
+    ruleset.create(dataclasses.replace(RULES, wan_ifs=())),  # every uplink free: the DNS guard and counters still
+], ids=["create", "probe", "create-then-updates", "no-metered-uplink"])
 def test_nft_accepts_the_scripts(script):
     proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", "-"], input=script, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -388,7 +391,7 @@ def test_only_metered_uplinks_are_guarded(service):
 def test_without_nft_the_daemon_carries_on_and_says_so_once(service, monkeypatch, caplog):
     monkeypatch.setattr(nft, "NFT", "/nonexistent/nft")
     enforcer = Enforcer(service.core)
-    enforcer.start()
+    enforcer.start(None)
     enforcer.sync()
     enforcer.sync()
     errors = [r for r in caplog.records if r.levelname == "ERROR"]

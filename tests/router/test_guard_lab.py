@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import pytest
 
-from routerguard.enforce.ruleset import DNS_ANSWER_BURST_KBYTES, DNS_ANSWER_KBYTES, DNS_BURST, DNS_RATE
+from routerguard.enforce.ruleset import (DNS_ANSWER_BURST_KBYTES, DNS_ANSWER_KBYTES, DNS_BURST, DNS_RATE, TABLE,
+                                         dns_counter_names)
 from routerguard.enforce.dnsmasq import SNIPPET
 from routerguard_lab import dnstunnel, plan
 from routerguard_lab.lab_daemon import LabDaemon
@@ -139,6 +141,94 @@ def test_the_dns_a_device_asks_the_router_for_is_charged_to_it_not_the_router(tu
         rows = daemon.api("GET", f"/api/v1/devices/{asker.mac}/destinations")["destinations"]
         resolver = next(row for row in rows if row["name"] == plan.ROUTER_LAN4)  # "what ate the data" shows it too
         assert resolver["total_bytes"] >= 0.95 * charged
+    finally:
+        daemon.stop()
+
+
+# A client's own count of its DNS with the router (the only resolver it asks): IP-layer bytes, both protocols.
+DNS_TRUTH = """table inet dnstruth {
+    counter up { }
+    counter down { }
+    chain output { type filter hook output priority 0; policy accept; meta l4proto { tcp, udp } th dport 53 counter name "up"; }
+    chain input { type filter hook input priority 0; policy accept; meta l4proto { tcp, udp } th sport 53 counter name "down"; }
+}
+"""
+READ_COUNTERS = ("import json, sys; from routerguard.read import nftcounters;"
+                 " print(json.dumps(nftcounters.read(*sys.argv[1:])[1]))")
+
+
+# One A query over UDP to the router's IPv6 address; prints the answer's length.
+UDP6_QUERY = """import socket, sys
+from routerguard_lab.dnstunnel import query
+sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+sock.settimeout(5)
+request = bytearray(query(sys.argv[2], 6))
+request[-4:-2] = (1).to_bytes(2, "big")  # type A
+sock.sendto(bytes(request), (sys.argv[1], 53))
+print(len(sock.recv(4096)))
+"""
+
+
+def udp6_answer(client, name: str = "dl.example.test") -> int:
+    return int(client.exec([sys.executable, "-c", UDP6_QUERY, plan.ROUTER_LAN6, name], timeout=30).stdout)
+
+
+def dns_truth(client) -> tuple[int, int]:
+    listing = json.loads(client.exec(["nft", "-j", "list", "counters", "table", "inet", "dnstruth"]).stdout)["nftables"]
+    counts = {item["counter"]["name"]: item["counter"]["bytes"] for item in listing if "counter" in item}
+    return counts["up"], counts["down"]
+
+
+def dns_counted(lab, mac: str) -> tuple[int, int]:
+    """The device's DNS counters in routerguard's table (up, down), read over netlink as the meter will."""
+    listing = lab.router.exec(["nft", "list", "map", *TABLE.split(), "dev_by_mac"]).stdout
+    device_id = int(re.search(rf"{mac} : jump mark_(\d+)", listing).group(1))
+    counters = json.loads(lab.router.exec([sys.executable, "-c", READ_COUNTERS, *TABLE.split()]).stdout)
+    return tuple(counters[name] for name in dns_counter_names(device_id))
+
+
+def moved(after: tuple[int, int], before: tuple[int, int]) -> tuple[int, int]:
+    return after[0] - before[0], after[1] - before[1]
+
+
+def test_the_kernel_counts_each_devices_dns_to_the_router_free_or_held_byte_for_byte(tunnel) -> None:
+    lab = tunnel
+    free, held = lab.clients
+    daemon = start_daemon(lab)
+    try:
+        for client in lab.clients:
+            client.exec(["nft", "-f", "-"], input=DNS_TRUTH)
+        daemon.api("PATCH", f"/api/v1/devices/{held.mac}", {"blocked": True})
+        start = {c.mac: (dns_truth(c), dns_counted(lab, c.mac)) for c in lab.clients}
+        # A few names each, within the held device's burst: nothing dropped, so byte for byte, UDP and TCP,
+        # IPv4 and IPv6.
+        for client in lab.clients:
+            for _ in range(3):
+                assert client.exec(["getent", "hosts", "dl.example.test"], check=False).returncode == 0
+            assert udp6_answer(client) > 0
+        assert tcp_answer(free) > 0  # the held device's TCP is refused before it is marked: its reset counts nowhere
+        assert int(free.exec([sys.executable, "-m", "routerguard_lab.dnstunnel", "tcp", plan.ROUTER_LAN6,
+                              "dl.example.test"], timeout=30).stdout) > 0
+        for client in lab.clients:
+            truth = moved(dns_truth(client), start[client.mac][0])
+            assert truth[0] > 0 and truth[1] > 0, truth
+            wait_until(lambda: moved(dns_counted(lab, client.mac), start[client.mac][1]) == truth, 10,
+                       f"{client.mac}'s DNS counters to match its own count {truth}")
+        # A flood: the held device's answers are limited, and counted after the limiter (byte for byte still);
+        # its queries the limiter dropped are not counted. The free device's flow in full.
+        start = {c.mac: (dns_truth(c), dns_counted(lab, c.mac)) for c in lab.clients}
+        held_flood, free_flood = flood(held), flood(free)
+        most = DNS_BURST + DNS_RATE * (FLOOD_SECONDS + 1)
+        truth = moved(dns_truth(held), start[held.mac][0])
+        counted = wait_until(lambda: (lambda c: c if c[1] == truth[1] else None)(
+            moved(dns_counted(lab, held.mac), start[held.mac][1])), 10, "the held device's answers counted")
+        ceiling = 1024 * (DNS_ANSWER_BURST_KBYTES + DNS_ANSWER_KBYTES * (FLOOD_SECONDS + 1)) + IP_UDP_HEADERS * most
+        assert counted[1] <= ceiling, (counted, held_flood)
+        assert 0 < counted[0] < truth[0], (counted, truth, held_flood)  # the limiter dropped most queries
+        truth = moved(dns_truth(free), start[free.mac][0])
+        assert free_flood["answers"] > most and truth[1] > 10 * ceiling, (truth, free_flood)  # not limited
+        wait_until(lambda: moved(dns_counted(lab, free.mac), start[free.mac][1]) == truth, 10,
+                   f"the free device's DNS counters to match its own count {truth}")
     finally:
         daemon.stop()
 
