@@ -202,7 +202,7 @@ class EventDrain:
         self._lock = threading.Lock()  # the trackers', between this thread, the meter's and the sampler's
         self._held: list[bytes] = []  # datagrams read during a dump, for its end
         self._dumps = 0  # dumps running
-        self._lost = False
+        self.losses = 0  # times events were lost (a full buffer, a message refused): each tracker's next dump resyncs
         self._wake, self._waker = os.pipe()
         self._thread = threading.Thread(target=self._run, name="conntrack-events", daemon=True)
         self._thread.start()
@@ -210,7 +210,7 @@ class EventDrain:
     def _drain(self) -> None:
         """With the lock held: every waiting event to the trackers, or to the held ones during a dump."""
         datagrams, lost = self._events.receive()
-        self._lost = self._lost or lost
+        self.losses += lost
         if self._dumps:
             self._held += datagrams
         else:
@@ -222,7 +222,7 @@ class EventDrain:
             flows = list(conntrack.decode_events(datagrams))
         except ValueError as e:
             log.error("conntrack event refused (%s): the next reading resynchronises", e)
-            self._lost = True
+            self.losses += 1
             return
         for tracker, wants in self._sinks:
             tracker.ended(flows if wants is None else [flow for flow in flows if wants(flow)])
@@ -240,14 +240,13 @@ class EventDrain:
                     return
 
     @contextmanager
-    def dumping(self) -> Iterator[bool]:
-        """The trackers are the caller's for a dump; yields whether events were lost since the last one."""
+    def dumping(self) -> Iterator[None]:
+        """The trackers are the caller's for a dump."""
         with self._lock:
             self._drain()
-            lost, self._lost = self._lost, False
             self._dumps += 1
         try:
-            yield lost
+            yield
         finally:
             with self._lock:
                 self._dumps -= 1
@@ -361,6 +360,7 @@ class Meter:
         with self.events.dumping():
             self.newcomers.dump(self._newcomer_flows(), account=False)
         self._newcomers_idle = False
+        self._losses = 0  # the event drain's losses as of the last reading
         self.sampler = Sampler(self, accounts.config.main.poll_interval)
 
     def _newcomer_flows(self) -> Iterator[conntrack.Flow]:
@@ -382,9 +382,10 @@ class Meter:
         now_counts = self.kernel.counts()
         moved = counters.moved(self.counts, now_counts) if now_counts is not None else {}
         newcomers_moved = not self._newcomers_idle or any(moved.get(n) for n in self.kernel.newcomer_names())
-        with self.events.dumping() as lost:
-            if lost:
-                log.warning("conntrack events lost since the last reading: resynchronising with this reading's dump")
+        lost, self._losses = self.events.losses != self._losses, self.events.losses
+        if lost:  # usage is the counters': only the newcomers' bytes and the destinations are touched
+            log.warning("conntrack events lost since the last reading: the next dumps resynchronise")
+        with self.events.dumping():
             if newcomers_moved:
                 self.newcomers.dump(self._newcomer_flows())
         self._newcomers_idle = not newcomers_moved

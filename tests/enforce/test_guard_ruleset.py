@@ -93,7 +93,7 @@ def test_dns_counters_are_made_with_their_device_kept_by_updates_and_deleted_wit
 def test_an_update_declares_the_sets_and_maps_before_flushing_them_so_an_older_table_takes_it():
     script = ruleset.update(RULES, Present())
     for name in ("held_marks", "dns_count_up", "dns_count_down"):
-        declared = next(i for i, line in enumerate(script.splitlines()) if line.startswith(f"add ") and f" {name} {{" in line)
+        declared = next(i for i, line in enumerate(script.splitlines()) if line.startswith("add ") and f" {name} {{" in line)
         flushed = script.splitlines().index(next(line for line in script.splitlines() if line.endswith(f" {name}")
                                                  and line.startswith("flush ")))
         assert declared < flushed, name

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.lab  # needs root and the kernel (see tests/conftest.py
 
 PORT = 8080
 GB = 10**9
-GROUP = f"""
+GROUP = """
 config group
 \toption id 'pair'
 \toption name 'Pair'
