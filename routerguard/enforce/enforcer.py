@@ -80,6 +80,7 @@ class Enforcer:
             if self._applied is None:
                 self._rebuild()
                 return
+            self._follow_listen()
             rules, previous = build(self.core, self.marks, self._captive), self._applied
             if rules != previous:
                 self._apply(ruleset.update(rules, ruleset.present_after(previous)), rules)
@@ -124,6 +125,7 @@ class Enforcer:
         that counted less than the database holds are made anew from it. A
         table that cannot be updated (another version's) is replaced.
         """
+        self._follow_listen()
         rules = build(self.core, self.marks, self._captive)
         try:
             found = nft.table_state()
@@ -145,6 +147,16 @@ class Enforcer:
             return
         self._applied, self._error = rules, None
         self._write_include(rules)
+
+    def _follow_listen(self) -> None:
+        """The redirect moves with the page: after a LAN renumbered (listen_interface's addresses, found again on
+        SIGHUP) the kernel sends blocked devices to the new address, not to one the router no longer has."""
+        listen = self.core.config.main.listen
+        if listen == self.responder.listen:
+            return
+        self.responder.stop()
+        self.responder = Responder(listen)
+        self._captive = self.responder.start()
 
     def _read_consumed(self) -> None:
         """Note what each quota has counted (one netlink dump, a millisecond), for a table made anew after a flush."""

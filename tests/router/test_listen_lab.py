@@ -12,6 +12,7 @@ import signal
 
 import pytest
 
+from routerguard.enforce.captive import CAPTIVE_PORT
 from routerguard_lab import plan
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.wait import wait_until
@@ -52,6 +53,12 @@ def test_a_renumbered_lan_keeps_the_page_and_the_meter_after_a_reload(lab):
     lab.router.exec(["ip", "addr", "del", f"{lab.router.lan_ip}/24", "dev", lab.router.lan_if])
     daemon.proc.send_signal(signal.SIGHUP)  # what netifd's ifup hotplug and reload_config end in
     readings_grow(lab, NEW_LAN)
+    # A blocked device's plain HTTP goes to the redirect on the new address, which sends it to the page there.
+    wait_until(lambda: f"dnat ip to {NEW_LAN}:{CAPTIVE_PORT}" in lab.router.exec(
+        ["nft", "list", "chain", "inet", "routerguard", "captive"]).stdout, 10, "the redirect on the new address")
+    answer = lab.router.exec(["curl", "-sS", "-o", "/dev/null", "-w", "%{redirect_url}",
+                              f"http://{NEW_LAN}:{CAPTIVE_PORT}/"]).stdout
+    assert answer == f"http://{NEW_LAN}:{plan.PAGE_PORT}/blocked"
     assert daemon.proc.poll() is None
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.log()
