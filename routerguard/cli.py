@@ -41,6 +41,9 @@ def _load(path: str):
 def cmd_run(args: argparse.Namespace) -> int:
     _load(args.config)
     from routerguard.daemon import Daemon
+    from routerguard.system.memory import fix_mmap_threshold
+
+    fix_mmap_threshold()  # glibc: a login's 16 MiB scrypt buffer is given back, not kept by a thread's arena
 
     return Daemon(args.config, syslog=args.syslog).run()
 
