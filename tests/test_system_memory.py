@@ -67,3 +67,41 @@ def test_not_glibc_nothing_set(monkeypatch):
 def test_environment_wins(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert not memory.fix_mmap_threshold()
+
+
+TRIMMED = r"""
+import random, sys, threading, time
+from routerguard.system.memory import fix_mmap_threshold, trim_periodically
+
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+fix_mmap_threshold()
+kept = []
+def churn():  # blocks under the threshold, one in seven kept: the rest is free space inside the heaps
+    blocks = [bytes(random.randint(600, 60000)) for _ in range(3000)]
+    kept.extend(blocks[::7])
+for _ in range(2):
+    thread = threading.Thread(target=churn)
+    thread.start()
+    thread.join()
+churn()
+before = rss()
+trim_periodically(float(sys.argv[1]))
+deadline = time.monotonic() + 30
+while rss() > before - 20 * 1024 and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(before - rss())
+"""
+
+
+@pytest.mark.skipif(not memory.is_glibc(), reason="glibc's allocator only")
+def test_trimming_gives_free_heap_pages_back():
+    done = subprocess.run([sys.executable, "-c", TRIMMED, "0.05"], capture_output=True, text=True, check=True)
+    assert int(done.stdout) >= 20 * 1024  # of ~120 MiB made, ~100 MiB free inside the heaps
+
+
+def test_not_glibc_no_trimming(monkeypatch):
+    monkeypatch.setattr(memory, "is_glibc", lambda: False)
+    assert memory.trim_periodically() is None

@@ -17,14 +17,23 @@ musl (OpenWrt) always maps large blocks (above ~128 KiB) and unmaps them on
 free, has no such adjustment and no per-thread arenas: nothing to do there.
 A MALLOC_MMAP_THRESHOLD_ in the environment is glibc's own way to say it,
 and wins.
+
+What the heaps keep below that size, glibc gives back only from a heap's
+top; `malloc_trim` gives back every free page, wherever it lies. The daemon
+calls it every TRIM_EVERY seconds from a thread of its own: 1-4 ms a call
+here on heaps of 20-60 MiB; in bench/rss.py (65k flows, 250 devices) it took
+0.7-1.1 MiB off metering and 2.5 MiB off browsing.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 M_MMAP_THRESHOLD = -3  # malloc.h
 MMAP_THRESHOLD = 128 * 1024  # glibc's default (DEFAULT_MMAP_THRESHOLD_MIN), made fixed
+TRIM_EVERY = 10.0  # seconds between two malloc_trim calls
 
 
 def is_glibc() -> bool:
@@ -44,3 +53,25 @@ def fix_mmap_threshold() -> bool:
         return ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     except (OSError, AttributeError):  # no symbol: not the libc this was written for
         return False
+
+
+def trim_periodically(every: float = TRIM_EVERY) -> threading.Thread | None:
+    """glibc: every `every` seconds, give the heaps' free pages back (malloc_trim); the thread, or None."""
+    if not is_glibc():
+        return None
+    import ctypes  # only here: glibc's malloc_trim
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            trim(0)
+
+    thread = threading.Thread(target=loop, name="malloc-trim", daemon=True)  # dies with the process
+    thread.start()
+    return thread
