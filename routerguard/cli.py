@@ -41,6 +41,10 @@ def _load(path: str):
 def cmd_run(args: argparse.Namespace) -> int:
     _load(args.config)
     from routerguard.daemon import Daemon
+    from routerguard.system.memory import fix_mmap_threshold, trim_periodically
+
+    fix_mmap_threshold()  # glibc: a login's 16 MiB scrypt buffer is given back, not kept by a thread's arena
+    trim_periodically()  # glibc: and what the heaps freed below the threshold, every 10 s
 
     return Daemon(args.config, syslog=args.syslog).run()
 
