@@ -70,8 +70,9 @@ DNS_PORT = 53
 DNS_PROTOCOLS = (6, 17)  # TCP, UDP
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 NEWCOMER_MARK = mark_of(NEWCOMER_ID)  # the ct mark (id bits) of a flow whose MAC is not registered yet
-SAMPLE_SHARE = 0.02  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
-SAMPLE_MAX_SECONDS = 60.0  # the destinations are never older than this, however big the table
+SAMPLE_SHARE = 0.01  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
+SAMPLE_MAX_SECONDS = 60.0  # the destinations are never older than this (and a reading), however big the table
+SAMPLE_NICE = 19  # the sampler's thread yields the core to the readings and the page
 
 
 def flow_key(flow: conntrack.Flow) -> Key:
@@ -287,52 +288,64 @@ class Kernel(Protocol):
 class Sampler:
     """The whole table's flows, at a cadence of their own: the destinations each device's bytes went to.
 
-    A dump of every flow costs CPU in proportion to the flows (about 15 µs
-    a flow in Python, 1 s at 65,536), so it runs in a thread of its own, as
-    often as SAMPLE_SHARE of one core allows (at least every poll, at most
-    every SAMPLE_MAX_SECONDS), and never holds up a reading: usage comes
-    from the counters. Between two samples a device's destinations add up
-    to the bytes its flows moved, as conntrack counts them; the counters
-    count the same packets, after the router's routing decision (see
-    docs/benchmarks.md for where the two differ).
+    A dump of every flow costs CPU in proportion to the flows (about 17 µs
+    a flow here with the tracker and the attribution, 1.1 s at 65,536), so it
+    runs in a thread of its own, at the lowest CPU priority (a thread's nice
+    value is its own on Linux: a page request or a reading that wants the
+    interpreter gets the core first), as often as SAMPLE_SHARE of one core
+    allows (right after a reading, at most SAMPLE_MAX_SECONDS apart), and
+    never holds up a reading: usage comes from the counters. The destinations'
+    bookkeeping (names, each device's top names) is done here too. Between
+    two samples a device's destinations add up to the bytes its flows moved,
+    as conntrack counts them; the counters count the same packets, after the
+    router's routing decision (see docs/benchmarks.md for where the two
+    differ).
     """
 
-    def __init__(self, meter: "Meter", min_seconds: float) -> None:
+    def __init__(self, meter: "Meter") -> None:
         self._meter = meter
-        self._min_seconds = min_seconds
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._ready: list[tuple[str, bytes, int, int]] = []  # (mac, remote, up, down) not yet handed over
+        self._poked = threading.Event()  # a reading is done: a sample may be due
+        self._stopping = False
         self.samples = 0
         self._thread = threading.Thread(target=self._run, name="flow-sampler", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        meter = self._meter
-        first = True
-        while not self._stop.is_set():
-            started = time.thread_time()
-            try:
-                with meter.events.dumping():
-                    meter.flows.dump(conntrack.dump_flows(), account=not first)
-                found = meter.destinations(meter.events.take(meter.flows)) if not first else []
-            except (OSError, ValueError) as e:
-                log.error("conntrack dump for the destinations failed (%s); retrying", e)
-                found = []
-            first = False
-            with self._lock:
-                self._ready += found
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SAMPLE_NICE)
+        except OSError as e:
+            log.info("the flow sampler runs at the daemon's priority (%s)", e)
+        account, due = False, 0.0  # the first sample learns the table: its flows' bytes were charged or predate us
+        while not self._stopping:
+            if time.monotonic() >= due:
+                started, cpu = time.monotonic(), time.thread_time()
+                try:
+                    self.sample(account)
+                except (OSError, ValueError) as e:
+                    log.error("conntrack dump for the destinations failed (%s); retrying", e)
+                account = True
                 self.samples += 1
-            cost = time.thread_time() - started  # this thread's CPU: the sample's own
-            self._stop.wait(min(max(self._min_seconds, cost / SAMPLE_SHARE), SAMPLE_MAX_SECONDS))
+                due = started + min((time.thread_time() - cpu) / SAMPLE_SHARE, SAMPLE_MAX_SECONDS)
+            self._poked.wait()
+            self._poked.clear()
 
-    def take(self) -> list[tuple[str, bytes, int, int]]:
-        with self._lock:
-            ready, self._ready = self._ready, []
-        return ready
+    def poke(self) -> None:
+        """A reading is done: sample now if it is time (right after a reading, so the destinations of a small
+        table are never more than a reading behind its usage)."""
+        self._poked.set()
+
+    def sample(self, account: bool = True) -> None:
+        """One sample: the whole table's dump, and what each device's flows moved since, to its destinations."""
+        meter = self._meter
+        with meter.events.dumping():
+            meter.flows.dump(conntrack.dump_flows(), account=account)
+        destinations = meter.accounts.destinations
+        for mac, remote, up, down in meter.where_to(meter.events.take(meter.flows)):
+            destinations.add(mac, remote, up, down)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping = True
+        self._poked.set()
         self._thread.join()
 
 
@@ -359,9 +372,8 @@ class Meter:
         self.start_counts = self.counts = self.kernel.counts()
         with self.events.dumping():
             self.newcomers.dump(self._newcomer_flows(), account=False)
-        self._newcomers_idle = False
         self._losses = 0  # the event drain's losses as of the last reading
-        self.sampler = Sampler(self, accounts.config.main.poll_interval)
+        self.sampler = Sampler(self)
 
     def _newcomer_flows(self) -> Iterator[conntrack.Flow]:
         """The flows of MACs not registered yet, filtered by the kernel: few, and none at all most of the time."""
@@ -381,14 +393,15 @@ class Meter:
         """One reading: the bytes charged per device since the last one."""
         now_counts = self.kernel.counts()
         moved = counters.moved(self.counts, now_counts) if now_counts is not None else {}
-        newcomers_moved = not self._newcomers_idle or any(moved.get(n) for n in self.kernel.newcomer_names())
+        # No newcomer moved a byte since the last reading (their counters stood still, DNS included): their flows'
+        # counts are as the last dump left them, and any that ended came as events. Unknown counts: dump anyway.
+        newcomers_moved = now_counts is None or any(moved.get(name) for name in self.kernel.newcomer_names())
         lost, self._losses = self.events.losses != self._losses, self.events.losses
         if lost:  # usage is the counters': only the newcomers' bytes and the destinations are touched
             log.warning("conntrack events lost since the last reading: the next dumps resynchronise")
         with self.events.dumping():
             if newcomers_moved:
                 self.newcomers.dump(self._newcomer_flows())
-        self._newcomers_idle = not newcomers_moved
         self._refresh_directory()
         now = self.accounts.now()
         charged = counters.per_line(moved, self.kernel.lines())
@@ -408,8 +421,6 @@ class Meter:
             into[1] += down
         unattributed = self._settle_unknown(charged)
         move_relayed(charged, relayed)
-        for mac, remote, up, down in self.sampler.take():
-            self.accounts.destinations.add(mac, remote, up, down)
         with self.lock:  # a commit saves the counts together with exactly the usage charged up to them
             if now_counts is not None:
                 self.counts = now_counts
@@ -420,9 +431,10 @@ class Meter:
                 self.accounts.directory.seen(mac, now)
         result = {mac: (up, down) for mac, (up, down) in charged.items()}
         self.accounts.rates.record(now, result)
+        self.sampler.poke()
         return Reading(result, lost, unattributed)
 
-    def destinations(self, deltas: list[Delta]) -> list[tuple[str, bytes, int, int]]:
+    def where_to(self, deltas: list[Delta]) -> list[tuple[str, bytes, int, int]]:
         """(device, remote, up, down) of a sample's flows; DNS to the router as the device's to its resolver, as
         far as the router's own flows moved any (move_relayed). In the sampler's thread."""
         found: dict[tuple[str, bytes], list[int]] = {}

@@ -58,6 +58,11 @@ def leak(lab):
         daemon.stop()
 
 
+def destination_rows(daemon: LabDaemon, mac: str) -> dict[str, dict]:
+    """A device's destinations by name; the meter's sampler adds them right after a reading (account/meter.py)."""
+    return {row["name"]: row for row in daemon.api("GET", f"/api/v1/devices/{mac}/destinations")["destinations"]}
+
+
 def assert_close(measured: int, truth: int, what: str) -> None:
     assert truth > 0, what
     assert abs(measured - truth) <= truth * TOLERANCE, f"{what}: {measured}, truth {truth}"
@@ -72,8 +77,7 @@ def test_top_destinations_carry_the_names_looked_up_and_add_up(leak) -> None:
     dl = sum(client.truth(reset=True))
     client.download(1_000_000, v6=True, host="www.cdn.example.test")
     cdn = sum(client.truth(reset=True))
-    daemon.wait_readings()
-    rows = {row["name"]: row for row in daemon.api("GET", f"/api/v1/devices/{client.mac}/destinations")["destinations"]}
+    rows = daemon.settled(lambda: destination_rows(daemon, client.mac))  # sampled beside the readings (meter.py)
     assert_close(rows["dl.example.test"]["total_bytes"], dl, "dl.example.test")
     assert_close(rows["www.cdn.example.test"]["total_bytes"], cdn, "www.cdn.example.test")
     usage = daemon.api("GET", f"/api/v1/devices/{client.mac}")["usage"]
@@ -140,9 +144,8 @@ def test_a_blocked_category_cannot_be_fetched_while_an_allowed_one_can(lab) -> N
         assert kept.download(100_000, host="cdn.example.test", check=False) == 0
         assert kept.download(100_000, v6=True, host="www.cdn.example.test", check=False) == 0
         assert other.download(100_000, host="cdn.example.test") == 100_000
-        daemon.wait_readings()
-        row = next(r for r in daemon.api("GET", f"/api/v1/devices/{other.mac}/destinations")["destinations"]
-                   if r["name"] == "cdn.example.test")
+        wait_until(lambda: "cdn.example.test" in destination_rows(daemon, other.mac), 10, "the destination sampled")
+        row = destination_rows(daemon, other.mac)["cdn.example.test"]
         assert (row["service"], row["category"]) == ("Lab video", "labvideo")
         assert daemon.api("PATCH", f"/api/v1/devices/{other.mac}", {"block": ["labvideo"]})["block"] == ["labvideo"]
         assert other.download(100_000, host="cdn.example.test", check=False) == 0
