@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routerguard.account.wan_total import COUNTER64_MODULUS, TICKS_PER_SECOND, WanTotal
+from routerguard.account.wan_total import COUNTER64_MODULUS, MAX_BYTES_PER_TICK, TICKS_PER_SECOND, WanTotal
 from routerguard.read.snmp import Reading
 
 GB = 10**9
@@ -277,10 +277,14 @@ def test_resets_never_double_count_and_visible_ones_lose_only_unread_bytes(start
             total.add(None)
         else:
             now = agent.reading()
+            went_back = now.in_octets < last_read.in_octets or now.out_octets < last_read.out_octets
+            # Counters that went back while sysUpTime did not show a fresh start only if the new values fit in what
+            # the link could carry in the ticks between the readings (a reboot whose uptime has caught up with the
+            # last reading's, after more than that: indistinguishable from a dip, which counts nothing twice).
+            fits = now.in_octets + now.out_octets <= max(now.uptime - last_read.uptime, 1) * MAX_BYTES_PER_TICK
             visible = (
                 now.if_index != last_read.if_index
-                or now.in_octets < last_read.in_octets
-                or now.out_octets < last_read.out_octets
+                or (went_back and (now.uptime < last_read.uptime or fits))
             )
             blind = blind or (reset_since_read and not visible)
             total.add(now)
