@@ -1,4 +1,4 @@
-"""CPU time of one meter reading against `conntrack -L`, on a table of flows that carry traffic, with routerguard's table.
+"""CPU time of one meter reading against `conntrack -L`, flows that carry traffic, routerguard's table in place.
 
 Builds the benchmarks' router (bench/testbed.py, no daemon) with N flows made
 by real datagrams (bench/traffic.py: UDP, a quarter IPv6, each from one of
@@ -282,7 +282,8 @@ def summary(runs: Dict[int, Dict[str, list]]) -> None:
     costs = {count: per_poll(times) for count, times in runs.items()}
     for count, c in costs.items():
         print(f"  {count:7d} flows: conntrack -L {c.tool:7.1f}; a sample {c.sample:6.0f} + {c.take:5.0f} to take it, "
-              f"every {c.interval:4.1f} s = {c.share:5.1f} a poll; reading {c.between:6.1f} = {c.between / c.tool:.3f}x, "
+              f"every {c.interval:4.1f} s = {c.share:5.1f} a poll; "
+              f"reading {c.between:6.1f} = {c.between / c.tool:.3f}x, "
               f"+ sampler {c.between + c.share:6.1f} = {(c.between + c.share) / c.tool:.3f}x; newcomers idle "
               f"{c.idle:6.1f} = {c.idle / c.tool:.3f}x, + sampler {c.idle + c.share:6.1f} = "
               f"{(c.idle + c.share) / c.tool:.3f}x  (target <= 0.1x at 65k)")

@@ -279,8 +279,9 @@ def main() -> None:
                     phase(bed, quota, "browsing", args.seconds)
                 for path, latencies in browsing.latencies.items():
                     if latencies:
-                        print(f"  {path:16s} {len(latencies):4d} requests  p50 {percentile(latencies, 50) * 1000:7.1f} "
-                              f"ms  p95 {percentile(latencies, 95) * 1000:7.1f} ms  max {max(latencies) * 1000:7.1f} ms")
+                        p50, p95 = (percentile(latencies, p) * 1000 for p in (50, 95))
+                        print(f"  {path:16s} {len(latencies):4d} requests  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+                              f"max {max(latencies) * 1000:7.1f} ms")
                 print(f"  errors: {browsing.errors}")
         if args.move_every:
             print(f"  the traffic moved every {args.move_every}th flow {moving.rounds} times")
