@@ -27,6 +27,15 @@ The machine's other load counts: under the quota the daemon gets at most
 its share, but a busy machine can give it less. CPU per reading is the
 steadier figure.
 
+`--cpu 0`: no cgroup, no quota: the daemon's share of a core at its poll,
+as it would take on an idle router (to compare with another tool's share at
+its own interval). `--people 0` skips the browsing phase. `--traffic`: the
+flows are made by real datagrams, one each way (bench/traffic.py), so they
+count bytes, instead of `conntrack -R` (idle flows, counters 0); with
+`--move-every N` the benchmark sends, every poll interval, a datagram up on
+every Nth flow, so the meter has bytes to charge and the sampler
+destinations to find (the sending is the benchmark's CPU, not the daemon's).
+
 Run as root:  python3 bench/router_class.py [--devices 100] [--flows 65536] [--cpu 0.25] [--seconds 60]
 """
 
@@ -37,7 +46,7 @@ import statistics
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 from testbed import Testbed, arguments
@@ -166,10 +175,37 @@ class Browsing:
                 thread.join()
 
 
-def phase(bed: Testbed, quota: Quota, name: str, seconds: float) -> dict[str, float]:
+class Moving:
+    """Every `interval` s, a datagram up on every `every`th flow of the testbed's traffic (in a thread of ours)."""
+
+    def __init__(self, bed: Testbed, every: int, interval: float) -> None:
+        self.bed, self.every, self.interval = bed, every, interval
+        self.rounds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="moving", daemon=True)
+
+    def _run(self) -> None:
+        assert self.bed.traffic is not None
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.bed.traffic.upstream(self.every)
+            self.rounds += 1
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def __enter__(self) -> Moving:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def phase(bed: Testbed, quota: Quota | None, name: str, seconds: float) -> dict[str, float]:
     assert bed.proc is not None
     pid = bed.proc.pid
-    readings0, cpu0, stat0, started = bed.health()["readings"], cpu_seconds(pid), quota.stat(), time.monotonic()
+    readings0, cpu0, started = bed.health()["readings"], cpu_seconds(pid), time.monotonic()
+    stat0 = quota.stat() if quota else {}
     rss: list[int] = []
     while time.monotonic() - started < seconds:
         time.sleep(min(5.0, max(0.0, seconds - (time.monotonic() - started))))
@@ -177,16 +213,16 @@ def phase(bed: Testbed, quota: Quota, name: str, seconds: float) -> dict[str, fl
     elapsed = time.monotonic() - started
     readings = bed.health()["readings"] - readings0
     cpu = cpu_seconds(pid) - cpu0
-    stat = quota.stat()
-    throttled = stat["nr_throttled"] - stat0["nr_throttled"]
-    periods = stat["nr_periods"] - stat0["nr_periods"]
+    stat = quota.stat() if quota else {}
+    throttled = stat.get("nr_throttled", 0) - stat0.get("nr_throttled", 0)
+    periods = stat.get("nr_periods", 0) - stat0.get("nr_periods", 0)
     figures = {"readings_per_minute": readings * 60 / elapsed, "core_share": cpu / elapsed,
                "cpu_per_reading_ms": cpu * 1000 / readings if readings else float("nan"),
                "rss_mib": max(rss) / 1024 if rss else float("nan")}
     print(f"  {name:9s} {figures['readings_per_minute']:5.1f} readings a minute (asked {60 / bed.poll_interval:.0f}), "
           f"daemon {figures['core_share']:.3f} of a core, {figures['cpu_per_reading_ms']:.0f} ms CPU a reading "
-          f"(page work included), throttled in {throttled} of {periods} periods, "
-          f"VmRSS up to {figures['rss_mib']:.1f} MiB", flush=True)
+          f"(page work included), " + (f"throttled in {throttled} of {periods} periods, " if quota else "no quota, ")
+          + f"{elapsed:.0f} s, VmRSS up to {figures['rss_mib']:.1f} MiB", flush=True)
     return figures
 
 
@@ -199,36 +235,56 @@ def percentile(samples: list[float], p: int) -> float:
 def main() -> None:
     parser = arguments(__doc__)
     parser.set_defaults(devices=100)
-    parser.add_argument("--cpu", type=float, default=0.25, help="the quota, as a share of one core")
+    parser.add_argument("--cpu", type=float, default=0.25, help="the quota, as a share of one core (0: no quota)")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--people", type=int, default=3)
     parser.add_argument("--reload", type=float, default=15.0, help="seconds between a person's dashboard loads")
     parser.add_argument("--poll-interval", type=float, default=2.0)
     parser.add_argument("--malloc-arena-max", type=int, help="glibc's MALLOC_ARENA_MAX for the daemon (the systemd "
                         "unit sets 2; OpenWrt's musl has no arenas)")
+    parser.add_argument("--traffic", action="store_true", help="flows made by datagrams (counting bytes), not "
+                        "`conntrack -R`")
+    parser.add_argument("--move-every", type=int, default=0, help="with --traffic: every poll, a datagram up on "
+                        "every Nth flow (0: none)")
     args = parser.parse_args()
+    if args.move_every and not args.traffic:
+        parser.error("--move-every needs --traffic")
     env = {"MALLOC_ARENA_MAX": str(args.malloc_arena_max)} if args.malloc_arena_max else None
     print(f"reproduce: sudo {sys.executable} bench/router_class.py --devices {args.devices} --flows {args.flows} "
           f"--cpu {args.cpu:g} --seconds {args.seconds:g} --people {args.people} --reload {args.reload:g}"
-          + (f" --malloc-arena-max {args.malloc_arena_max}" if args.malloc_arena_max else ""))
+          + (f" --malloc-arena-max {args.malloc_arena_max}" if args.malloc_arena_max else "")
+          + (" --traffic" if args.traffic else "") + (f" --move-every {args.move_every}" if args.move_every else "")
+          + (f" --poll-interval {args.poll_interval:g}" if args.poll_interval != 2.0 else ""))
     with open("/proc/loadavg") as f:
         print(f"machine load average at the start: {' '.join(f.read().split()[:3])}")
-    with Quota(args.cpu) as quota, Testbed(args.devices, args.flows, poll_interval=args.poll_interval,
-                                             daemon_env=env) as bed:
+    with (Quota(args.cpu) if args.cpu else nullcontext()) as quota, \
+            Testbed(args.devices, args.flows, poll_interval=args.poll_interval, daemon_env=env,
+                    traffic=args.traffic) as bed:
         assert bed.proc is not None
-        quota.add(bed.proc.pid)
-        print(f"{args.devices} devices, {bed.table_size()} flows in conntrack; daemon pid {bed.proc.pid} in "
-              f"{quota.path} (cgroup v{quota.version}, {args.cpu:g} of one core)", flush=True)
-        time.sleep(2 * args.poll_interval)  # the reading under way when it was moved ends
-        phase(bed, quota, "quiet", args.seconds)
-        browsing = Browsing(bed, args.people, args.reload)
-        with browsing.running():
-            phase(bed, quota, "browsing", args.seconds)
-        for path, latencies in browsing.latencies.items():
-            if latencies:
-                print(f"  {path:16s} {len(latencies):4d} requests  p50 {percentile(latencies, 50) * 1000:7.1f} ms  "
-                      f"p95 {percentile(latencies, 95) * 1000:7.1f} ms  max {max(latencies) * 1000:7.1f} ms")
-        print(f"  errors: {browsing.errors}")
+        if quota:
+            quota.add(bed.proc.pid)
+        where = (f"in {quota.path} (cgroup v{quota.version}, {args.cpu:g} of one core)" if quota else
+                 "with no quota")
+        print(f"{args.devices} devices, {bed.table_size()} flows in conntrack "
+              f"({'made by datagrams' if args.traffic else 'conntrack -R, idle'}"
+              f"{f', every {args.move_every}th moved each poll' if args.move_every else ''}); "
+              f"daemon pid {bed.proc.pid} {where}", flush=True)
+        moving = Moving(bed, args.move_every, args.poll_interval) if args.move_every else nullcontext()
+        with moving:
+            time.sleep(2 * args.poll_interval)  # the reading under way when it was moved ends
+            phase(bed, quota, "quiet", args.seconds)
+            if args.people:
+                browsing = Browsing(bed, args.people, args.reload)
+                with browsing.running():
+                    phase(bed, quota, "browsing", args.seconds)
+                for path, latencies in browsing.latencies.items():
+                    if latencies:
+                        p50, p95 = (percentile(latencies, p) * 1000 for p in (50, 95))
+                        print(f"  {path:16s} {len(latencies):4d} requests  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+                              f"max {max(latencies) * 1000:7.1f} ms")
+                print(f"  errors: {browsing.errors}")
+        if args.move_every:
+            print(f"  the traffic moved every {args.move_every}th flow {moving.rounds} times")
     with open("/proc/loadavg") as f:
         print(f"machine load average at the end: {' '.join(f.read().split()[:3])}")
 
