@@ -48,6 +48,19 @@ class Tally:
         row[0] += up
         row[1] += down
 
+    def add_ranked(self, rows: dict[str, Pair]) -> None:
+        """Many names at once, biggest first: once a new name cannot enter, no smaller one can (the smallest name
+        kept only grows), so the rest go to "other" at once, not each against every name kept (a sample of a
+        big table brings a device hundreds of names)."""
+        other_only = False
+        for name, (up, down) in sorted(rows.items(), key=lambda item: -(item[1][0] + item[1][1])):
+            row = self.rows.get(name)
+            if row is None:
+                row = self.rows.setdefault(OTHER, [0, 0]) if other_only else self._make_room(name, up + down)
+                other_only = name != OTHER and row is self.rows.get(OTHER)
+            row[0] += up
+            row[1] += down
+
     def _make_room(self, name: str, size: int) -> Pair:
         named = [n for n in self.rows if n != OTHER]
         if name != OTHER and len(named) >= self.limit:
@@ -91,6 +104,16 @@ class Destinations:
             name = self.names.name(mac, destination) or address_text(destination)
         with self._lock:
             self._pending.setdefault(mac, Tally(self.limit)).add(name, up, down)
+
+    def add_many(self, mac: str, flows: Iterable[tuple[bytes, int, int]]) -> None:
+        """Bytes of many (destination, up, down) of one device: a sample of the whole table (account/meter.py)."""
+        by_name: dict[str, Pair] = {}
+        for destination, up, down in flows:
+            row = by_name.setdefault(self.names.name(mac, destination) or address_text(destination), [0, 0])
+            row[0] += up
+            row[1] += down
+        with self._lock:
+            self._pending.setdefault(mac, Tally(self.limit)).add_ranked(by_name)
 
     def settle(self, window_start: Callable[[str], float | None], keep_since: float | None = None) -> None:
         """Charge what is pending to each device's current window (None: lifetime).

@@ -339,9 +339,11 @@ class Sampler:
         meter = self._meter
         with meter.events.dumping():
             meter.flows.dump(conntrack.dump_flows(), account=account)
-        destinations = meter.accounts.destinations
+        by_device: dict[str, list[tuple[bytes, int, int]]] = {}
         for mac, remote, up, down in meter.where_to(meter.events.take(meter.flows)):
-            destinations.add(mac, remote, up, down)
+            by_device.setdefault(mac, []).append((remote, up, down))
+        for mac, flows in by_device.items():
+            meter.accounts.destinations.add_many(mac, flows)
 
     def stop(self) -> None:
         self._stopping = True

@@ -66,6 +66,33 @@ def test_the_top_names_and_other_always_add_up_to_everything(flows) -> None:
     assert sum(r[1] for r in tally.rows.values()) == sum(f[2] for f in flows)
 
 
+names_and_bytes = st.dictionaries(st.sampled_from([f"n{i}" for i in range(30)] + [OTHER]),
+                                  st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), max_size=30)
+
+
+@given(earlier=names_and_bytes, rows=names_and_bytes)
+def test_many_names_at_once_keep_what_adding_them_biggest_first_keeps(earlier, rows) -> None:
+    """A sample of the whole table brings a device many names: once one cannot enter, no smaller one can."""
+    at_once, one_by_one = Tally(limit=5), Tally(limit=5)
+    for tally in (at_once, one_by_one):
+        for name, (up, down) in earlier.items():
+            tally.add(name, up, down)
+    at_once.add_ranked({name: list(pair) for name, pair in rows.items()})
+    for name, (up, down) in sorted(rows.items(), key=lambda item: -sum(item[1])):
+        one_by_one.add(name, up, down)
+    assert at_once.rows == one_by_one.rows
+
+
+def test_a_devices_many_flows_are_named_and_summed_by_name(tmp_path) -> None:
+    names = Names()
+    names.learn(PHONE, Answer("video.example", (addr("198.18.0.20"), addr("198.18.0.21"))))
+    found = Destinations(Database(str(tmp_path)), names, limit=1)
+    found.add_many(PHONE, [(addr("198.18.0.20"), 100, 5000), (addr("198.18.0.21"), 10, 500),
+                           (addr("198.18.0.30"), 7, 70)])
+    found.settle(lambda mac: 0.0)
+    assert found.top(PHONE, None) == [("video.example", 110, 5500), (OTHER, 7, 70)]
+
+
 def test_a_big_newcomer_pushes_the_smallest_name_into_other() -> None:
     tally = Tally(limit=2)
     tally.add("a", 0, 100)
