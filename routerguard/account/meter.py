@@ -70,7 +70,7 @@ DNS_PORT = 53
 DNS_PROTOCOLS = (6, 17)  # TCP, UDP
 UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 NEWCOMER_MARK = mark_of(NEWCOMER_ID)  # the ct mark (id bits) of a flow whose MAC is not registered yet
-SAMPLE_SHARE = 0.01  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
+SAMPLE_SHARE = 0.005  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
 SAMPLE_MAX_SECONDS = 60.0  # the destinations are never older than this (and a reading), however big the table
 SAMPLE_NICE = 19  # the sampler's thread yields the core to the readings and the page
 

@@ -32,6 +32,7 @@ bp = Blueprint("admin", __name__)
 MAX_LABEL = 64
 CHART_FORMATS = {"hour": "%H:%M", "day": "%m-%d"}
 CARDS = "routerguard_device_cards"  # app.extensions: the dashboard's device cards of the views served now
+CARD = "routerguard_device_card"  # app.extensions: each device's card, with the view it was rendered from
 
 
 @bp.before_request
@@ -138,23 +139,42 @@ def dashboard() -> str:
         devices = service().devices()
         return render_template("dashboard.html", plan=service().plan(), devices=devices,
                                breakdown=service().plan_breakdown(),
-                               cards=Markup(render_template("device_cards.html", devices=devices)))
+                               cards=Markup("\n".join(render_template("device_card.html", d=d) for d in devices)))
     return render_template("dashboard.html", plan=views.plan, devices=views.devices, breakdown=views.breakdown,
                            cards=device_cards(views))
 
 
 def device_cards(views: Published) -> Markup:
-    """The dashboard's device cards (most of its HTML), rendered once per publication of the views and
-    language, not per request."""
+    """The dashboard's device cards (most of its HTML), rendered once per publication of the views and language,
+    not per request; and a card whose device's view is the same as at the last publication is not rendered again
+    (most devices are idle at any moment: a reading every 2 s changed every card's publication before)."""
     key = (language(), request.script_root)
     kept = current_app.extensions.get(CARDS)  # (serial, {key: cards}), replaced whole by a newer publication
     if kept is not None and kept[0] == views.serial and key in kept[1]:
         return kept[1][key]
-    cards = Markup(render_template("device_cards.html", devices=views.devices))
+    known = current_app.extensions.setdefault(CARD, {})  # {(key, mac): (view, card)}, each language's own
+    parts = []
+    for d in views.devices:
+        shown = card_shows(d)
+        found = known.get((key, d["mac"]))
+        if found is None or found[0] != shown:
+            found = known[(key, d["mac"])] = (shown, render_template("device_card.html", d=d))
+        parts.append(found[1])
+    gone = {(key, d["mac"]) for d in views.devices} ^ {k for k in known if k[0] == key}
+    for stale in gone:  # devices no longer shown (forgotten, renamed away): their cards go
+        known.pop(stale, None)
+    cards = Markup("\n".join(parts))
     if kept is None or kept[0] != views.serial:
         kept = current_app.extensions[CARDS] = (views.serial, {})
     kept[1][key] = cards
     return cards
+
+
+def card_shows(d: dict) -> tuple:
+    """What device_card.html shows of a device's view (not its limits: the plan's use moves with anyone's)."""
+    return (d["mac"], d.get("name"), d.get("hostname"), d.get("approved"), d.get("state"), d.get("online"),
+            tuple(d.get("ips") or ()), d["usage"]["total_bytes"], d.get("allowance_bytes"), d["rate"]["up_bps"],
+            d["rate"]["down_bps"])
 
 
 def device_page(mac: str, error: str | None = None) -> str:

@@ -52,3 +52,36 @@ def test_a_change_on_the_page_shows_at_once(site: Site) -> None:
                           data={"csrf_token": token, "name": "Li laptop", "group": "", "exempt": ""})
     assert response.status_code == 200
     assert "Li laptop" in cards(admin.get(site.url("/admin")).text)
+
+
+def test_a_card_whose_device_did_not_change_is_not_rendered_again(site: Site, monkeypatch) -> None:
+    """Most devices are idle at any moment: only the cards whose view changed are rendered at a publication."""
+    from routerguard.serve import admin
+
+    admin_client = site.login()
+    site.service.publish_views()
+    first = cards(admin_client.get(site.url("/admin")).text)
+    rendered = []
+    real = admin.render_template
+    monkeypatch.setattr(admin, "render_template",
+                        lambda name, **context: rendered.append(context.get("d", {}).get("mac")) or real(name, **context))
+    site.usage(LAPTOP, 3_000_000, 4_000_000)
+    site.service.publish_views()
+    after = cards(admin_client.get(site.url("/admin")).text)
+    assert LAPTOP in rendered and PHONE not in rendered
+    assert after != first and after.count("<article") == first.count("<article")
+
+
+def test_a_card_shows_only_what_card_shows_says() -> None:
+    """Every field of a device's view the card's template uses is in card_shows (else a change would not show)."""
+    import pathlib
+
+    from routerguard.serve.admin import card_shows
+
+    template = (pathlib.Path(__file__).parents[2] / "web" / "templates" / "device_card.html").read_text()
+    used = set(re.findall(r"\bd\.([a-z_]+)", template))
+    view = {"mac": "m", "usage": {"total_bytes": 1}, "rate": {"up_bps": 2, "down_bps": 3}}
+    for field in used - set(view):
+        marked = dict(view, **{field: "marked"})
+        assert card_shows(marked) != card_shows(view), field
+    assert used >= {"mac", "usage", "rate"}
