@@ -52,7 +52,7 @@ from array import array
 from bisect import bisect_left
 from collections import deque
 from operator import itemgetter
-from typing import Callable, Deque, Dict, Hashable, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Deque, Dict, Hashable, Iterable, Iterator, List, Optional, Set, Tuple
 
 from routerguard.read.conntrack import Flow
 
@@ -60,12 +60,9 @@ Key = Hashable
 Delta = Tuple[Key, int, int]  # key, up bytes (original direction), down bytes (reply direction)
 
 # A flow's accounted counters are one int, original bytes above reply bytes,
-# to keep memory per flow near a hundred bytes. Live flows also carry the
-# number (mod 256) of the dump that last saw them, in the lowest bits.
+# while a dump runs; between dumps they are sealed into arrays (_Sealed).
 COUNTER_BITS = 64
 COUNTER_MASK = (1 << COUNTER_BITS) - 1
-STAMP_BITS = 8
-STAMP_MASK = (1 << STAMP_BITS) - 1
 # A flow's name is hashed to 60 bits: CPython stores such an int in 32 bytes,
 # a 64-bit one in 48 (the tracker keeps one per live and per retired flow).
 IDENTITY_BITS = 60
@@ -97,10 +94,12 @@ def _covers(counters: int, base: int) -> bool:
 
 
 class _Sealed:
-    """A bucket of readings no longer added to: uids sorted beside their counters, 26 bytes a flow.
+    """Readings no longer added to: uids sorted beside their counters, 26 bytes a flow.
 
-    A dict costs about 70 bytes a flow, 120 with large counters; at 5,000
-    flows ending a second the tracker retains some 50,000 of them.
+    A dict costs about 100 bytes a flow, 120 with large counters: the live
+    flows between two dumps (65,536 and more on a busy router, the sampler
+    dumping once a minute) and the retired ones (some 50,000 at 5,000 flows
+    ending a second) are kept so.
     """
 
     def __init__(self, readings: Dict[int, int]) -> None:
@@ -108,22 +107,42 @@ class _Sealed:
         self._uids = array("Q", uids)
         self._up = array("Q", (readings[uid] >> COUNTER_BITS for uid in uids))
         self._down = array("Q", (readings[uid] & COUNTER_MASK for uid in uids))
-        self._taken: Set[int] = set()  # positions taken back: few, as late readings are
+        self._taken: Set[int] = set()  # positions taken back (flows ended, or found by the next dump)
         # Where the uids with each value of their top bits begin, about four
         # uids apart: a lookup bisects those few, at half the cost of all.
         self._shift = IDENTITY_BITS - max(len(uids).bit_length() - 2, 0)
         self._starts = array("I", [bisect_left(uids, top << self._shift) for top in range((IDENTITY_MASK >> self._shift) + 2)])
 
-    def take(self, uid: int, counters: int) -> Optional[int]:
+    def __len__(self) -> int:
+        return len(self._uids) - len(self._taken)
+
+    def find(self, uid: int) -> int:
+        """The position of `uid` if it is here and not taken, else -1."""
         uids, top = self._uids, uid >> self._shift
         at = bisect_left(uids, uid, self._starts[top], self._starts[top + 1])
-        if at == len(uids) or uids[at] != uid or at in self._taken:
+        return at if at < len(uids) and uids[at] == uid and at not in self._taken else -1
+
+    def counters(self, at: int) -> int:
+        return self._up[at] << COUNTER_BITS | self._down[at]
+
+    def drop(self, at: int) -> None:
+        self._taken.add(at)
+
+    def take(self, uid: int, counters: int) -> Optional[int]:
+        """The reading of `uid` that `counters` may follow, removed; None if none."""
+        at = self.find(uid)
+        if at < 0:
             return None
-        base = self._up[at] << COUNTER_BITS | self._down[at]
+        base = self.counters(at)
         if not _covers(counters, base):
             return None
         self._taken.add(at)
         return base
+
+    def remaining(self) -> Iterator[Tuple[int, int]]:
+        """(uid, counters) of every reading not taken."""
+        taken = self._taken
+        return ((uid, self.counters(at)) for at, uid in enumerate(self._uids) if at not in taken)
 
 
 class _Retired:
@@ -191,13 +210,12 @@ class FlowTracker:
     ) -> None:
         self._key = key
         self._clock = clock
-        self._live: Dict[int, int] = {}
+        self._live = _Sealed({})  # each live flow's accounted counters, as of the last dump
         # Left the table without a DESTROY read yet (a predecessor, or a flow
         # whose event is late or lost), and ended with their DESTROY read.
         self._vanished = _Retired(retain_seconds, clock())
         self._destroyed = _Retired(retain_seconds, clock())
         self._pending: Dict[Key, List[int]] = {}
-        self._dumps = 0
 
     def __len__(self) -> int:
         """Flows alive at the last dump."""
@@ -211,27 +229,40 @@ class FlowTracker:
         If the iteration fails midway, what was read stays accounted and the
         rest waits for the next dump.
         """
-        self._dumps += 1
-        stamp = self._dumps & STAMP_MASK
         live = self._live
-        for flow in flows:
-            uid = _identity(flow)
-            counters = _counters(flow)
-            last = live.get(uid)
-            if last is None:
-                base = self._reclaim(uid, counters, self._vanished, self._destroyed)
-            elif last >> STAMP_BITS == counters:  # idle since the last reading
-                live[uid] = last & ~STAMP_MASK | stamp
-                continue
-            elif _covers(counters, last >> STAMP_BITS):
-                base = last >> STAMP_BITS
-            else:  # a new life under the same name; the old one's DESTROY is still to come
-                self._vanished.put(uid, last >> STAMP_BITS)
-                base = 0
-            if account:
-                self._account(flow, counters, base)
-            live[uid] = counters << STAMP_BITS | stamp
-        self._retire_absent(stamp)
+        fresh: Dict[int, int] = {}  # this dump's readings: sealed at its end, the flows it lacks retired
+        try:
+            for flow in flows:
+                uid = _identity(flow)
+                counters = _counters(flow)
+                last = fresh.get(uid)  # listed twice by this dump
+                if last is None:
+                    at = live.find(uid)
+                    if at >= 0:
+                        last = live.counters(at)
+                        live.drop(at)
+                if last is None:
+                    base = self._reclaim(uid, counters, self._vanished, self._destroyed)
+                elif last == counters:  # idle since the last reading
+                    fresh[uid] = counters
+                    continue
+                elif _covers(counters, last):
+                    base = last
+                else:  # a new life under the same name; the old one's DESTROY is still to come
+                    self._vanished.put(uid, last)
+                    base = 0
+                if account:
+                    self._account(flow, counters, base)
+                fresh[uid] = counters
+        except BaseException:
+            # What was read stays accounted; the flows not read yet keep their last readings for the next dump.
+            fresh.update((uid, last) for uid, last in live.remaining() if uid not in fresh)
+            self._live = _Sealed(fresh)
+            raise
+        for uid, last in live.remaining():
+            self._vanished.put(uid, last)
+        self._live = _Sealed(fresh)
+        self._age()
 
     def ended(self, flows: Iterable[Flow]) -> None:
         """Account DESTROY events: the final counters of flows that ended."""
@@ -244,10 +275,9 @@ class FlowTracker:
             if base is None:
                 base = self._destroyed.take(uid, counters)
                 if base != counters:  # not a repeated event: the live flow's end, if it may be
-                    last = live.get(uid)
-                    if last is not None and _covers(counters, last >> STAMP_BITS):
-                        del live[uid]
-                        base = last >> STAMP_BITS
+                    found = live.take(uid, counters)
+                    if found is not None:
+                        base = found
                     elif base is None:
                         base = 0
             self._account(flow, counters, base)
@@ -278,13 +308,6 @@ class FlowTracker:
             if base is not None:
                 return base
         return 0
-
-    def _retire_absent(self, stamp: int) -> None:
-        live = self._live
-        absent = [uid for uid, last in live.items() if last & STAMP_MASK != stamp]
-        for uid in absent:
-            self._vanished.put(uid, live.pop(uid) >> STAMP_BITS)
-        self._age()
 
     def _age(self) -> None:
         now = self._clock()
