@@ -1,7 +1,9 @@
 """Bytes per device per destination name in the current period: what ate the data.
 
-The meter hands over (device, destination address, up, down) each reading;
-the address becomes the name the device looked up (or stays an address).
+The meter's sampler hands over (device, destination address, up, down) at
+its own cadence (account/meter.py: right after a reading, from every reading
+on a small table to once a minute on a big one); the address becomes the
+name the device looked up (or stays an address).
 Memory and disk stay bounded however many names a device touches: each
 device keeps its TOP biggest names of the period, and the bytes of names
 pushed out go to one "other" row, so the rows always add up to the
