@@ -77,7 +77,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # ---- fleet: a config file beside real SQLite, for metrics, SNMP agent, export and CLI tests ----
 FLEET_MAIN = """config routerguard 'main'
 \toption lan_if 'lo'
-\tlist wan_if 'lo'
+\tlist wan_if 'wwan0'
 \toption listen '127.0.0.1:{port}'
 \toption data_dir '{data}'
 \toption poll_interval '0.2'
@@ -90,7 +90,8 @@ config plan 'plan'
 
 @pytest.fixture
 def fleet_config(tmp_path):
-    """write(sections, port=8080) -> path of a config: loopback interfaces, a 20 GB monthly plan, then `sections`."""
+    """write(sections, port=8080) -> path of a config: the LAN on loopback, an uplink the namespace does not have
+    (the page's own traffic on lo is not the router's use of the plan), a 20 GB monthly plan, then `sections`."""
     def write(sections: str, port: int = 8080):
         path = tmp_path / "routerguard.conf"
         path.write_text(FLEET_MAIN.format(port=port, data=tmp_path / "data") + sections)
