@@ -72,7 +72,8 @@ UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 NEWCOMER_MARK = mark_of(NEWCOMER_ID)  # the ct mark (id bits) of a flow whose MAC is not registered yet
 SAMPLE_SHARE = 0.005  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
 SAMPLE_MAX_SECONDS = 60.0  # the destinations are never older than this (and a reading), however big the table
-SAMPLE_NICE = 19  # the sampler's thread yields the core to the readings and the page
+SAMPLE_NICE = 5  # the sampler's thread yields the core to the readings and the page (more would starve it, and
+# the interpreter lock it holds, on a busy machine)
 
 
 def flow_key(flow: conntrack.Flow) -> Key:
@@ -290,9 +291,9 @@ class Sampler:
 
     A dump of every flow costs CPU in proportion to the flows (about 17 µs
     a flow here with the tracker and the attribution, 1.1 s at 65,536), so it
-    runs in a thread of its own, at the lowest CPU priority (a thread's nice
+    runs in a thread of its own, at a lower CPU priority (a thread's nice
     value is its own on Linux: a page request or a reading that wants the
-    interpreter gets the core first), as often as SAMPLE_SHARE of one core
+    core gets it first, three times as much), as often as SAMPLE_SHARE of one core
     allows (right after a reading, at most SAMPLE_MAX_SECONDS apart), and
     never holds up a reading: usage comes from the counters. The destinations'
     bookkeeping (names, each device's top names) is done here too. Between

@@ -77,7 +77,16 @@ def test_top_destinations_carry_the_names_looked_up_and_add_up(leak) -> None:
     dl = sum(client.truth(reset=True))
     client.download(1_000_000, v6=True, host="www.cdn.example.test")
     cdn = sum(client.truth(reset=True))
-    rows = daemon.settled(lambda: destination_rows(daemon, client.mac))  # sampled beside the readings (meter.py)
+    daemon.wait_readings()
+
+    def sampled() -> dict | None:  # the destinations come from the meter's sampler, right after a reading
+        rows = destination_rows(daemon, client.mac)
+        total = daemon.api("GET", f"/api/v1/devices/{client.mac}")["usage"]["total_bytes"]
+        found = sum(row["total_bytes"] for row in rows.values())
+        names = {"dl.example.test", "www.cdn.example.test"} <= set(rows)
+        return rows if names and abs(found - total) <= total * TOLERANCE else None
+
+    rows = wait_until(sampled, 30, "destinations that add up to the device's usage")
     assert_close(rows["dl.example.test"]["total_bytes"], dl, "dl.example.test")
     assert_close(rows["www.cdn.example.test"]["total_bytes"], cdn, "www.cdn.example.test")
     usage = daemon.api("GET", f"/api/v1/devices/{client.mac}")["usage"]
