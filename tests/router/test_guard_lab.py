@@ -90,6 +90,7 @@ def webhook(lab) -> tuple[str, callable]:
     return f"http://{plan.INTERNET4}:{RECEIVER_PORT}/hook", posted
 
 
+@pytest.mark.fw4
 def test_a_cut_device_cannot_tunnel_through_the_routers_resolver(tunnel) -> None:
     lab = tunnel
     cut, other = lab.clients
@@ -194,6 +195,7 @@ def moved(after: tuple[int, int], before: tuple[int, int]) -> tuple[int, int]:
     return after[0] - before[0], after[1] - before[1]
 
 
+@pytest.mark.fw4
 def test_the_kernel_counts_each_devices_dns_to_the_router_free_or_held_byte_for_byte(tunnel) -> None:
     lab = tunnel
     free, held = lab.clients
@@ -243,6 +245,7 @@ def notify(url: str, extra: str = "") -> str:
     return f"\nconfig notify 'notify'\n\toption webhook '{url}'\n{extra}"
 
 
+@pytest.mark.fw4
 def test_under_approve_a_new_mac_waits_for_the_admin_and_the_webhook_hears_of_it(lab) -> None:
     url, posted = webhook(lab)
     known, newcomer = lab.clients
@@ -280,6 +283,7 @@ def test_a_device_that_takes_anothers_mac_raises_an_alert(lab) -> None:
         daemon.stop()
 
 
+@pytest.mark.fw4
 def test_random_macs_share_one_newcomer_allowance(lab) -> None:
     first, _ = lab.clients
     daemon = start_daemon(lab, "\nconfig defaults 'new_device'\n\toption cap '5MB'\n\toption period 'daily'\n"

@@ -129,6 +129,7 @@ def test_connections_that_end_between_two_readings_are_counted_to_the_byte(lab):
     daemon.stop()
 
 
+@pytest.mark.fw4
 def test_a_new_macs_bytes_are_charged_to_it_from_its_first_packet_across_its_registration(lab):
     """A MAC the daemon has not registered yet shares the newcomers' chain, whose counters cannot tell whose bytes
     they are: its flows are found by their newcomer mark (a filtered conntrack dump) until the daemon registers
