@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
+from routerguard.account import counters
+from routerguard.account.counters import Line
 from routerguard.enforce.nft import Counts
 from routerguard.enforce.ruleset import ROUTER_OWNER, counter_names, device_chain
 
@@ -54,7 +56,7 @@ def moved(saved: Counts | None, now: Counts) -> dict[str, int]:
     """Bytes each counter counted since `saved`; none unless both are counts of the same table."""
     if saved is None or saved.table != now.table:
         return {}
-    return {name: n - saved.bytes.get(name, 0) for name, n in now.bytes.items() if n > saved.bytes.get(name, 0)}
+    return counters.moved(saved, now)
 
 
 def owners(ids: Iterable[tuple[str, int]], router_line: str) -> list[tuple[str, str]]:
@@ -63,10 +65,6 @@ def owners(ids: Iterable[tuple[str, int]], router_line: str) -> list[tuple[str, 
 
 
 def owed(moved_bytes: dict[str, int], lines: Iterable[tuple[str, str]]) -> dict[str, tuple[int, int]]:
-    """(up, down) to charge each ledger line, from the bytes its counters moved."""
-    result = {}
-    for line, owner in lines:
-        up, down = (moved_bytes.get(name, 0) for name in counter_names(owner))
-        if up or down:
-            result[line] = (up, down)
-    return result
+    """(up, down) to charge each ledger line, from the bytes its counters moved (as a meter reading does)."""
+    charged = counters.per_line(moved_bytes, [Line(line, *counter_names(owner)) for line, owner in lines])
+    return {line: (up, down) for line, (up, down) in charged.items()}
