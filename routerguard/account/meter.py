@@ -12,7 +12,9 @@ asks the kernel for those flows only (a dump filtered by mark, none at all
 while the newcomers' counters stand still) and charges them as the whole
 table's flows were charged before, by their LAN address (neighbour table,
 DHCP leases); a newcomer becomes a device within a reading or two, and its
-flows take its own mark at their next packet up.
+flows take its own mark at their next packet up. What a flow moved between
+the last dump and that packet is in the newcomers' counters only: the
+reading charges it to the flows that left the dump (account/newcomers.py).
 
 A flow counts when it crosses the router between the internet and a LAN
 device, or between the internet and the router itself (its own line,
@@ -54,6 +56,7 @@ from routerguard.account.counters import Line
 from routerguard.account.destinations import Destinations
 from routerguard.account.flows import Delta, FlowTracker
 from routerguard.account.ledger import ROUTER, Ledger
+from routerguard.account.newcomers import Unseen
 from routerguard.account.rates import Rates
 from routerguard.attribute.directory import Directory
 from routerguard.attribute.marks import FREE_ID, MARK_MASK, NEWCOMER_ID, id_of_mark, mark_of
@@ -375,12 +378,18 @@ class Meter:
         self.start_counts = self.counts = self.kernel.counts()
         with self.events.dumping():
             self.newcomers.dump(self._newcomer_flows(), account=False)
+        self.unseen = Unseen(self._dumped_newcomers)  # the bytes of newcomers' flows that took a device's mark
         self._losses = 0  # the event drain's losses as of the last reading
         self.sampler = Sampler(self)
 
     def _newcomer_flows(self) -> Iterator[conntrack.Flow]:
-        """The flows of MACs not registered yet, filtered by the kernel: few, and none at all most of the time."""
-        return conntrack.dump_flows(mark=NEWCOMER_MARK, mask=MARK_MASK)
+        """The flows of MACs not registered yet, filtered by the kernel: few, and none at all most of the time.
+        Each dump read to its end is left in `_dumped_newcomers` for `unseen`."""
+        dumped: dict[bytes, tuple[Key, int]] = {}
+        for flow in conntrack.dump_flows(mark=NEWCOMER_MARK, mask=MARK_MASK):
+            dumped[flow.orig_tuple] = (flow_key(flow), flow.orig_bytes + flow.reply_bytes)
+            yield flow
+        self._dumped_newcomers = dumped
 
     def _refresh_directory(self) -> None:
         main = self.accounts.config.main
@@ -405,23 +414,23 @@ class Meter:
         with self.events.dumping():
             if newcomers_moved:
                 self.newcomers.dump(self._newcomer_flows())
+                self.unseen.dumped(self._dumped_newcomers)
         self._refresh_directory()
         now = self.accounts.now()
         charged = counters.per_line(moved, self.kernel.lines())
         relayed = counters.per_line(moved, self.kernel.relays())
+        newcomers = [0, 0]  # what the newcomers' flows were charged
         for key, original, reply in self.events.take(self.newcomers):
             charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
-            if charge is None:
-                continue
-            up, down = charge.oriented(original, reply)
-            if charge.relayed:
-                into = relayed.setdefault(charge.payer, [0, 0])
-            elif charge.payer is UNKNOWN:
-                into = self._unknown_pair(charge)
-            else:
-                into = charged.setdefault(charge.payer, [0, 0])
-            into[0] += up
-            into[1] += down
+            if charge is not None:
+                up, down = charge.oriented(original, reply)
+                newcomers[0], newcomers[1] = newcomers[0] + up, newcomers[1] + down
+                self._charge(charge, up, down, charged, relayed)
+        counted = tuple(moved.get(name, 0) for name in self.kernel.newcomer_names())
+        for key, up, down in self.unseen.settle(counted, newcomers):
+            charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
+            if charge is not None:
+                self._charge(charge, up, down, charged, relayed)
         unattributed = self._settle_unknown(charged)
         move_relayed(charged, relayed)
         with self.lock:  # a commit saves the counts together with exactly the usage charged up to them
@@ -465,9 +474,18 @@ class Meter:
             pair[1] += down
         return [(mac, remote, up, down) for (mac, remote), (up, down) in found.items()]
 
-    def _unknown_pair(self, charge: Charge) -> list[int]:
-        """Bytes of an address no device claims yet, held back (_settle_unknown)."""
-        return self._unknown.setdefault((charge.address, charge.remote), [0, 0, 0])
+    def _charge(self, charge: Charge, up: int, down: int,
+                charged: dict[str, list[int]], relayed: dict[str, list[int]]) -> None:
+        """A newcomer flow's bytes (up and down as its payer's) into the reading's lines; an address no device
+        claims yet is held back (_settle_unknown)."""
+        if charge.relayed:
+            into = relayed.setdefault(charge.payer, [0, 0])
+        elif charge.payer is UNKNOWN:
+            into = self._unknown.setdefault((charge.address, charge.remote), [0, 0, 0])
+        else:
+            into = charged.setdefault(charge.payer, [0, 0])
+        into[0] += up
+        into[1] += down
 
     def _settle_unknown(self, charged: dict[str, list[int]]) -> int:
         """Charge bytes held back for an unknown LAN address once its device is known; give up after a while.

@@ -4,8 +4,11 @@ The daemon runs in the lab's router namespace; clients move real bytes to the
 internet host; each client's own nftables counters are the ground truth.
 """
 
+import sys
+
 import pytest
 
+from routerguard_lab import plan, udpstream
 from routerguard_lab.lab_daemon import LabDaemon
 from routerguard_lab.wait import wait_until
 
@@ -147,3 +150,32 @@ def test_a_new_macs_bytes_are_charged_to_it_from_its_first_packet_across_its_reg
         assert_close(measured["up_bytes"], truth_up, "up")
     finally:
         daemon.stop()
+
+
+@pytest.mark.fw4
+def test_a_new_macs_bytes_before_its_flow_takes_its_mark_are_charged_to_it(lab):
+    """A download that speaks up rarely (UDP, a datagram up every 400 kB): after the daemon registers the MAC, the
+    flow keeps the newcomers' mark until its next packet up, and what arrived since the meter last dumped the
+    newcomers' flows is in no dump. The newcomers' counters counted it; the meter charges it to the flows that
+    left the newcomers' dump (account/newcomers.py)."""
+    server = lab.internet.popen([sys.executable, "-m", "routerguard_lab.udpstream", "serve", plan.INTERNET4,
+                                 str(udpstream.PORT)], stdout=-1, text=True)
+    daemon = LabDaemon(lab, poll_interval=1)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        daemon.start()
+        client = lab.clients[0]
+        client.set_mac("02:00:00:00:00:73")
+        client.truth(reset=True)
+        got = int(client.exec([sys.executable, "-m", "routerguard_lab.udpstream", "fetch", plan.INTERNET4,
+                               str(udpstream.PORT), "3000000"], timeout=60).stdout)
+        assert got > 2_000_000
+        truth_up, truth_down = client.truth()
+        measured = daemon.settled(lambda: usage(daemon, "02:00:00:00:00:73"))
+        assert_close(measured["down_bytes"], truth_down, "down")
+        assert_close(measured["up_bytes"], truth_up, "up")
+    finally:
+        if daemon.proc is not None:
+            daemon.stop()
+        server.kill()
+        server.wait()
