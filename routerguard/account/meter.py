@@ -57,6 +57,7 @@ from routerguard.account.destinations import Destinations
 from routerguard.account.flows import Delta, FlowTracker
 from routerguard.account.ledger import ROUTER, Ledger
 from routerguard.account.newcomers import Unseen
+from routerguard.account.pacing import Pacer
 from routerguard.account.rates import Rates
 from routerguard.attribute.directory import Directory
 from routerguard.attribute.marks import FREE_ID, MARK_MASK, NEWCOMER_ID, id_of_mark, mark_of
@@ -75,6 +76,8 @@ UNKNOWN = "?"  # attribute(): a LAN flow whose device is not known yet
 NEWCOMER_MARK = mark_of(NEWCOMER_ID)  # the ct mark (id bits) of a flow whose MAC is not registered yet
 SAMPLE_SHARE = 0.005  # of one core, at most, for the whole table's dump that finds the destinations (Sampler)
 SAMPLE_MAX_SECONDS = 60.0  # the destinations are never older than this (and a reading), however big the table
+SAMPLE_DUTY = 0.1  # of a core at most while a sample runs, in steps of a few ms (account/pacing.py)
+HOLD_MAX_BYTES = 1 << 20  # DESTROY events held back during a dump beyond this: the dump hurries to its end
 SAMPLE_NICE = 5  # the sampler's thread yields the core to the readings and the page (more would starve it, and
 # the interpreter lock it holds, on a busy machine)
 
@@ -206,6 +209,7 @@ class EventDrain:
         self._sinks = sinks
         self._lock = threading.Lock()  # the trackers', between this thread, the meter's and the sampler's
         self._held: list[bytes] = []  # datagrams read during a dump, for its end
+        self.held_bytes = 0
         self._dumps = 0  # dumps running
         self.losses = 0  # times events were lost (a full buffer, a message refused): each tracker's next dump resyncs
         self._wake, self._waker = os.pipe()
@@ -218,6 +222,7 @@ class EventDrain:
         self.losses += lost
         if self._dumps:
             self._held += datagrams
+            self.held_bytes += sum(map(len, datagrams))
         else:
             self._hand_over(datagrams)
 
@@ -256,7 +261,7 @@ class EventDrain:
             with self._lock:
                 self._dumps -= 1
                 if not self._dumps:
-                    held, self._held = self._held, []
+                    held, self._held, self.held_bytes = self._held, [], 0
                     self._hand_over(held)
                     self._drain()
 
@@ -296,8 +301,10 @@ class Sampler:
     a flow here with the tracker and the attribution, 1.1 s at 65,536), so it
     runs in a thread of its own, at a lower CPU priority (a thread's nice
     value is its own on Linux: a page request or a reading that wants the
-    core gets it first, three times as much), as often as SAMPLE_SHARE of one core
-    allows (right after a reading, at most SAMPLE_MAX_SECONDS apart), and
+    core gets it first, three times as much), paced (account/pacing.py: in
+    steps of a few ms, at most SAMPLE_DUTY of a core while it runs, so a page
+    request under a CPU quota finds the period's budget unspent), as often as
+    SAMPLE_SHARE of one core allows (right after a reading, at most SAMPLE_MAX_SECONDS apart), and
     never holds up a reading: usage comes from the counters. The destinations'
     bookkeeping (names, each device's top names) is done here too. Between
     two samples a device's destinations add up to the bytes its flows moved,
@@ -324,7 +331,7 @@ class Sampler:
             if time.monotonic() >= due:
                 started, cpu = time.monotonic(), time.thread_time()
                 try:
-                    self.sample(account)
+                    self.sample(account, Pacer(SAMPLE_DUTY, self._hurry))
                 except (OSError, ValueError) as e:
                     log.error("conntrack dump for the destinations failed (%s); retrying", e)
                 account = True
@@ -338,16 +345,22 @@ class Sampler:
         table are never more than a reading behind its usage)."""
         self._poked.set()
 
-    def sample(self, account: bool = True) -> None:
-        """One sample: the whole table's dump, and what each device's flows moved since, to its destinations."""
+    def _hurry(self) -> bool:
+        """The DESTROY events held back for the dump's end grow too large to wait for a paced dump."""
+        return self._meter.events.held_bytes > HOLD_MAX_BYTES
+
+    def sample(self, account: bool = True, pace: Pacer | None = None) -> None:
+        """One sample: the whole table's dump, and what each device's flows moved since, to its destinations;
+        `pace`d in steps (the sampler's thread), or flat out (a benchmark timing it)."""
         meter = self._meter
+        paced = pace.paced if pace is not None else iter
         with meter.events.dumping():
-            meter.flows.dump(conntrack.dump_flows(), account=account)
+            meter.flows.dump(paced(conntrack.dump_flows()), account=account)
         by_device: dict[str, list[tuple[bytes, int, int]]] = {}
-        for mac, remote, up, down in meter.where_to(meter.events.take(meter.flows)):
+        for mac, remote, up, down in meter.where_to(paced(meter.events.take(meter.flows))):
             by_device.setdefault(mac, []).append((remote, up, down))
         for mac, flows in by_device.items():
-            meter.accounts.destinations.add_many(mac, flows)
+            meter.accounts.destinations.add_many(mac, paced(flows))
 
     def stop(self) -> None:
         self._stopping = True
