@@ -30,6 +30,7 @@ log = logging.getLogger("routerguard")
 WAN_STATE_KEY = "wan_snmp_state"
 SWITCH_INTERVAL = 0.001  # seconds a thread may hold the interpreter while another waits (see run())
 WAN_PERIOD_KEY = "wan_snmp_period"  # the plan period the SNMP total counts from
+MIN_REST = 0.1  # s between the end of a loop and the next, when a loop took longer than the poll interval
 
 
 def with_interface_addresses(config: Config) -> Config:
@@ -238,6 +239,7 @@ class Daemon:
         last_commit = time.monotonic()
         try:
             while not self.stopping.is_set():
+                began = time.monotonic()  # readings poll_interval apart, start to start, whatever each costs
                 if self._reload.is_set():
                     self._reload_config()
                 pages.ensure(core.config.main.listen)
@@ -248,9 +250,9 @@ class Daemon:
                     last_commit = time.monotonic()
                 enforcer.sync()
                 self._read_wan()
-                self.service.views_changed()  # before the count: a reader waiting for it sees this reading's views
+                self.service.views_read()  # before the count: a reader waiting for it sees this reading's views
                 core.health.readings += 1
-                self.stopping.wait(core.config.main.poll_interval)
+                self.stopping.wait(max(MIN_REST, began + core.config.main.poll_interval - time.monotonic()))
         finally:
             self.service.stop_publishing()
             uplinks.stop()  # routerguard's rules and table go: the main table decides again

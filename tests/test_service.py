@@ -239,3 +239,15 @@ def test_after_a_change_the_first_request_makes_them_once_for_all(service: Servi
     second = service.devices()
     assert second is not first and usage(second, A) == usage(first, A) + 3000
     assert service.devices() is second
+
+
+def test_while_someone_looks_the_reading_makes_the_views(service: Service) -> None:
+    """A view asked for lately: the loop makes the next ones after its reading, so no request waits for them."""
+    service.views_read()
+    assert service._published is None  # nobody looked yet: nothing made
+    first = service.devices()
+    service.core.ledger.add(A, 1000, 2000, service.core.now())
+    service.views_read()
+    made = service._published
+    assert made is not None and made.devices is not first and usage(made.devices, A) == usage(first, A) + 3000
+    assert service.devices() is made.devices

@@ -12,6 +12,11 @@ request, and a router nobody looks at makes none. A change on the page marks
 them before its request returns, so the page never shows the state before a
 click.
 
+While someone looks (a view was asked for in the last WATCHED_SECONDS:
+an open dashboard polls every 3 s), the loop makes them right after the
+reading instead (`views_read()`), so no request waits for their making; a
+router nobody looks at still makes none.
+
 Until the first `views_changed()` (the tests' Service over a Core, the
 daemon before its first reading) every view is made afresh, as before. One
 device's view (`device(mac)`) is always made afresh: it is cheap and follows
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import NamedTuple
 
 from routerguard.service.common import Area
@@ -37,6 +43,7 @@ class Published(NamedTuple):
 
 
 _serials = itertools.count(1)
+WATCHED_SECONDS = 30.0  # a view asked for this recently: someone looks, and the loop makes the next ones
 
 
 class Views(Area):
@@ -45,19 +52,30 @@ class Views(Area):
     _published: Published | None = None
     _wanted: int | None = None  # the latest change's serial; None: made per request
     _making = threading.Lock()  # one making at a time: the page's threads wait for it instead of each making their own
+    _asked = float("-inf")  # when a request last asked for a view (monotonic)
 
     def views_changed(self) -> None:
         """A reading or a change happened: the next view asked for is made afresh, once, for all requests."""
         self._wanted = next(_serials)
 
+    def views_read(self) -> None:
+        """A reading happened: the views are made now if someone looks, else at the next request."""
+        self.views_changed()
+        if time.monotonic() - self._asked < WATCHED_SECONDS:
+            self._publish()
+
     def publish_views(self) -> None:
         """Make the views now (instead of at the next request)."""
         self.views_changed()
-        self.publication()
+        self._publish()
 
     def publication(self) -> Published | None:
         """The views of the latest change, made now if not yet; None when they are made per request. A page may
         keep what it rendered from them (the dashboard's device cards) while the serial stays the same."""
+        self._asked = time.monotonic()
+        return self._publish()
+
+    def _publish(self) -> Published | None:
         published, wanted = self._published, self._wanted
         if wanted is None or (published is not None and published.serial == wanted):
             return published if wanted is not None else None
