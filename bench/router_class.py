@@ -21,7 +21,8 @@ Printed per phase: meter readings a minute (the daemon's /healthz count;
 asked: 60 / poll interval), the daemon's CPU (utime+stime from
 /proc/PID/stat) as a share of one core and per reading, how often the quota
 throttled it (the cgroup's cpu.stat), its VmRSS, and for the browsing phase
-the latency of each page (p50/p95/max, send to last byte).
+the latency of each page (p50/p95/max, send to last byte; `--trace`: each
+request's, as it comes).
 
 The machine's other load counts: under the quota the daemon gets at most
 its share, but a busy machine can give it less. CPU per reading is the
@@ -124,8 +125,8 @@ def cpu_seconds(pid: int) -> float:
 class Browsing:
     """`people` admins, each loading the dashboard and polling its live figures as the page does."""
 
-    def __init__(self, bed: Testbed, people: int, reload: float) -> None:
-        self.bed, self.people, self.reload = bed, people, reload
+    def __init__(self, bed: Testbed, people: int, reload: float, trace: bool = False) -> None:
+        self.bed, self.people, self.reload, self.trace = bed, people, reload, trace
         self.latencies: dict[str, list[float]] = {"/admin": [], "/api/v1/plan": [], "/api/v1/devices": []}
         self.errors = 0
         self._lock = threading.Lock()
@@ -153,6 +154,8 @@ class Browsing:
                     with self._lock:
                         if status == 200:
                             self.latencies[path].append(took)
+                            if self.trace:
+                                print(f"    {time.monotonic():.2f} {path} {took * 1000:.1f} ms", flush=True)
                         else:
                             self.errors += 1
                 self._stop.wait(LIVE_INTERVAL)
@@ -246,6 +249,7 @@ def main() -> None:
                         "`conntrack -R`")
     parser.add_argument("--move-every", type=int, default=0, help="with --traffic: every poll, a datagram up on "
                         "every Nth flow (0: none)")
+    parser.add_argument("--trace", action="store_true", help="print each page request's latency as it comes")
     args = parser.parse_args()
     if args.move_every and not args.traffic:
         parser.error("--move-every needs --traffic")
@@ -274,7 +278,7 @@ def main() -> None:
             time.sleep(2 * args.poll_interval)  # the reading under way when it was moved ends
             phase(bed, quota, "quiet", args.seconds)
             if args.people:
-                browsing = Browsing(bed, args.people, args.reload)
+                browsing = Browsing(bed, args.people, args.reload, args.trace)
                 with browsing.running():
                     phase(bed, quota, "browsing", args.seconds)
                 for path, latencies in browsing.latencies.items():

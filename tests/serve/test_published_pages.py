@@ -62,9 +62,13 @@ def test_a_card_whose_device_did_not_change_is_not_rendered_again(site: Site, mo
     site.service.publish_views()
     first = cards(admin_client.get(site.url("/admin")).text)
     rendered = []
-    real = admin.render_template
-    monkeypatch.setattr(admin, "render_template",
-                        lambda name, **context: rendered.append(context.get("d", {}).get("mac")) or real(name, **context))
+    real = admin._card_renderer
+
+    def spied():
+        card = real()
+        return lambda d: rendered.append(d["mac"]) or card(d)
+
+    monkeypatch.setattr(admin, "_card_renderer", spied)
     site.usage(LAPTOP, 3_000_000, 4_000_000)
     site.service.publish_views()
     after = cards(admin_client.get(site.url("/admin")).text)
