@@ -30,11 +30,12 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.header import Header
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import urllib.request
 
 from routerguard import __version__
 from routerguard.config.model import Notify
@@ -105,6 +106,8 @@ class Delivery:
         if self.sign is not None and isinstance(body, dict):
             url, body = self.sign(url, body, now)
         data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        import urllib.request  # with http.client, email and ssl: 4.6 MiB a daemon that never alerts need not hold
+
         return urllib.request.Request(url, data, self.headers, method="POST")
 
 
@@ -216,13 +219,19 @@ def _clip(text: str, limit: int) -> str:
 
 def _header_text(text: str) -> str:
     """ASCII as is; anything else RFC 2047-encoded (ntfy decodes it), since headers are Latin-1 on the wire."""
-    return text if text.isascii() else Header(text, "utf-8").encode()
+    if text.isascii():
+        return text
+    from email.header import Header  # the email package: only for a title that needs it
+
+    return Header(text, "utf-8").encode()
 
 
 # --- sending --------------------------------------------------------------------------
 
 
 def _opener() -> urllib.request.OpenerDirector:
+    import urllib.request  # at the first alert sent (see Delivery.request)
+
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))  # straight to the target, whatever the environment says
 
 
@@ -258,7 +267,7 @@ class Notifier:
         self._queue: queue.Queue[Delivery | None] = queue.Queue(MAX_QUEUED)  # None: stop
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="routerguard-notify", daemon=True)
-        self._opener = _opener()
+        self._opener: urllib.request.OpenerDirector | None = None  # made by the first delivery (_opener)
 
     def start(self) -> None:
         self._thread.start()
@@ -279,6 +288,8 @@ class Notifier:
                 self._send(delivery)
 
     def _send(self, delivery: Delivery) -> None:
+        if self._opener is None:
+            self._opener = _opener()
         for number, pause in enumerate((0.0, *self.pauses)):
             if self._stop.wait(pause):
                 return

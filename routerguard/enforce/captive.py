@@ -6,6 +6,11 @@ this responder (ruleset.py, `captive`), which answers every request with a
 the router's own address, so the page's Host check (DNS rebinding) never
 sees a foreign Host. HTTPS cannot be redirected without a certificate
 warning; it is rejected at once instead, like every other connection.
+
+It reads a request line and headers and answers; no more HTTP than that,
+so it stands on socketserver, not http.server (whose header parsing brings
+the email package, http.client and ssl: 4.6 MiB the daemon otherwise never
+needs until someone opens the page).
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from routerguard.enforce.ruleset import Captive
 
@@ -24,36 +29,48 @@ CAPTIVE_PORT = 8081
 BLOCKED_PATH = "/blocked"
 IDLE_SECONDS = 5  # a connection that sends nothing is dropped, so idle sockets cannot pile up threads
 MAX_LINE = 8192
+MAX_HEADERS = 100
 
 
 def page_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}{BLOCKED_PATH}" if ":" in host else f"http://{host}:{port}{BLOCKED_PATH}"
 
 
-class _Redirect(BaseHTTPRequestHandler):
+class _Redirect(socketserver.StreamRequestHandler):
     """Any method, any path, any Host: 302 to the page's blocked view."""
 
     timeout = IDLE_SECONDS
     location = ""  # set per server
 
-    def handle_one_request(self) -> None:
-        self.close_connection = True
-        self.raw_requestline = self.rfile.readline(MAX_LINE)
-        if not self.raw_requestline or not self.parse_request():
+    def handle(self) -> None:
+        try:
+            self._handle()
+        except OSError:  # timed out, or the device went away
+            pass
+
+    def _handle(self) -> None:
+        line = self.rfile.readline(MAX_LINE)
+        if not line.strip():
+            return  # nothing asked
+        parts = line.split()
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+            self._answer("400 Bad Request", {})
             return
-        self.send_response(302)
-        self.send_header("Location", self.location)
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Content-Length", "0")
-        self.send_header("Connection", "close")
-        self.end_headers()
+        for _ in range(MAX_HEADERS):  # read to the blank line: closing with a request unread would reset the connection
+            header = self.rfile.readline(MAX_LINE)
+            if header in (b"\r\n", b"\n", b""):
+                break
+        self._answer("302 Found", {"Location": self.location, "Cache-Control": "no-store"})
 
-    def log_message(self, format: str, *args: object) -> None:
-        return  # one line per blocked request would flood the log
+    def _answer(self, status: str, headers: dict[str, str]) -> None:
+        lines = [f"HTTP/1.0 {status}", *(f"{name}: {value}" for name, value in headers.items()),
+                 "Content-Length: 0", "Connection: close", "", ""]
+        self.wfile.write("\r\n".join(lines).encode("latin-1"))
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    allow_reuse_address = True
 
 
 class _Server6(_Server):
@@ -65,7 +82,7 @@ class Responder:
 
     def __init__(self, listen: tuple[tuple[str, int], ...], port: int = CAPTIVE_PORT) -> None:
         self.listen, self.port = listen, port
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[_Server] = []
 
     def start(self) -> Captive | None:
         """Bind and serve; the addresses the kernel may send blocked devices to (None if none could bind)."""
