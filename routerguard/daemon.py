@@ -202,7 +202,7 @@ class Daemon:
         from routerguard.enforce.enforcer import Enforcer
         from routerguard.enforce.watch import FlushWatch
         from routerguard.leakguard import LeakGuard
-        from routerguard.serve.i18n import chat_words
+        from routerguard.serve.words import chat_words
         from routerguard.serve.keeper import PageKeeper
         from routerguard.serve.snmp_agent import start_agent
         from routerguard.uplinkguard import UplinkGuard

@@ -19,7 +19,7 @@ import pytest
 
 from routerguard.config.model import Notify
 from routerguard.notify import TEST_ALERT, Notifier, deliveries, mask, send_test
-from routerguard.serve.i18n import chat_words
+from routerguard.serve.words import chat_words
 from routerguard_lab.receiver import Receiver
 from routerguard_lab.wait import wait_until
 

@@ -13,7 +13,8 @@ from flask import Blueprint, Flask, Response, jsonify
 
 from routerguard.serve.api import guard as api_guard
 from routerguard.serve.context import service
-from routerguard.serve.i18n import MESSAGES, language, service_name, translate
+from routerguard.serve.i18n import language, service_name, translate
+from routerguard.serve.words import MESSAGES
 
 bp = Blueprint("breakdown", __name__, url_prefix="/api/v1")
 bp.before_request(api_guard)

@@ -18,7 +18,7 @@ from routerguard.serve.admin import act
 from routerguard.serve.admin import guard as admin_guard
 from routerguard.serve.api import guard as api_guard
 from routerguard.serve.context import json_body, service
-from routerguard.serve.i18n import chat_words
+from routerguard.serve.words import chat_words
 from routerguard.service import Invalid
 
 bp = Blueprint("notifications", __name__)

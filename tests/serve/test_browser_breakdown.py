@@ -13,7 +13,7 @@ import os
 import pytest
 
 from routerguard.account.ledger import ROUTER
-from routerguard.serve.i18n import service_name_in
+from routerguard.serve.words import service_name_in
 from browser_util import ARTIFACTS, CHROMIUM, GUEST, VIEWPORTS, check_page, log_in, open_page, playwright_api, shoot
 from web_util import LAPTOP, PHONE, Site
 

@@ -10,7 +10,7 @@ import requests
 
 from routerguard.account.uplinks import Uplinks
 from routerguard.read.links import LinkReading
-from routerguard.serve.i18n import alert_text_in
+from routerguard.serve.words import alert_text_in
 from browser_util import ARTIFACTS, CHROMIUM, VIEWPORTS, log_in, open_page, shoot
 from web_util import Site
 

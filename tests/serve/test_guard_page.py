@@ -7,7 +7,7 @@ import json
 import requests
 
 from routerguard.decide.alerts import HOUR
-from routerguard.serve.i18n import MESSAGES
+from routerguard.serve.words import MESSAGES
 from web_util import LAPTOP, Site
 
 VISITOR = "02:00:00:00:00:71"

@@ -5,7 +5,7 @@ added later is checked too; the error paths are listed here: a failed
 login and its lock-out, refused form values (422), a missing page or
 device (404), a crash (500), and each HTTP error the page can show.
 A page showing an error's English fallback fails here: give the error a
-key (routerguard/reasons.py) and words in serve/i18n.py.
+key (routerguard/reasons.py) and words in serve/words.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask import Flask, abort
 from flask.testing import FlaskClient
 
 from routerguard.serve.app import create_app
-from routerguard.serve.i18n import service_name_in
+from routerguard.serve.words import service_name_in
 from routerguard.serve.auth import FREE_FAILURES
 from routerguard.serve.security import MAX_BODY
 from page_tour import english_words, furnish, page_paths

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from routerguard.serve.i18n import MESSAGES
+from routerguard.serve.words import MESSAGES
 from web_util import LAPTOP, PHONE, Site
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
