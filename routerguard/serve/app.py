@@ -23,6 +23,7 @@ from routerguard.serve import (admin, api, breakdown, bundles, errors, fleet, gu
 from routerguard.serve import guard
 from routerguard.serve.auth import AUTH, SESSION_LIFETIME, Auth, StoredSessions, auth
 from routerguard.serve.context import SERVICE
+from routerguard.serve.hosts import HostCheck
 from routerguard.serve.openapi import document
 from routerguard.service import Service
 
@@ -33,7 +34,9 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 NBSP = "\u00a0"  # keeps "1.5 GB" on one line
 
 
-def create_app(service: Service) -> Flask:
+def create_app(service: Service, hosts: HostCheck | None = None) -> Flask:
+    """The app over `service`; `hosts`: the Host check to use (the server's, which answered before the app was
+    made), else one of its own."""
     web = _web()
     app = Flask("routerguard", template_folder=str(web / "templates"), static_folder=str(web / "static"))
     app.session_interface = StoredSessions(service.secrets.sessions)  # signs with data_dir/sessions.json's key
@@ -47,7 +50,7 @@ def create_app(service: Service) -> Flask:
     app.jinja_env.bytecode_cache = _compiled_templates()
     app.extensions[SERVICE] = service
     app.extensions[AUTH] = Auth(service.secrets, service.core.directory.mac_of)
-    security.install(app, security.HostCheck(service.own_names, local_addresses))
+    security.install(app, hosts or HostCheck(service.own_names, local_addresses))
     errors.install(app)
     i18n.install(app)
     for blueprint in (api.bp, fleet.bp, admin.bp, selfservice.bp, leakguard_api.bp, notifications.bp, saver.bp,

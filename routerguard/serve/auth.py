@@ -21,7 +21,6 @@ get no more guesses than serial ones.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets as _random
 import threading
 import time
@@ -35,6 +34,7 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 
 from routerguard.reasons import tag
+from routerguard.serve.hosts import client_key
 from routerguard.store.secrets import Secrets
 from routerguard.store.sessions import SessionStore
 
@@ -49,29 +49,9 @@ BASE_DELAY = 30.0  # seconds of the first wait; each further failure doubles it
 MAX_DELAY = 900.0
 FORGET_AFTER = 3600.0  # an address quiet this long starts afresh
 MAX_TRACKED = 4096  # devices remembered; the oldest go first
-IPV6_PREFIX = 64  # one LAN device can take any address of its /64 (privacy addresses)
 EVERYONE = "*"  # the throttle's key for all devices together
 EVERYONE_FREE = 30  # wrong tries of all devices together before everyone waits (many MACs, one attacker)
 AUTH = "routerguard.auth"
-
-
-def client_key(address: str | None, mac_of: Callable[[str], str | None] | None = None) -> str:
-    """Which device a source address is, for the login slow-down and the connection limit.
-
-    Its MAC when the neighbour table knows the address (`mac_of`), else IPv6 by its /64, IPv4 as is.
-    """
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return address or ""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    mac = mac_of(str(ip)) if mac_of is not None else None
-    if mac:
-        return f"mac {mac}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
-    return str(ip)
 
 
 class LoginThrottle:

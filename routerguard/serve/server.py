@@ -39,7 +39,8 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from routerguard.serve.auth import client_key
+from routerguard.serve.front import Front
+from routerguard.serve.hosts import client_key
 from routerguard.service import Service
 
 WAITRESS_THREADS = 4
@@ -83,11 +84,10 @@ class Server:
     def __init__(self, service: Service, listen_on: tuple[tuple[str, int], ...]) -> None:
         from waitress import create_server
 
-        from routerguard.serve.app import create_app
-
         listen = " ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in listen_on)
         self._map: dict = {}  # every socket of every address, and each address's trigger
-        self._server = create_server(create_app(service), map=self._map, listen=listen, threads=WAITRESS_THREADS,
+        self.front = Front(service)  # /healthz at once; the Flask app at the first request that needs it
+        self._server = create_server(self.front, map=self._map, listen=listen, threads=WAITRESS_THREADS,
                                      ident="routerguard", max_request_body_size=MAX_BUFFERED_BODY,
                                      connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT,
                                      cleanup_interval=CLEANUP_INTERVAL)

@@ -17,8 +17,9 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from routerguard import cli
-from routerguard.serve.auth import EVERYONE_FREE, FREE_FAILURES, LoginThrottle, client_key
-from routerguard.serve.security import HostCheck
+from routerguard.serve.auth import EVERYONE_FREE, FREE_FAILURES, LoginThrottle
+from routerguard.serve.hosts import client_key
+from routerguard.serve.hosts import HostCheck
 from routerguard.serve.server import MAX_PER_CLIENT, Server
 from routerguard.store import totp
 from routerguard.store.secrets import FILENAME, Secrets
