@@ -233,6 +233,7 @@ class Daemon:
         uplinks.start()
         pages = PageKeeper(self.service)
         core.secrets.rotate_cli_token()  # root's `routerguard status` on the router reads data_dir/cli.token
+        core.secrets.sessions.key()  # the page's cookie key, made now while data_dir takes writes (the app is made later)
         pages.ensure(core.config.main.listen)  # a page that cannot bind is logged and retried, never fatal
         self._start_wan()
         agent = start_agent(self.service, core.config.agent)

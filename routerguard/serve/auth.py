@@ -21,6 +21,7 @@ get no more guesses than serial ones.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets as _random
 import threading
 import time
@@ -51,6 +52,8 @@ FORGET_AFTER = 3600.0  # an address quiet this long starts afresh
 MAX_TRACKED = 4096  # devices remembered; the oldest go first
 EVERYONE = "*"  # the throttle's key for all devices together
 EVERYONE_FREE = 30  # wrong tries of all devices together before everyone waits (many MACs, one attacker)
+log = logging.getLogger("routerguard.auth")
+
 AUTH = "routerguard.auth"
 
 
@@ -124,8 +127,13 @@ class StoredSessions(SecureCookieSessionInterface):
     def __init__(self, store: SessionStore) -> None:
         self.store = store
 
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.store.key(), salt=self.salt, serializer=self.serializer,
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        try:
+            key = self.store.key()
+        except OSError as e:  # no key yet, and data_dir takes no writes (full, read-only): no sessions, the rest works
+            log.warning("no session key (%s): logging in waits until data_dir takes writes again", e)
+            return None
+        return URLSafeTimedSerializer(key, salt=self.salt, serializer=self.serializer,
                                       signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method})
 
     def should_set_cookie(self, app: Flask, session) -> bool:  # type: ignore[override]

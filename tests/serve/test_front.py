@@ -69,3 +69,18 @@ def test_the_daemons_modules_and_the_server_leave_the_web_stack_unloaded() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_with_no_session_key_and_a_data_dir_that_takes_no_writes_the_api_still_answers(site: Site, monkeypatch) -> None:
+    """The app is made at the first request; the cookie key is made on first use. A data_dir gone full or
+    read-only by then leaves the page without sessions, not without its API."""
+    import requests
+
+    headers = site.bearer()
+
+    def no_room() -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(site.service.secrets.sessions, "key", no_room)
+    answer = requests.get(site.url("/api/v1/plan"), headers={**headers, "Host": "192.168.8.1:8080"}, timeout=10)
+    assert answer.status_code == 200
