@@ -196,45 +196,54 @@ class EventDrain:
     that ended since their last reading are lost; kept as flows until the
     reading, they cost about 550 bytes each (13,000 of them at 5,000 a
     second). So each batch goes to the trackers at once, decoded a datagram
-    at a time, except during a dump (`dumping()`): a tracker must take a
-    flow's DESTROY after the lines of a dump read before it, so events read
-    meanwhile wait, undecoded, until every dump running is done (the
-    newcomers' small one in the meter's thread, the whole table's in the
-    sampler's). The trackers' contract holds: everything the kernel
-    delivered before a dump has been handed over when the dump starts.
+    at a time, except to a tracker that is being dumped (`dumping(tracker)`):
+    a tracker must take a flow's DESTROY after the lines of a dump read
+    before it, so events read meanwhile wait for it, undecoded, until its
+    dumps are done. Each tracker waits only for its own: the newcomers' small
+    dump (the meter's thread) for the newcomers', the whole table's (the
+    sampler's, paced over seconds) for the destinations' tracker, so the
+    newcomers' DESTROY events are never a sample late (account/newcomers.py
+    counts on them within a reading). The trackers' contract holds:
+    everything the kernel delivered before a dump has been handed over to
+    that tracker when the dump starts.
     """
 
     def __init__(self, events: conntrack.DestroyEvents, sinks: list[Sink]) -> None:
         self._events = events
         self._sinks = sinks
         self._lock = threading.Lock()  # the trackers', between this thread, the meter's and the sampler's
-        self._held: list[bytes] = []  # datagrams read during a dump, for its end
+        self._dumps = [0] * len(sinks)  # dumps running, per sink
+        self._held: list[tuple[list[bytes], set[int]]] = []  # datagrams read during dumps, and the sinks owed them
         self.held_bytes = 0
-        self._dumps = 0  # dumps running
         self.losses = 0  # times events were lost (a full buffer, a message refused): each tracker's next dump resyncs
         self._wake, self._waker = os.pipe()
         self._thread = threading.Thread(target=self._run, name="conntrack-events", daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        """With the lock held: every waiting event to the trackers, or to the held ones during a dump."""
+        """With the lock held: every waiting event to the trackers, held back for those being dumped."""
         datagrams, lost = self._events.receive()
         self.losses += lost
-        if self._dumps:
-            self._held += datagrams
+        if not datagrams:
+            return
+        dumped = {i for i, n in enumerate(self._dumps) if n}
+        self._hand_over(datagrams, [i for i in range(len(self._sinks)) if i not in dumped])
+        if dumped:
+            self._held.append((datagrams, dumped))
             self.held_bytes += sum(map(len, datagrams))
-        else:
-            self._hand_over(datagrams)
 
-    def _hand_over(self, datagrams: list[bytes]) -> None:
-        """With the lock held: to the trackers. Events after a message the decoder refuses are lost, so resynced."""
+    def _hand_over(self, datagrams: list[bytes], sinks: list[int]) -> None:
+        """With the lock held: to those sinks. Events after a message the decoder refuses are lost, so resynced."""
+        if not sinks:
+            return
         try:
             flows = list(conntrack.decode_events(datagrams))
         except ValueError as e:
             log.error("conntrack event refused (%s): the next reading resynchronises", e)
             self.losses += 1
             return
-        for tracker, wants in self._sinks:
+        for i in sinks:
+            tracker, wants = self._sinks[i]
             tracker.ended(flows if wants is None else [flow for flow in flows if wants(flow)])
 
     def _run(self) -> None:
@@ -250,20 +259,32 @@ class EventDrain:
                     return
 
     @contextmanager
-    def dumping(self) -> Iterator[None]:
-        """The trackers are the caller's for a dump."""
+    def dumping(self, tracker: FlowTracker) -> Iterator[None]:
+        """`tracker` is the caller's for a dump."""
+        sink = next(i for i, (t, _) in enumerate(self._sinks) if t is tracker)
         with self._lock:
             self._drain()
-            self._dumps += 1
+            self._dumps[sink] += 1
         try:
             yield
         finally:
             with self._lock:
-                self._dumps -= 1
-                if not self._dumps:
-                    held, self._held, self.held_bytes = self._held, [], 0
-                    self._hand_over(held)
+                self._dumps[sink] -= 1
+                if not self._dumps[sink]:
+                    self._release(sink)
                     self._drain()
+
+    def _release(self, sink: int) -> None:
+        """With the lock held: what was held for `sink`, in the order it came."""
+        kept = []
+        for datagrams, owed in self._held:
+            if sink in owed:
+                self._hand_over(datagrams, [sink])
+                owed.discard(sink)
+            if owed:
+                kept.append((datagrams, owed))
+        self._held = kept
+        self.held_bytes = sum(len(d) for datagrams, _ in kept for d in datagrams)
 
     def take(self, tracker: FlowTracker) -> list[Delta]:
         """A tracker's bytes since its last take (see FlowTracker.take)."""
@@ -354,7 +375,7 @@ class Sampler:
         `pace`d in steps (the sampler's thread), or flat out (a benchmark timing it)."""
         meter = self._meter
         paced = pace.paced if pace is not None else iter
-        with meter.events.dumping():
+        with meter.events.dumping(meter.flows):
             meter.flows.dump(paced(conntrack.dump_flows()), account=account)
         by_device: dict[str, list[tuple[bytes, int, int]]] = {}
         for mac, remote, up, down in meter.where_to(paced(meter.events.take(meter.flows))):
@@ -389,7 +410,7 @@ class Meter:
         self._refresh_directory()
         self.lock = threading.Lock()  # the counts and the usage charged up to them, for a commit (daemon.py)
         self.start_counts = self.counts = self.kernel.counts()
-        with self.events.dumping():
+        with self.events.dumping(self.newcomers):
             self.newcomers.dump(self._newcomer_flows(), account=False)
         self.unseen = Unseen(self._dumped_newcomers)  # the bytes of newcomers' flows that took a device's mark
         self._losses = 0  # the event drain's losses as of the last reading
@@ -424,7 +445,7 @@ class Meter:
         lost, self._losses = self.events.losses != self._losses, self.events.losses
         if lost:  # usage is the counters': only the newcomers' bytes and the destinations are touched
             log.warning("conntrack events lost since the last reading: the next dumps resynchronise")
-        with self.events.dumping():
+        with self.events.dumping(self.newcomers):
             if newcomers_moved:
                 self.newcomers.dump(self._newcomer_flows())
                 self.unseen.dumped(self._dumped_newcomers)

@@ -11,9 +11,10 @@ flow is no longer the newcomers'.
 
 So the meter keeps a balance, per direction: what the newcomers' counters
 moved, less what their flows were charged. What it comes to is charged to
-the flows that left the newcomers' dump since the one before (or, if none
-did this reading, to those that left last), shared by the bytes each had
-moved. The plan's total stays exact; with one newcomer at a time (the usual
+the flows that left the newcomers' dump, at the two readings after the one
+that found them gone (a flow that left because it ended has its DESTROY
+event charged by then, which squares the balance: only a flow that took a
+device's mark leaves bytes in it), shared by the bytes each had moved. The plan's total stays exact; with one newcomer at a time (the usual
 case) so is the device's. The balance can only be short, never long: what a
 flow moved between the counters' reading and the dump (a millisecond) is
 charged by the dump first and subtracted.
@@ -33,7 +34,7 @@ class Unseen:
         """`flows`: the newcomers' flows alive now (their bytes were charged before, or predate us)."""
         self._flows = flows
         self._left: list[tuple[Hashable, int]] = []  # (key, bytes) of the flows that left the dump last
-        self._readings_since_left = 0  # the balance goes to them this reading and the next, then to no one
+        self._readings_since_left = 0  # the balance goes to them the next two readings, then to no one
         self._balance = [0, 0]  # up, down: counted by the newcomers' counters, not charged to any flow
 
     def dumped(self, flows: Flows) -> None:
@@ -49,12 +50,12 @@ class Unseen:
         for i in (0, 1):
             self._balance[i] += counted[i] - charged[i]
         self._readings_since_left += 1
-        if self._readings_since_left > 2:  # a flow's last packets as a newcomer are counted by the next reading
+        if self._readings_since_left > 3:  # a flow's last packets as a newcomer are counted by the next reading
             self._left = []
-        left = self._left
+        if not self._left and not self._flows:  # nothing left to owe: whatever stands is a reading's skew
+            self._balance = [0, 0]
+        left = self._left if self._readings_since_left > 1 else []  # its DESTROY, if it ended, is charged first
         if not left:
-            if not self._flows:  # nothing left to owe: whatever stands is a reading's skew
-                self._balance = [0, 0]
             return []
         up, down = (max(b, 0) for b in self._balance)
         self._balance = [self._balance[0] - up, self._balance[1] - down]

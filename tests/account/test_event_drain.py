@@ -94,7 +94,7 @@ def test_events_between_dumps_reach_the_tracker_at_once(drain) -> None:
 
 def test_events_read_during_a_dump_reach_the_tracker_after_it(drain) -> None:
     drain_, events, tracker = drain
-    with drain_.dumping():
+    with drain_.dumping(tracker):
         events.push(b"a")
         wait_until(lambda: events.waiting() == 0, WAIT, "the event read off the socket")
         tracker.log.append("dump")
@@ -104,7 +104,7 @@ def test_events_read_during_a_dump_reach_the_tracker_after_it(drain) -> None:
 def test_events_waiting_when_a_dump_starts_reach_the_tracker_before_it(drain) -> None:
     drain_, events, tracker = drain
     events.push(b"a")  # the thread takes it, or the dump's own drain does: before the dump either way
-    with drain_.dumping():
+    with drain_.dumping(tracker):
         tracker.log.append("dump")
     assert tracker.log == ["a", "dump"]
 
@@ -114,7 +114,7 @@ def test_a_loss_is_counted_once(drain) -> None:
     events.push(b"a", lost=True)
     wait_until(lambda: tracker.log == ["a"], WAIT, "the events that did arrive")
     wait_until(lambda: drain_.losses == 1, WAIT, "the loss counted")
-    with drain_.dumping():
+    with drain_.dumping(tracker):
         pass
     assert drain_.losses == 1
 
@@ -130,11 +130,27 @@ def test_a_message_the_decoder_refuses_is_a_loss_and_the_thread_goes_on(drain) -
 def test_events_read_while_two_dumps_overlap_wait_for_both(drain) -> None:
     """The newcomers' dump (the meter's thread) and the whole table's (the sampler's) may overlap."""
     drain, events, tracker = drain
-    with drain.dumping():
-        with drain.dumping():
+    with drain.dumping(tracker):
+        with drain.dumping(tracker):
             events.push(b"a")
             wait_until(lambda: events.waiting() == 0, WAIT, "the event read off the socket")
             tracker.log.append("small dump")
         assert tracker.log == ["small dump"]
         tracker.log.append("big dump")
     assert tracker.log == ["small dump", "big dump", "a"]
+
+
+def test_a_dump_holds_back_only_its_own_trackers_events(monkeypatch) -> None:
+    """The sampler's long dump of the whole table does not hold the newcomers' DESTROY events back."""
+    monkeypatch.setattr(meter.conntrack, "decode_events", decode)
+    events, newcomers, flows = FakeEvents(), Recorder(), Recorder()
+    drain = EventDrain(events, [Sink(newcomers), Sink(flows)])  # type: ignore[arg-type]
+    try:
+        with drain.dumping(flows):
+            events.push(b"a")
+            wait_until(lambda: newcomers.log == ["a"], WAIT, "the newcomers' tracker given the event at once")
+            assert drain.held_bytes == 1
+            flows.log.append("dump")
+        assert flows.log == ["dump", "a"] and drain.held_bytes == 0
+    finally:
+        drain.close()
