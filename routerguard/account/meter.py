@@ -410,20 +410,20 @@ class Meter:
         self._refresh_directory()
         self.lock = threading.Lock()  # the counts and the usage charged up to them, for a commit (daemon.py)
         self.start_counts = self.counts = self.kernel.counts()
+        self.unseen = Unseen({})  # the bytes of newcomers' flows that took a device's mark (each dump tells it)
         with self.events.dumping(self.newcomers):
             self.newcomers.dump(self._newcomer_flows(), account=False)
-        self.unseen = Unseen(self._dumped_newcomers)  # the bytes of newcomers' flows that took a device's mark
         self._losses = 0  # the event drain's losses as of the last reading
         self.sampler = Sampler(self)
 
     def _newcomer_flows(self) -> Iterator[conntrack.Flow]:
         """The flows of MACs not registered yet, filtered by the kernel: few, and none at all most of the time.
-        Each dump read to its end is left in `_dumped_newcomers` for `unseen`."""
+        A dump read to its end tells `unseen` which flows it found."""
         dumped: dict[bytes, tuple[Key, int]] = {}
         for flow in conntrack.dump_flows(mark=NEWCOMER_MARK, mask=MARK_MASK):
             dumped[flow.orig_tuple] = (flow_key(flow), flow.orig_bytes + flow.reply_bytes)
             yield flow
-        self._dumped_newcomers = dumped
+        self.unseen.dumped(dumped)
 
     def _refresh_directory(self) -> None:
         main = self.accounts.config.main
@@ -441,14 +441,14 @@ class Meter:
         moved = counters.moved(self.counts, now_counts) if now_counts is not None else {}
         # No newcomer moved a byte since the last reading (their counters stood still, DNS included): their flows'
         # counts are as the last dump left them, and any that ended came as events. Unknown counts: dump anyway.
-        newcomers_moved = now_counts is None or any(moved.get(name) for name in self.kernel.newcomer_names())
+        counted = tuple(moved.get(name, 0) for name in self.kernel.newcomer_names())  # the newcomers' (up, down)
+        newcomers_moved = now_counts is None or any(counted)
         lost, self._losses = self.events.losses != self._losses, self.events.losses
         if lost:  # usage is the counters': only the newcomers' bytes and the destinations are touched
             log.warning("conntrack events lost since the last reading: the next dumps resynchronise")
         with self.events.dumping(self.newcomers):
             if newcomers_moved:
                 self.newcomers.dump(self._newcomer_flows())
-                self.unseen.dumped(self._dumped_newcomers)
         self._refresh_directory()
         now = self.accounts.now()
         charged = counters.per_line(moved, self.kernel.lines())
@@ -460,7 +460,6 @@ class Meter:
                 up, down = charge.oriented(original, reply)
                 newcomers[0], newcomers[1] = newcomers[0] + up, newcomers[1] + down
                 self._charge(charge, up, down, charged, relayed)
-        counted = tuple(moved.get(name, 0) for name in self.kernel.newcomer_names())
         for key, up, down in self.unseen.settle(counted, newcomers):
             charge = attribute(key, self._local, self._lan_mac, self.mac_of_mark)
             if charge is not None:
