@@ -21,6 +21,8 @@ import struct
 import sys
 import time
 
+from routerguard_lab import datagrams
+
 ZONE = "t.tunnel.test"
 PORT = 5353
 TUNNEL_PAYLOAD = 1000  # bytes of TXT data per answer: under the 1232 of a plain EDNS answer
@@ -49,15 +51,10 @@ def answer(request: bytes) -> bytes | None:
     return struct.pack("!HHHHHH", ident, 0x8180, qdcount, 1, 0, 0) + question + record
 
 
-def serve(address: str, port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((address, port))
-    print("ready", flush=True)
-    while True:
-        request, peer = sock.recvfrom(4096)
-        reply = answer(request)
-        if reply:
-            sock.sendto(reply, peer)
+def _reply(sock: socket.socket, request: bytes, peer: tuple) -> None:
+    reply = answer(request)
+    if reply:
+        sock.sendto(reply, peer)
 
 
 def flood(router: str, zone: str, seconds: float) -> dict:
@@ -105,7 +102,7 @@ def tcp_query(router: str, name: str) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(sys.argv[2], int(sys.argv[3]))
+        datagrams.serve(sys.argv[2], int(sys.argv[3]), _reply)
     elif sys.argv[1] == "flood":
         print(json.dumps(flood(sys.argv[2], sys.argv[3], float(sys.argv[4]))))
     elif sys.argv[1] == "tcp":

@@ -21,6 +21,8 @@ import socket
 import sys
 import time
 
+from routerguard_lab import datagrams
+
 PORT = 5400
 DATAGRAM = 1000
 RATE = 1_000_000  # bytes a second
@@ -28,20 +30,16 @@ ACK_EVERY = 400_000
 IDLE_SECONDS = 2.0  # the client stops when nothing came for this long
 
 
-def serve(address: str, port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((address, port))
-    print("ready", flush=True)
-    while True:
-        request, peer = sock.recvfrom(64)
-        if not request.startswith(b"go "):
-            continue  # the client's acks
-        total, started = int(request[3:]), time.monotonic()
-        for sent in range(0, total, DATAGRAM):
-            ahead = started + sent / RATE - time.monotonic()
-            if ahead > 0:
-                time.sleep(ahead)
-            sock.sendto(bytes(min(DATAGRAM, total - sent)), peer)
+def _stream(sock: socket.socket, request: bytes, peer: tuple) -> None:
+    """`go N`: N bytes to `peer` at RATE; anything else is one of the client's acks."""
+    if not request.startswith(b"go "):
+        return
+    total, started = int(request[3:]), time.monotonic()
+    for sent in range(0, total, DATAGRAM):
+        ahead = started + sent / RATE - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+        sock.sendto(bytes(min(DATAGRAM, total - sent)), peer)
 
 
 def fetch(address: str, port: int, nbytes: int) -> int:
@@ -63,7 +61,7 @@ def fetch(address: str, port: int, nbytes: int) -> int:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
-        serve(argv[1], int(argv[2]))
+        datagrams.serve(argv[1], int(argv[2]), _stream)
     elif argv[:1] == ["fetch"]:
         print(fetch(argv[1], int(argv[2]), int(argv[3])), flush=True)
     else:
